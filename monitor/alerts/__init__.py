@@ -1,0 +1,1 @@
+"""Alerts: the outbox delivery loop and the sinks it sends to."""

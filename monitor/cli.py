@@ -1,0 +1,151 @@
+"""Command line: `monitor run | check-config | poll-once | demo`.
+
+Exit codes: 0 success, 1 runtime failure (store cannot be opened, …), 2 bad configuration
+or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from monitor import __version__, logs
+from monitor.config import Config, ConfigError, load
+
+DEFAULT_CONFIG = "config/monitor.toml"
+
+
+def _load_or_report(path: str) -> Config | None:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _load_or_report(args.config)
+    if cfg is None:
+        return 2
+    logs.configure(cfg.log_level)
+    from monitor.daemon import run
+
+    return asyncio.run(run(cfg, logs.get("monitor")))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load_or_report(args.path)
+    if cfg is None:
+        return 2
+    print(
+        f"{cfg.source}: OK ({len(cfg.feeds)} feeds, {len(cfg.topics)} topics, "
+        f"{len(cfg.sinks)} sinks; store {cfg.storage.path})"
+    )
+    return 0
+
+
+def cmd_poll_once(args: argparse.Namespace) -> int:
+    cfg = _load_or_report(args.config)
+    if cfg is None:
+        return 2
+    logs.configure(cfg.log_level, stream=sys.stderr)
+    return asyncio.run(_poll_once(cfg, args.json))
+
+
+async def _poll_once(cfg: Config, as_json: bool) -> int:
+    from monitor.clock import SystemClock
+    from monitor.daemon import open_service
+    from monitor.store import StoreError
+
+    log = logs.get("monitor")
+    try:
+        async with open_service(cfg, SystemClock(), log) as service:
+            outcomes = await service.poll_all()
+            delivered = await service.deliverer.deliver_due()
+            counts = await service.store.alert_counts()
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = [
+        {
+            "url": o.url,
+            "result": o.result,
+            "status": o.status,
+            "new": o.ingest.new,
+            "updated": o.ingest.updated,
+            "alerts": o.ingest.alerts,
+            "error": f"{o.error_kind}: {o.error}" if o.error else None,
+        }
+        for o in outcomes
+    ]
+    if as_json:
+        print(
+            json.dumps(
+                {"feeds": rows, "alerts_delivered": delivered, "alerts_pending": counts["pending"]},
+                indent=2,
+            )
+        )
+    else:
+        for r in rows:
+            detail = r["error"] or (f"{r['new']} new, {r['updated']} updated, {r['alerts']} alerts")
+            print(f"{r['result']:<13} {r['url']}  {detail}")
+        errors = sum(1 for r in rows if r["result"] == "error")
+        print(
+            f"{len(rows)} feeds polled, {errors} failed; "
+            f"{sum(r['new'] for r in rows)} new stories; {delivered} alerts delivered, "
+            f"{counts['pending']} pending"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import main as demo_main
+
+    return demo_main(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description=(
+            "Watch news feeds; be told once, promptly, when something new happens on the topics "
+            "you track."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"(default {DEFAULT_CONFIG})")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a configuration file")
+    p.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "poll-once", help="poll every feed once, run the pipeline, print a summary and exit"
+    )
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"(default {DEFAULT_CONFIG})")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_poll_once)
+
+    p = sub.add_parser("demo", help="show the whole path on bundled sample feeds, offline")
+    p.add_argument("--keep", action="store_true", help="keep the demo's folder and print it")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

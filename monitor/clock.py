@@ -1,0 +1,49 @@
+"""The injected clock: everything that depends on time asks a Clock, never the OS directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that only moves when told to (for tests and replays)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self._now = self._now + timedelta(seconds=seconds)
+
+
+def to_epoch(when: datetime) -> float:
+    return when.timestamp()
+
+
+def from_epoch(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as an RFC 3339 UTC string (seconds precision), or None."""
+    when = from_epoch(ts)
+    return None if when is None else when.isoformat(timespec="seconds").replace("+00:00", "Z")

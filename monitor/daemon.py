@@ -1,0 +1,185 @@
+"""Lifecycle: every resource opened in one AsyncExitStack, signals, systemd notify.
+
+start: store (migrated, feeds synced) -> HTTP session -> service -> status server ->
+delivery loop -> scheduler; READY=1 once the store is open and the server listens.
+SIGTERM/SIGINT set a flag; shutdown stops the scheduler, lets in-flight polls finish for
+`polling.shutdown_timeout` seconds, cancels the rest (logged), then closes everything in
+reverse order. SIGHUP reloads the configuration atomically: a configuration that does not
+validate is logged and the running one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aiohttp
+
+from monitor import USER_AGENT, status
+from monitor import config as config_mod
+from monitor import scheduler as scheduler_mod
+from monitor.clock import Clock, SystemClock
+from monitor.config import Config, ConfigError
+from monitor.pipeline import Deps
+from monitor.service import Service
+from monitor.store import Store, StoreError
+from monitor.systemd import Notifier
+
+
+def http_session(config: Config) -> aiohttp.ClientSession:
+    """The one HTTP session of the daemon (feeds and sinks share its connection pool)."""
+    connector = aiohttp.TCPConnector(
+        limit=max(10, config.polling.concurrency * 2), limit_per_host=8, ttl_dns_cache=300
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=True,
+        timeout=aiohttp.ClientTimeout(total=config.polling.timeout),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[no-untyped-def]
+    """Store and HTTP session opened, feeds synced; yields the Service. Shared by `run` and
+    `poll-once`."""
+    async with AsyncExitStack() as stack:
+        store = Store(config.storage.path)
+        await store.open()
+        stack.push_async_callback(store.close)
+        session = http_session(config)
+        stack.push_async_callback(session.close)
+        service = Service(
+            config, Deps(store=store, session=session, clock=clock, log=log, user_agent=USER_AGENT)
+        )
+        await service.sync_feeds()
+        yield service
+
+
+async def run(
+    config: Config,
+    log: Any,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Any = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (or until `stop` is set by an embedding caller)."""
+    clock = clock or SystemClock()
+    notifier = notifier or Notifier()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        async with AsyncExitStack() as stack:
+            service = await stack.enter_async_context(open_service(config, clock, log))
+
+            if config.server.enabled:
+                runner, port = await status.start(service, config.server.host, config.server.port)
+                stack.push_async_callback(runner.cleanup)
+                service.listen = (config.server.host, port)
+                log.info(
+                    "status.listening",
+                    host=config.server.host,
+                    port=port,
+                    url=f"http://{config.server.host}:{port}/status",
+                )
+
+            delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+
+            async def tick() -> None:
+                try:
+                    await service.tick()
+                except Exception as exc:
+                    log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
+
+            async def heartbeat() -> None:
+                if await service.ready():
+                    notifier.notify("WATCHDOG=1", f"STATUS={await service.one_line()}")
+
+            sched = scheduler_mod.build(
+                tick, config.polling.tick, [("heartbeat", heartbeat, _heartbeat_seconds())]
+            )
+            sched.start()
+
+            reloads: set[asyncio.Task[None]] = set()
+
+            def on_hup() -> None:
+                task = asyncio.create_task(_reload(service, log, notifier))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            stack.callback(_remove_handlers, loop)
+
+            feeds = len(config.feeds)
+            log.info(
+                "daemon.started",
+                feeds=feeds,
+                topics=len(config.topics),
+                sinks=len(config.sinks),
+                store=str(config.storage.path),
+            )
+            notifier.notify("READY=1", f"STATUS={await service.one_line()}")
+            if on_ready is not None:
+                on_ready(service)
+
+            await stop.wait()
+
+            log.info("daemon.stopping", polls_in_flight=len(service.in_flight))
+            notifier.notify("STOPPING=1")
+            sched.shutdown(wait=False)
+            cancelled = await service.drain(config.polling.shutdown_timeout)
+            if cancelled:
+                log.warning("daemon.polls_cancelled", feed_urls=cancelled)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(delivery, timeout=config.delivery.timeout + 1)
+            if not delivery.done():
+                delivery.cancel()
+            for task in list(reloads):
+                task.cancel()
+    except StoreError as exc:
+        log.error("daemon.store_failed", error=str(exc))
+        return 1
+    log.info("daemon.stopped")
+    return 0
+
+
+def _remove_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+
+
+def _heartbeat_seconds() -> float:
+    """Half the systemd watchdog period when one is set, else every 10 seconds."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    return max(1.0, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
+
+
+async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
+    notifier.notify("RELOADING=1")
+    try:
+        new = config_mod.load(service.config.source)
+    except ConfigError as exc:
+        service.last_reload_error = str(exc)
+        log.error(
+            "config.reload_rejected",
+            config=str(service.config.source),
+            problems=[str(p) for p in exc.problems],
+        )
+    else:
+        if new.storage.path != service.config.storage.path or new.server != service.config.server:
+            log.warning(
+                "config.reload_partial",
+                error="storage and server changes take effect at the next restart",
+            )
+        await service.apply(new)
+        service.last_reload_error = None
+        log.info(
+            "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks)
+        )
+    notifier.notify("READY=1", f"STATUS={await service.one_line()}")

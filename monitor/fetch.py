@@ -1,0 +1,179 @@
+"""Fetch one feed: conditional GET with limits. Returns a FetchResult; never raises for HTTP.
+
+Redirects are followed here (not by aiohttp) so that each hop is checked (http/https only,
+a bounded count) and a permanent redirect (301/308) is reported to be stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+PERMANENT = (301, 308)
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    url: str  # the URL finally answered
+    status: int | None  # HTTP status, None when no response came
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    permanent_url: str | None = None  # where a permanent redirect chain ended
+    error_kind: str | None = None  # dns | connect | tls | timeout | http | too_large | redirect
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and self.status == 200
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = "monitor"
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    limits: FetchLimits,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
+    started = time.monotonic()
+    headers = {
+        "User-Agent": limits.user_agent,
+        "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "
+        "application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    timeout = aiohttp.ClientTimeout(total=limits.timeout, sock_connect=limits.connect_timeout)
+
+    def failed(kind: str, message: str, status: int | None = None) -> FetchResult:
+        return FetchResult(
+            url=current,
+            status=status,
+            error_kind=kind,
+            error=message,
+            elapsed=time.monotonic() - started,
+        )
+
+    current = url
+    permanent: str | None = None
+    all_permanent = True
+    try:
+        async with asyncio.timeout(limits.timeout):
+            for _hop in range(limits.max_redirects + 1):
+                async with session.get(
+                    current, headers=headers, allow_redirects=False, timeout=timeout
+                ) as resp:
+                    if resp.status in REDIRECTS:
+                        location = resp.headers.get("Location")
+                        if not location:
+                            return failed(
+                                "redirect", f"HTTP {resp.status} without a Location", resp.status
+                            )
+                        target = urljoin(current, location)
+                        if urlsplit(target).scheme not in ("http", "https"):
+                            return failed(
+                                "redirect", f"redirect to a non-HTTP URL: {target}", resp.status
+                            )
+                        all_permanent = all_permanent and resp.status in PERMANENT
+                        if all_permanent:
+                            permanent = target
+                        current = target
+                        continue
+                    if resp.status == 304:
+                        return FetchResult(
+                            url=current,
+                            status=304,
+                            etag=resp.headers.get("ETag") or etag,
+                            last_modified=resp.headers.get("Last-Modified") or last_modified,
+                            permanent_url=permanent,
+                            elapsed=time.monotonic() - started,
+                        )
+                    if resp.status != 200:
+                        return FetchResult(
+                            url=current,
+                            status=resp.status,
+                            error_kind="http",
+                            error=f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                            permanent_url=permanent,
+                            elapsed=time.monotonic() - started,
+                        )
+                    declared = resp.content_length
+                    if (
+                        declared is not None
+                        and declared > limits.max_bytes
+                        and (not resp.headers.get("Content-Encoding"))
+                    ):
+                        return failed(
+                            "too_large",
+                            f"Content-Length {declared} exceeds the limit "
+                            f"of {limits.max_bytes} bytes",
+                            resp.status,
+                        )
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        size += len(chunk)
+                        if size > limits.max_bytes:
+                            return failed(
+                                "too_large",
+                                f"body exceeds the limit of {limits.max_bytes} bytes",
+                                resp.status,
+                            )
+                        chunks.append(chunk)
+                    return FetchResult(
+                        url=current,
+                        status=200,
+                        body=b"".join(chunks),
+                        etag=resp.headers.get("ETag"),
+                        last_modified=resp.headers.get("Last-Modified"),
+                        content_type=resp.headers.get("Content-Type"),
+                        permanent_url=permanent,
+                        elapsed=time.monotonic() - started,
+                    )
+            return failed("redirect", f"more than {limits.max_redirects} redirects")
+    except TimeoutError:
+        return failed("timeout", f"no complete answer within {limits.timeout:g}s")
+    except aiohttp.ClientConnectorCertificateError as exc:
+        return failed("tls", f"certificate error: {exc.certificate_error}")
+    except aiohttp.ClientConnectorDNSError as exc:
+        return failed("dns", f"cannot resolve {urlsplit(current).hostname}: {exc.os_error}")
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, socket.gaierror):
+            return failed("dns", f"cannot resolve {urlsplit(current).hostname}: {exc.os_error}")
+        return failed(
+            "connect",
+            f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}",
+        )
+    except ssl.SSLError as exc:
+        return failed("tls", f"TLS error: {exc}")
+    except aiohttp.ClientPayloadError as exc:
+        return failed("http", f"broken response body: {exc}")
+    except aiohttp.InvalidURL as exc:
+        return failed("connect", f"invalid URL: {exc}")
+    except aiohttp.ClientError as exc:
+        return failed("http", f"{type(exc).__name__}: {exc}")

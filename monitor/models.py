@@ -1,0 +1,92 @@
+"""Frozen records passed between the stages of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One feed item, normalized: what the store keeps and topics match against."""
+
+    key: str  # identity within its feed: guid, else link, else a hash of title and content
+    link: str | None  # absolute http(s) URL or None
+    title: str  # plain text
+    summary: str  # plain text
+    published: datetime | None  # UTC
+    author: str | None
+    content_hash: str  # hash of the normalized title and summary: changes mean an update
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    id: int
+    url: str
+    name: str | None
+    interval: float
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: float
+    consecutive_errors: int
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    topic_id: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDraft:
+    """An alert to be written in the same transaction as the story that caused it."""
+
+    topic_id: str
+    sink_id: str
+    event: str  # e.g. "story.matched"
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    entry: Entry
+    matches: tuple[TopicMatch, ...] = ()
+    alerts: tuple[AlertDraft, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PollUpdate:
+    """What one poll changes on the feed row."""
+
+    result: str  # "ok" | "not_modified" | "error"
+    http_status: int | None
+    next_poll_at: float
+    error_kind: str | None = None
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    url: str | None = None  # new URL after a permanent redirect
+    title: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    alerts: int = 0
+    new_keys: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    id: str
+    topic_id: str
+    sink_id: str
+    event: str
+    data: dict[str, Any]
+    created_at: float
+    attempts: int

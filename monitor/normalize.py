@@ -1,0 +1,146 @@
+"""Normalize: raw entry -> Entry (identity key, absolute link, plain text, UTC date, hash).
+
+Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+from monitor.models import Entry
+from monitor.parse import RawEntry
+
+_SKIP = {"script", "style", "noscript", "template", "head", "title", "svg", "iframe", "object"}
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "pre",
+    "hr",
+    "dd",
+    "dt",
+    "dl",
+}
+_WS = re.compile(r"\s+")
+MAX_TITLE = 1000
+MAX_SUMMARY = 20000
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skipping += 1
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: entities decoded, tags and scripts dropped, blocks and
+    line breaks as single spaces."""
+    if "<" not in markup and "&" not in markup:
+        return _WS.sub(" ", markup).strip()
+    parser = _TextExtractor()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # HTMLParser is lenient; this guards against the unforeseen
+        return _WS.sub(" ", re.sub(r"<[^>]*>", " ", markup)).strip()
+    return _WS.sub(" ", "".join(parser.parts)).strip()
+
+
+def absolute_link(link: str | None, base: str) -> str | None:
+    """The link resolved against the feed URL, or None unless it is http(s)."""
+    if not link:
+        return None
+    try:
+        full = urljoin(base, link.strip())
+        parts = urlsplit(full)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return full
+
+
+def content_hash(title: str, summary: str) -> str:
+    return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
+
+
+def identity_key(raw: RawEntry, link: str | None, title: str, summary: str) -> str:
+    """guid, else link, else a hash of title and content (the usual fallback chain)."""
+    if raw.guid:
+        return raw.guid[:2000]
+    if link:
+        return link[:2000]
+    return "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+
+
+def normalize_entry(raw: RawEntry, feed_url: str) -> Entry:
+    title = html_to_text(raw.title)[:MAX_TITLE]
+    summary = html_to_text(raw.summary or raw.content)
+    if not summary and raw.content:
+        summary = html_to_text(raw.content)
+    summary = summary[:MAX_SUMMARY]
+    link = absolute_link(raw.link, feed_url)
+    if not title:
+        title = summary[:120].rsplit(" ", 1)[0] if len(summary) > 120 else summary
+    return Entry(
+        key=identity_key(raw, link, title, summary),
+        link=link,
+        title=title,
+        summary=summary,
+        published=raw.published or raw.updated,
+        author=html_to_text(raw.author)[:200] if raw.author else None,
+        content_hash=content_hash(title, summary),
+    )
+
+
+def normalize_entries(entries: tuple[RawEntry, ...], feed_url: str) -> list[Entry]:
+    """Normalized entries, the first of each identity key kept (feeds do repeat items)."""
+    out: dict[str, Entry] = {}
+    for raw in entries:
+        entry = normalize_entry(raw, feed_url)
+        out.setdefault(entry.key, entry)
+    return list(out.values())

@@ -1,0 +1,215 @@
+"""The running service: current configuration, in-flight polls, and the report of its state.
+
+The daemon (scheduled ticks) and `poll-once` both drive this object; it owns no resources of
+its own: the store, the HTTP session and the clock are handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from monitor import __version__
+from monitor.alerts.outbox import Deliverer
+from monitor.clock import Clock, iso
+from monitor.config import Config
+from monitor.models import FeedRow
+from monitor.pipeline import Deps, PollOutcome, refresh_feed
+from monitor.store import Store
+
+
+class Service:
+    def __init__(self, config: Config, deps: Deps) -> None:
+        self.config = config
+        self.deps = deps
+        self.store: Store = deps.store
+        self.clock: Clock = deps.clock
+        self.log = deps.log
+        self.deliverer = Deliverer(
+            deps.store, deps.session, deps.clock, lambda: self.config, deps.log, deps.user_agent
+        )
+        self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
+        self._slots = asyncio.Semaphore(config.polling.concurrency)
+        self.started = time.monotonic()
+        self.last_tick: float | None = None  # monotonic time of the last scheduler tick
+        self.ticks = 0
+        self.listen: tuple[str, int] | None = None
+        self.last_reload_error: str | None = None
+
+    async def sync_feeds(self) -> None:
+        p = self.config.polling
+        await self.store.sync_feeds(self.config.feeds, p.interval, self.clock.now().timestamp())
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Claim the due feeds (earliest first, a bounded batch, none already in flight) and
+        start their polls; returns how many were started."""
+        self.last_tick = time.monotonic()
+        self.ticks += 1
+        free = self.config.polling.concurrency - len(self.in_flight)
+        if free <= 0:
+            return 0
+        now = self.clock.now().timestamp()
+        feeds = await self.store.claim_due_feeds(
+            now, min(free, self.config.polling.batch), exclude=self.in_flight.keys()
+        )
+        for feed in feeds:
+            self._start(feed)
+        return len(feeds)
+
+    def _start(self, feed: FeedRow) -> asyncio.Task[PollOutcome]:
+        task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.url}")
+        self.in_flight[feed.id] = task
+        task.add_done_callback(functools.partial(self._finished, feed.id))
+        return task
+
+    def _finished(self, feed_id: int, _task: asyncio.Task[PollOutcome]) -> None:
+        self.in_flight.pop(feed_id, None)
+
+    async def _poll(self, feed: FeedRow) -> PollOutcome:
+        async with self._slots:
+            outcome = await refresh_feed(self.deps, self.config, feed)
+        if outcome.ingest.alerts:
+            self.deliverer.kick()
+        return outcome
+
+    async def poll_all(self) -> list[PollOutcome]:
+        """Poll every active feed once now, whatever its due time (poll-once)."""
+        feeds = await self.store.active_feeds()
+        return list(await asyncio.gather(*(self._start(f) for f in feeds)))
+
+    async def drain(self, timeout: float) -> list[str]:
+        """Let in-flight polls finish for up to `timeout` seconds, then cancel the rest;
+        returns the URLs of the polls cancelled."""
+        tasks = list(self.in_flight.values())
+        if not tasks:
+            return []
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        cancelled = []
+        for task in pending:
+            task.cancel()
+            cancelled.append(task.get_name().removeprefix("poll:"))
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return cancelled
+
+    # -- configuration ---------------------------------------------------------------------
+
+    async def apply(self, config: Config) -> None:
+        """Switch to a new, already validated configuration (SIGHUP)."""
+        self.config = config
+        self._slots = asyncio.Semaphore(config.polling.concurrency)
+        await self.sync_feeds()
+
+    # -- health and report -----------------------------------------------------------------
+
+    def alive(self) -> bool:
+        """The scheduler ticked recently (or the daemon has only just started)."""
+        limit = max(30.0, self.config.polling.tick * 10)
+        ref = self.last_tick if self.last_tick is not None else self.started
+        return time.monotonic() - ref < limit
+
+    async def ready(self) -> bool:
+        return self.alive() and await self.store.ping()
+
+    async def status(self) -> dict[str, Any]:
+        failing_after = self.config.polling.failing_after
+        feeds = []
+        for f in await self.store.feed_report():
+            feeds.append(
+                {
+                    "id": f["id"],
+                    "url": f["url"],
+                    "configured_url": f["config_url"],
+                    "name": f["name"] or f["title"],
+                    "active": bool(f["active"]),
+                    "state": _feed_state(f, failing_after),
+                    "interval_seconds": f["interval"],
+                    "last_poll": iso(f["last_poll_at"]),
+                    "last_success": iso(f["last_success_at"]),
+                    "last_result": f["last_result"],
+                    "last_status": f["last_status"],
+                    "last_error": (
+                        {"kind": f["last_error_kind"], "message": f["last_error"]}
+                        if f["last_result"] == "error"
+                        else None
+                    ),
+                    "consecutive_errors": f["consecutive_errors"],
+                    "next_poll": iso(f["next_poll_at"]) if f["active"] else None,
+                    "stories": f["stories"],
+                    "polls": f["polls"],
+                }
+            )
+        matches = await self.store.topic_report()
+        topics = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "query": t.query.text,
+                "sinks": list(t.sinks),
+                "seeds": len(t.seeds),
+                "matches": matches.get(t.id, {}).get("matches", 0),
+                "last_match": iso(matches.get(t.id, {}).get("last_match_at")),
+            }
+            for t in self.config.topics
+        ]
+        alerts = await self.store.alert_counts()
+        alerts["oldest_pending"] = iso(alerts.pop("oldest_pending_at"))
+        alerts["dead_letters"] = [
+            {
+                "id": a["id"],
+                "topic": a["topic_id"],
+                "sink": a["sink_id"],
+                "attempts": a["attempts"],
+                "error": a["last_error"],
+            }
+            for a in await self.store.alerts(state="dead", limit=20)
+        ]
+        return {
+            "version": __version__,
+            "now": iso(self.clock.now().timestamp()),
+            "uptime_seconds": round(time.monotonic() - self.started, 1),
+            "config": str(self.config.source),
+            "last_reload_error": self.last_reload_error,
+            "stories": await self.store.story_count(),
+            "polls_in_flight": len(self.in_flight),
+            "feeds_summary": _summary(feeds),
+            "feeds": feeds,
+            "topics": topics,
+            "alerts": alerts,
+        }
+
+    async def one_line(self) -> str:
+        """A short summary for systemd's STATUS= and logs."""
+        report = await self.store.feed_report()
+        failing = sum(
+            1
+            for f in report
+            if f["active"] and _feed_state(f, self.config.polling.failing_after) == "failing"
+        )
+        pending = (await self.store.alert_counts())["pending"]
+        active = sum(1 for f in report if f["active"])
+        return f"{active} feeds, {failing} failing, {pending} alerts pending"
+
+
+def _feed_state(f: dict[str, Any], failing_after: int) -> str:
+    if not f["active"]:
+        return "inactive"
+    if f["last_poll_at"] is None:
+        return "new"
+    if f["consecutive_errors"] >= failing_after:
+        return "failing"
+    if f["consecutive_errors"] > 0:
+        return "erroring"
+    return "ok"
+
+
+def _summary(feeds: Iterable[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in feeds:
+        out[f["state"]] = out.get(f["state"], 0) + 1
+    return out

@@ -1,0 +1,94 @@
+"""Schema migrations, applied in order at open; `PRAGMA user_version` records how far."""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feeds, stories with revisions, topic matches, alert outbox and delivery log.
+    """
+    CREATE TABLE feeds (
+        id                 INTEGER PRIMARY KEY,
+        url                TEXT NOT NULL UNIQUE,
+        config_url         TEXT NOT NULL UNIQUE,     -- the URL as configured (redirects move url)
+        name               TEXT,
+        title              TEXT,                     -- the feed's own title
+        interval           REAL NOT NULL,
+        active             INTEGER NOT NULL DEFAULT 1,
+        etag               TEXT,
+        last_modified      TEXT,
+        body_hash          TEXT,
+        next_poll_at       REAL NOT NULL,
+        last_poll_at       REAL,
+        last_success_at    REAL,
+        last_result        TEXT,                     -- ok | not_modified | error
+        last_status        INTEGER,                  -- HTTP status of the last response
+        last_error_kind    TEXT,
+        last_error         TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        stories            INTEGER NOT NULL DEFAULT 0,
+        polls              INTEGER NOT NULL DEFAULT 0,
+        created_at         REAL NOT NULL
+    );
+    CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE active = 1;
+
+    CREATE TABLE stories (
+        id            INTEGER PRIMARY KEY,
+        feed_id       INTEGER NOT NULL REFERENCES feeds (id),
+        key           TEXT NOT NULL,
+        link          TEXT,
+        title         TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        author        TEXT,
+        published_at  REAL,
+        content_hash  TEXT NOT NULL,
+        first_seen_at REAL NOT NULL,
+        updated_at    REAL,
+        revision      INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (feed_id, key)
+    );
+    CREATE INDEX stories_first_seen ON stories (first_seen_at);
+
+    CREATE TABLE story_revisions (
+        story_id     INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+        revision     INTEGER NOT NULL,
+        title        TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        seen_at      REAL NOT NULL,
+        PRIMARY KEY (story_id, revision)
+    );
+
+    CREATE TABLE story_topics (
+        story_id   INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+        topic_id   TEXT NOT NULL,
+        terms      TEXT NOT NULL,                    -- JSON array of the terms that matched
+        matched_at REAL NOT NULL,
+        PRIMARY KEY (topic_id, story_id)
+    );
+    CREATE INDEX story_topics_recent ON story_topics (topic_id, matched_at);
+
+    CREATE TABLE alerts (
+        id              TEXT PRIMARY KEY,            -- msg_…; the webhook-id, stable across retries
+        story_id        INTEGER REFERENCES stories (id) ON DELETE SET NULL,
+        topic_id        TEXT NOT NULL,
+        sink_id         TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        data            TEXT NOT NULL,               -- JSON, frozen when the alert was written
+        state           TEXT NOT NULL DEFAULT 'pending',  -- pending | delivered | dead
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        delivered_at    REAL,
+        last_error      TEXT,
+        UNIQUE (story_id, topic_id, sink_id, event)
+    );
+    CREATE INDEX alerts_due ON alerts (next_attempt_at) WHERE state = 'pending';
+
+    CREATE TABLE alert_attempts (
+        alert_id   TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+        attempt    INTEGER NOT NULL,
+        at         REAL NOT NULL,
+        status     INTEGER,                          -- HTTP status, NULL when none came back
+        latency    REAL,
+        error      TEXT,
+        PRIMARY KEY (alert_id, attempt)
+    );
+    """,
+)

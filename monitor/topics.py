@@ -1,0 +1,67 @@
+"""Topics: match a normalized story against every configured topic query.
+
+Queries are compiled once when the configuration loads (config.py); a story is analyzed
+(tokenized) once and then matched against each topic. Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from monitor.config import TopicConfig
+from monitor.models import AlertDraft, Entry, TopicMatch
+from monitor.query import Fields, analyze
+
+
+def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
+    """What `source:` queries see and alerts show: the feed's name and the story's host."""
+    host = urlsplit(link or feed_url).hostname or ""
+    return " ".join(p for p in (feed_name, host) if p)
+
+
+def match_topics(topics: Sequence[TopicConfig], entry: Entry, source: str) -> list[TopicMatch]:
+    if not topics:
+        return []
+    doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
+    out = []
+    for topic in topics:
+        terms = topic.query.match(doc)
+        if terms is not None:
+            out.append(TopicMatch(topic_id=topic.id, terms=terms))
+    return out
+
+
+def alert_drafts(
+    topics: Sequence[TopicConfig],
+    matches: Sequence[TopicMatch],
+    entry: Entry,
+    *,
+    feed_name: str | None,
+    feed_url: str,
+) -> list[AlertDraft]:
+    """One `story.matched` alert per sink of each matching topic (the webhook payload's data)."""
+    by_id = {t.id: t for t in topics}
+    out: list[AlertDraft] = []
+    for m in matches:
+        topic = by_id[m.topic_id]
+        data = {
+            "topic": {"id": topic.id, "name": topic.name},
+            "story": {
+                "title": entry.title,
+                "link": entry.link,
+                "source": feed_name or urlsplit(feed_url).hostname,
+                "feed_url": feed_url,
+                "published": entry.published.isoformat().replace("+00:00", "Z")
+                if entry.published
+                else None,
+                "summary": entry.summary[:2000],
+                "author": entry.author,
+            },
+            "matched_terms": list(m.terms),
+        }
+        out.extend(
+            AlertDraft(topic_id=topic.id, sink_id=s, event="story.matched", data=data)
+            for s in topic.sinks
+        )
+    return out

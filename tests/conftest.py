@@ -1,0 +1,345 @@
+"""Real edges for tests: an aiohttp server serving feed files (ETag, Last-Modified, 304), an
+aiohttp server receiving webhooks, configuration files in tmp_path, and the daemon as a
+real subprocess. Everything listens on 127.0.0.1, port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+FEEDS = Path(__file__).parent / "feeds"
+WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
+    """A small RSS 2.0 document; each item dict may have guid, title, link, description,
+    pubDate."""
+    parts = []
+    for it in items:
+        inner = "".join(f"<{k}>{v}</{k}>" for k, v in it.items())
+        parts.append(f"<item>{inner}</item>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://example.org/</link>"
+        f"<description>t</description>{''.join(parts)}</channel></rss>"
+    ).encode()
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml"
+    conditional: bool = True  # answer If-None-Match / If-Modified-Since with 304
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FeedServer:
+    """Serves routes set by the test; counts requests and 304s per path."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: dict[str, int] = {}
+        self.not_modified: dict[str, int] = {}
+        self.request_headers: dict[str, list[dict[str, str]]] = {}
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._modified = email.utils.formatdate(time.time() - 86400, usegmt=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+    def set(self, path: str, body: bytes = b"", **kw: Any) -> str:
+        self.routes["/" + path.lstrip("/")] = Route(body=body, **kw)
+        return self.url(path)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.requests[path] = self.requests.get(path, 0) + 1
+        self.request_headers.setdefault(path, []).append(dict(request.headers))
+        route = self.routes.get(path)
+        if route is None:
+            return web.Response(status=404, text="not found")
+        if route.delay:
+            await asyncio.sleep(route.delay)
+        headers = dict(route.headers)
+        if route.status == 200 and route.conditional:
+            etag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
+            headers.update({"ETag": etag, "Last-Modified": self._modified})
+            if request.headers.get("If-None-Match") == etag:
+                self.not_modified[path] = self.not_modified.get(path, 0) + 1
+                return web.Response(status=304, headers=headers)
+        return web.Response(
+            status=route.status, body=route.body, headers=headers, content_type=route.content_type
+        )
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self._runner, self.port = await serve(app)
+
+
+class Receiver:
+    """Receives webhooks; answers with the statuses queued in `responses` (default 204)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.responses: list[tuple[int, dict[str, str]]] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self.event = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        status, headers = self.responses.pop(0) if self.responses else (204, {})
+        self.received.append(
+            {
+                "headers": dict(request.headers),
+                "body": body,
+                "json": json.loads(body),
+                "answered": status,
+            }
+        )
+        self.event.set()
+        return web.Response(status=status, headers=headers)
+
+    def delivered(self) -> list[dict[str, Any]]:
+        return [r for r in self.received if 200 <= r["answered"] < 300]
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.delivered()) < count and time.monotonic() < deadline:
+            self.event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), timeout=0.5)
+        return self.delivered()
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self._runner, self.port = await serve(app)
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve `app` on 127.0.0.1 and a free port; returns the runner and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    await server.start()
+    yield server
+    if server._runner:
+        await server._runner.cleanup()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    yield r
+    if r._runner:
+        await r._runner.cleanup()
+
+
+TOPIC_QUERY = '(Ukraine OR Kyiv) AND ("security guarantee*" OR peacekeep* OR troops)'
+
+
+def write_config(
+    folder: Path,
+    feeds: list[str],
+    sink_url: str,
+    *,
+    extra: str = "",
+    query: str = TOPIC_QUERY,
+    secret: str | None = WEBHOOK_SECRET,
+    listen: str = "127.0.0.1:0",
+    interval: str = "1h",
+) -> Path:
+    feeds_toml = "".join(
+        f'[[feeds]]\nurl = "{u}"\nname = "Feed {i}"\n\n' for i, u in enumerate(feeds)
+    )
+    secret_line = f'secret = "{secret}"' if secret else ""
+    text = (
+        textwrap.dedent(f"""\
+        [storage]
+        url = "sqlite:///var/monitor.db"
+
+        [server]
+        listen = "{listen}"
+
+        [polling]
+        interval = "{interval}"
+        tick = "100ms"
+        timeout = "5s"
+
+        [delivery]
+        backoff_base = "100ms"
+        backoff_max = "1s"
+        timeout = "5s"
+
+        [[topics]]
+        id = "ukraine-security-guarantees"
+        name = "Ukraine security guarantees"
+        query = '{query}'
+        sinks = ["ops"]
+
+        [[sinks]]
+        id = "ops"
+        type = "webhook"
+        url = "{sink_url}"
+        {secret_line}
+
+        """)
+        + feeds_toml
+        + extra
+    )
+    path = folder / "monitor.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_factory(tmp_path: Path) -> Callable[..., Path]:
+    def make(*args: Any, **kw: Any) -> Path:
+        return write_config(tmp_path, *args, **kw)
+
+    return make
+
+
+class DaemonProcess:
+    """`python -m monitor run` as a real subprocess (asyncio, so the test's servers keep
+    serving while we wait); its JSON log lines are collected."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[dict[str, Any]] = []
+        self.port: int | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("NOTIFY_SOCKET", None)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--config",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        await self.wait_event("daemon.started", timeout)
+        listening = [ln for ln in self.lines if ln.get("event") == "status.listening"]
+        self.port = listening[0]["port"] if listening else None
+
+    async def _read_line(self, deadline: float) -> bool:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(
+                self.proc.stdout.readline(), max(0.01, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            return False
+        if not line:
+            return False
+        try:
+            self.lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            self.lines.append({"event": "(raw)", "text": line.decode(errors="replace").rstrip()})
+        return True
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        return [ln for ln in self.lines if ln.get("event") == event]
+
+    async def wait_event(
+        self,
+        event: str,
+        timeout: float = 20.0,
+        where: Callable[[dict[str, Any]], bool] = lambda _l: True,
+        after: int = 0,
+    ) -> dict[str, Any]:
+        """The first `event` log line (from line index `after` on) satisfying `where`."""
+        deadline = time.monotonic() + timeout
+        seen = after
+        while True:
+            for line in self.lines[seen:]:
+                if line.get("event") == event and where(line):
+                    return line
+            seen = max(seen, len(self.lines))
+            if not await self._read_line(deadline) and (
+                time.monotonic() >= deadline
+                or self.proc is None
+                or self.proc.returncode is not None
+                or self.proc.stdout is None
+                or self.proc.stdout.at_eof()
+            ):
+                raise AssertionError(
+                    f"no {event!r} event; log so far:\n"
+                    + "\n".join(json.dumps(x) for x in self.lines)
+                )
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def stop(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None and self.proc.stdout is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rest = await asyncio.wait_for(self.proc.stdout.read(), timeout)
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            rest = b""
+        for line in rest.decode(errors="replace").splitlines():
+            try:
+                self.lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                self.lines.append({"event": "(raw)", "text": line})
+        assert self.proc.returncode is not None
+        return self.proc.returncode
+
+
+@pytest.fixture
+async def daemon_factory() -> AsyncIterator[Callable[[Path], DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def make(config: Path) -> DaemonProcess:
+        d = DaemonProcess(config)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        if d.proc is not None and d.proc.returncode is None:
+            d.proc.kill()
+            await d.proc.wait()

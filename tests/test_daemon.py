@@ -1,0 +1,144 @@
+"""The real daemon as a subprocess (`python -m monitor run`) against real local servers."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
+from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA
+
+
+async def get_json(port: int, path: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}") as r:
+        return r.status, await r.json()
+
+
+async def test_daemon_polls_alerts_reports_and_stops_cleanly(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[[Path], DaemonProcess],
+) -> None:
+    good = feed_server.set("good.xml", rss([GUARANTEE, GRAIN]))
+    bad = feed_server.set("bad.xml", b"oops", status=500)
+    cfg = config_factory([good, bad], receiver.url, interval="1s")
+    d = daemon_factory(cfg)
+    await d.start()
+    assert d.port
+    [hook] = await receiver.wait_for(1)
+    assert hook["json"]["data"]["story"]["title"] == GUARANTEE["title"]
+
+    status, health = await get_json(d.port, "/healthz")
+    assert status == 200 and health["status"] == "ok"
+    status, _ready = await get_json(d.port, "/readyz")
+    assert status == 200
+    await d.wait_event("feed.poll_failed", where=lambda e: e["feed_url"] == bad)
+    status, report = await get_json(d.port, "/status")
+    assert status == 200
+    assert report["version"] and report["uptime_seconds"] >= 0
+    feeds = {f["url"]: f for f in report["feeds"]}
+    assert feeds[good]["stories"] == 2 and feeds[good]["last_result"] == "ok"
+    assert feeds[good]["next_poll"] and feeds[good]["last_poll"]
+    assert feeds[bad]["last_result"] == "error" and feeds[bad]["consecutive_errors"] >= 1
+    assert feeds[bad]["last_error"]["kind"] == "http"
+    [topic] = report["topics"]
+    assert topic["id"] == "ukraine-security-guarantees" and topic["matches"] == 1
+    assert report["alerts"]["pending"] == 0 and report["alerts"]["delivered"] == 1
+    assert "whsec_" not in str(report)
+
+    # later polls of the same feed (304s) alert nothing more
+    await d.wait_event(
+        "feed.polled", where=lambda e: e["feed_url"] == good and e["result"] == "not_modified"
+    )
+    assert await d.stop() == 0
+    assert d.events("daemon.stopped")
+    assert len(receiver.received) == 1
+    # a restart keeps what was stored and does not alert it again; a new story alerts once
+    feed_server.set("good.xml", rss([RUSSIA, GUARANTEE, GRAIN]), conditional=False)
+    d2 = daemon_factory(cfg)
+    await d2.start()
+    hooks = await receiver.wait_for(2)
+    assert [h["json"]["data"]["story"]["title"] for h in hooks] == [
+        GUARANTEE["title"],
+        RUSSIA["title"],
+    ]
+    assert await d2.stop() == 0
+    assert len(receiver.received) == 2
+
+
+async def test_daemon_keeps_running_when_feeds_cannot_be_reached(
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[[Path], DaemonProcess],
+) -> None:
+    cfg = config_factory(
+        ["http://127.0.0.1:9/feed.xml", "http://no-such-host.invalid/x"], receiver.url
+    )
+    d = daemon_factory(cfg)
+    await d.start()
+    first = await d.wait_event("feed.poll_failed")
+    assert first["error_kind"] in ("connect", "dns")
+    await d.wait_event("feed.poll_failed", after=d.lines.index(first) + 1)
+    assert d.port
+    _status, report = await get_json(d.port, "/status")
+    kinds = {f["url"]: f["last_error"]["kind"] for f in report["feeds"] if f["last_error"]}
+    assert kinds == {
+        "http://127.0.0.1:9/feed.xml": "connect",
+        "http://no-such-host.invalid/x": "dns",
+    }
+    assert (await get_json(d.port, "/healthz"))[0] == 200
+    assert await d.stop() == 0
+
+
+async def test_sighup_reloads_a_changed_topic_and_rejects_a_bad_configuration(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[[Path], DaemonProcess],
+) -> None:
+    url = feed_server.set("a.xml", rss([GRAIN]))
+    cfg = config_factory([url], receiver.url, query="Ukraine AND troops")
+    d = daemon_factory(cfg)
+    await d.start()
+    assert d.port
+    text = cfg.read_text()
+    cfg.write_text(text.replace("Ukraine AND troops", "Ukraine AND (troops"))
+    d.signal(signal.SIGHUP)
+    rejected = await d.wait_event("config.reload_rejected")
+    assert any("topics[0].query" in p for p in rejected["problems"])
+    _, report = await get_json(d.port, "/status")
+    assert report["topics"][0]["query"] == "Ukraine AND troops"
+    assert report["last_reload_error"]
+
+    cfg.write_text(text.replace("Ukraine AND troops", "Ukraine AND grain"))
+    d.signal(signal.SIGHUP)
+    await d.wait_event("config.reloaded")
+    _, report = await get_json(d.port, "/status")
+    assert report["topics"][0]["query"] == "Ukraine AND grain"
+    assert report["last_reload_error"] is None
+    assert await d.stop() == 0
+
+
+async def test_run_with_a_bad_configuration_exits_2_naming_the_key(tmp_path: Path) -> None:
+    import asyncio
+
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[feeds]]\nurl = "https://example.org/rss"\ninterval = "often"\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        "run",
+        "--config",
+        str(cfg),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert f"{cfg}: feeds[0].interval: 'often' is not a duration" in err.decode()
