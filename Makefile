@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config/monitor.toml
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench check-config clean
+.PHONY: run test lint demo bench check-config clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ bench: $(STAMP)
 
 check-config: $(STAMP)
 	$(BIN)/monitor check-config $(CONFIG)
+
+# Tools some tests use (promtool, systemd-analyze), from the distribution's packages.
+# Tests that need them skip without them on a developer's machine, and fail under CI.
+SYSTEM_TOOLS := promtool:prometheus systemd-analyze:systemd
+system-deps:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -101,6 +101,29 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
     return 0
 
 
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    cfg = _load_or_report(args.config)
+    if cfg is None:
+        return 2
+    from monitor.store import Store, StoreError
+
+    async def go() -> tuple[int, int]:
+        store = Store(cfg.storage.path)
+        await store.open()
+        try:
+            return await store.vacuum()
+        finally:
+            await store.close()
+
+    try:
+        before, after = asyncio.run(go())
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{cfg.storage.path}: {before:,} -> {after:,} bytes")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import main as demo_main
 
@@ -132,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=DEFAULT_CONFIG, help=f"(default {DEFAULT_CONFIG})")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_poll_once)
+
+    p = sub.add_parser("vacuum", help="compact the store (best with the daemon stopped)")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"(default {DEFAULT_CONFIG})")
+    p.set_defaults(func=cmd_vacuum)
 
     p = sub.add_parser("demo", help="show the whole path on bundled sample feeds, offline")
     p.add_argument("--keep", action="store_true", help="keep the demo's folder and print it")

@@ -8,6 +8,8 @@ configuration file, so a configuration means the same thing from any working dir
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import glob
 import os
@@ -49,6 +51,19 @@ class ServerConfig:
     host: str
     port: int
     enabled: bool = True
+    token: str | None = field(default=None, repr=False)  # bearer token for all but health
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Ages after which rows are pruned (None: kept for ever), and how often to prune."""
+
+    stories: float | None = 90 * 86400.0
+    revisions: float | None = 90 * 86400.0
+    attempts: float | None = 30 * 86400.0  # delivered alerts and their delivery log
+    tombstones: float | None = 365 * 86400.0  # identity of pruned stories
+    every: float = 3600.0
+    batch: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,7 @@ class PollingConfig:
     error_backoff_max: float = 86400.0  # cap of the error backoff
     failing_after: int = 3  # consecutive errors before a feed is "failing"
     shutdown_timeout: float = 10.0  # seconds in-flight polls get to finish at shutdown
+    stall_after: float = 30.0  # no scheduler tick for this long: unhealthy, no watchdog ping
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,7 @@ class Config:
     topics: tuple[TopicConfig, ...]
     sinks: tuple[SinkConfig, ...]
     log_level: str = "info"
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def sink(self, sink_id: str) -> SinkConfig:
         return next(s for s in self.sinks if s.id == sink_id)
@@ -262,59 +279,64 @@ def _listen(value: Any) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _secret(r: _Reader, data: Mapping[str, Any], key: str) -> str | None:
-    """A secret from `secret`, `secret_env` (an environment variable) or `secret_file`.
+def _read_secret(r: _Reader, data: Mapping[str, Any], key: str, name: str) -> str | None:
+    """A secret from `NAME`, `NAME_env` (an environment variable) or `NAME_file`.
 
-    A relative `secret_file` is looked up in $CREDENTIALS_DIRECTORY (systemd's
-    LoadCredential=) when set, else relative to the configuration file.
+    A relative `NAME_file` is looked up in $CREDENTIALS_DIRECTORY (systemd's
+    LoadCredential=) when set, else relative to the configuration file. Problems name the
+    key, never the secret's value.
     """
-    given = [k for k in ("secret", "secret_env", "secret_file") if k in data]
+    options = (name, f"{name}_env", f"{name}_file")
+    given = [k for k in options if k in data]
     if len(given) > 1:
         r.problem(
             f"{key}.{given[1]}",
-            f"give only one of secret, secret_env, secret_file (also set: {given[0]})",
+            f"give only one of {', '.join(options)} (also set: {given[0]})",
         )
         return None
     if not given:
         return None
-    name = given[0]
-    raw = data[name]
+    which = given[0]
+    raw = data[which]
     if not isinstance(raw, str) or not raw.strip():
-        r.problem(f"{key}.{name}", "must be a non-empty string")
+        r.problem(f"{key}.{which}", "must be a non-empty string")
         return None
-    if name == "secret":
-        value: str | None = raw.strip()
-    elif name == "secret_env":
+    if which == name:
+        return raw.strip()
+    if which.endswith("_env"):
         value = os.environ.get(raw)
         if value is None:
-            r.problem(f"{key}.secret_env", f"environment variable {raw} is not set")
-            return None
-    else:
-        path = Path(raw)
-        if not path.is_absolute():
-            creds = os.environ.get("CREDENTIALS_DIRECTORY")
-            path = Path(creds) / path if creds else r.base / path
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            r.problem(f"{key}.secret_file", f"cannot read {path}: {exc.strerror or exc}")
-            return None
-    assert value is not None
+            r.problem(f"{key}.{which}", f"environment variable {raw} is not set")
+        return value.strip() if value else None
+    path = Path(raw)
+    if not path.is_absolute():
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        path = Path(creds) / path if creds else r.base / path
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        r.problem(f"{key}.{which}", f"cannot read {path}: {exc.strerror or exc}")
+        return None
+
+
+def _secret(r: _Reader, data: Mapping[str, Any], key: str) -> str | None:
+    """A Standard Webhooks signing secret (`whsec_` + base64) from secret/secret_env/secret_file."""
+    value = _read_secret(r, data, key, "secret")
+    if value is None:
+        return None
+    which = next(k for k in ("secret", "secret_env", "secret_file") if k in data)
     if not value.startswith("whsec_"):
         r.problem(
-            f"{key}.{name}",
+            f"{key}.{which}",
             "a signing secret must start with 'whsec_' "
             "(Standard Webhooks: whsec_ followed by base64)",
         )
         return None
-    import base64
-    import binascii
-
     try:
         if len(base64.b64decode(value[6:], validate=True)) < 16:
             raise ValueError
     except (binascii.Error, ValueError):
-        r.problem(f"{key}.{name}", "the part after 'whsec_' must be base64 of at least 16 bytes")
+        r.problem(f"{key}.{which}", "the part after 'whsec_' must be base64 of at least 16 bytes")
         return None
     return value
 
@@ -337,7 +359,17 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     r.unknown(
         data,
         "(top level)",
-        ("storage", "server", "polling", "delivery", "log", "feeds", "topics", "sinks"),
+        (
+            "storage",
+            "server",
+            "polling",
+            "delivery",
+            "retention",
+            "log",
+            "feeds",
+            "topics",
+            "sinks",
+        ),
     )
 
     st = r.table(data, "storage", ("url",))
@@ -349,10 +381,30 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         db_path = r.base / "monitor.db"
     storage = StorageConfig(url=url, path=db_path)
 
-    sv = r.table(data, "server", ("listen", "enabled"))
+    sv = r.table(data, "server", ("listen", "enabled", "token", "token_env", "token_file"))
     host, port = r.get(sv, "server", "listen", _listen, default=("127.0.0.1", 8080))
     enabled = r.get(sv, "server", "enabled", _bool, default=True)
-    server = ServerConfig(host=host, port=port, enabled=enabled)
+    token = _read_secret(r, sv, "server", "token")
+    if token is not None and len(token) < 16:
+        r.problem("server.token", "a token must be at least 16 characters long")
+    server = ServerConfig(host=host, port=port, enabled=enabled, token=token)
+
+    rdef = RetentionConfig()
+    rt = r.table(data, "retention", tuple(RetentionConfig.__dataclass_fields__))
+    retention = RetentionConfig(
+        stories=r.get(rt, "retention", "stories", _age, rdef.stories),
+        revisions=r.get(rt, "retention", "revisions", _age, rdef.revisions),
+        attempts=r.get(rt, "retention", "attempts", _age, rdef.attempts),
+        tombstones=r.get(rt, "retention", "tombstones", _age, rdef.tombstones),
+        every=r.get(rt, "retention", "every", parse_duration, rdef.every),
+        batch=r.get(rt, "retention", "batch", _positive_int, rdef.batch),
+    )
+    if retention.stories and retention.tombstones and retention.tombstones < retention.stories:
+        r.problem(
+            "retention.tombstones",
+            "must be at least retention.stories: a pruned story's "
+            "tombstone keeps a re-listed item from looking new",
+        )
 
     pdef = PollingConfig()
     pl = r.table(data, "polling", tuple(PollingConfig.__dataclass_fields__))
@@ -375,6 +427,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         shutdown_timeout=r.get(
             pl, "polling", "shutdown_timeout", parse_duration, pdef.shutdown_timeout
         ),
+        stall_after=r.get(pl, "polling", "stall_after", parse_duration, pdef.stall_after),
     )
 
     ddef = DeliveryConfig()
@@ -407,7 +460,15 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         topics=topics,
         sinks=sinks,
         log_level=level,
+        retention=retention,
     )
+
+
+def _age(value: Any) -> float | None:
+    """A retention age: a duration, or "never" to keep rows for ever."""
+    if value == "never":
+        return None
+    return parse_duration(value)
 
 
 def _bool(value: Any) -> bool:

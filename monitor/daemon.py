@@ -19,11 +19,12 @@ from typing import Any
 
 import aiohttp
 
-from monitor import USER_AGENT, status
+from monitor import USER_AGENT, logs, status
 from monitor import config as config_mod
 from monitor import scheduler as scheduler_mod
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
+from monitor.metrics import probe_loop_lag
 from monitor.pipeline import Deps
 from monitor.service import Service
 from monitor.store import Store, StoreError
@@ -88,6 +89,7 @@ async def run(
                 )
 
             delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+            lag_probe = asyncio.create_task(probe_loop_lag(service.metrics, stop), name="lag")
 
             async def tick() -> None:
                 try:
@@ -95,12 +97,26 @@ async def run(
                 except Exception as exc:
                     log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
 
-            async def heartbeat() -> None:
-                if await service.ready():
-                    notifier.notify("WATCHDOG=1", f"STATUS={await service.one_line()}")
+            async def beat() -> None:
+                await heartbeat(service, notifier)
+
+            async def prune() -> None:
+                await retention(service, log)
+
+            async def checkpoint() -> None:
+                try:
+                    await service.store.checkpoint()
+                except Exception as exc:
+                    log.warning("store.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
 
             sched = scheduler_mod.build(
-                tick, config.polling.tick, [("heartbeat", heartbeat, _heartbeat_seconds())]
+                tick,
+                config.polling.tick,
+                [
+                    ("heartbeat", beat, _heartbeat_seconds()),
+                    ("retention", prune, config.retention.every),
+                    ("checkpoint", checkpoint, 300.0),
+                ],
             )
             sched.start()
 
@@ -140,6 +156,7 @@ async def run(
                 await asyncio.wait_for(delivery, timeout=config.delivery.timeout + 1)
             if not delivery.done():
                 delivery.cancel()
+            await lag_probe
             for task in list(reloads):
                 task.cancel()
     except StoreError as exc:
@@ -147,6 +164,29 @@ async def run(
         return 1
     log.info("daemon.stopped")
     return 0
+
+
+async def heartbeat(service: Service, notifier: Notifier) -> bool:
+    """WATCHDOG=1 (with a STATUS= summary) only while healthy: the scheduler ticks and the
+    store answers. A wedged loop sends nothing, so systemd's watchdog fires."""
+    if not await service.ready():
+        return False
+    return notifier.notify("WATCHDOG=1", f"STATUS={await service.one_line()}")
+
+
+async def retention(service: Service, log: Any) -> dict[str, int] | None:
+    """Prune what is older than the retention ages (in small batches), then checkpoint."""
+    try:
+        counts = await service.store.prune(
+            service.clock.now().timestamp(), service.config.retention
+        )
+        if any(counts.values()):
+            await service.store.checkpoint("TRUNCATE")
+            log.info("store.pruned", **counts)
+        return counts
+    except Exception as exc:
+        log.error("store.prune_failed", error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def _remove_handlers(loop: asyncio.AbstractEventLoop) -> None:
@@ -157,7 +197,7 @@ def _remove_handlers(loop: asyncio.AbstractEventLoop) -> None:
 def _heartbeat_seconds() -> float:
     """Half the systemd watchdog period when one is set, else every 10 seconds."""
     usec = os.environ.get("WATCHDOG_USEC", "")
-    return max(1.0, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
+    return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
 
 
 async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
@@ -178,6 +218,7 @@ async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
                 error="storage and server changes take effect at the next restart",
             )
         await service.apply(new)
+        logs.set_level(new.log_level)
         service.last_reload_error = None
         log.info(
             "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks)

@@ -41,5 +41,13 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
     )
 
 
+def set_level(level: str) -> None:
+    """Change the level of the loggers made from now on and of those already made (they
+    are not cached: cache_logger_on_first_use is off)."""
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO))
+    )
+
+
 def get(name: str) -> Any:
     return structlog.get_logger(name)

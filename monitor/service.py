@@ -16,6 +16,7 @@ from monitor import __version__
 from monitor.alerts.outbox import Deliverer
 from monitor.clock import Clock, iso
 from monitor.config import Config
+from monitor.metrics import Metrics
 from monitor.models import FeedRow
 from monitor.pipeline import Deps, PollOutcome, refresh_feed
 from monitor.store import Store
@@ -38,6 +39,7 @@ class Service:
         self.ticks = 0
         self.listen: tuple[str, int] | None = None
         self.last_reload_error: str | None = None
+        self.metrics = Metrics()
 
     async def sync_feeds(self) -> None:
         p = self.config.polling
@@ -73,6 +75,7 @@ class Service:
     async def _poll(self, feed: FeedRow) -> PollOutcome:
         async with self._slots:
             outcome = await refresh_feed(self.deps, self.config, feed)
+        self.metrics.observe_poll(outcome)
         if outcome.ingest.alerts:
             self.deliverer.kick()
         return outcome
@@ -108,13 +111,18 @@ class Service:
     # -- health and report -----------------------------------------------------------------
 
     def alive(self) -> bool:
-        """The scheduler ticked recently (or the daemon has only just started)."""
-        limit = max(30.0, self.config.polling.tick * 10)
+        """The scheduler ticked within `polling.stall_after` (or the daemon just started)."""
         ref = self.last_tick if self.last_tick is not None else self.started
-        return time.monotonic() - ref < limit
+        return time.monotonic() - ref < self.config.polling.stall_after
 
     async def ready(self) -> bool:
-        return self.alive() and await self.store.ping()
+        """Alive, and the store answers within two seconds."""
+        if not self.alive():
+            return False
+        try:
+            return await asyncio.wait_for(self.store.ping(), timeout=2.0)
+        except TimeoutError:
+            return False
 
     async def status(self) -> dict[str, Any]:
         failing_after = self.config.polling.failing_after
@@ -182,6 +190,28 @@ class Service:
             "topics": topics,
             "alerts": alerts,
         }
+
+    def token(self) -> str | None:
+        return self.config.server.token
+
+    async def metrics_text(self) -> bytes:
+        failing_after = self.config.polling.failing_after
+        by_state: dict[str, int] = {}
+        for f in await self.store.feed_report():
+            state = _feed_state(f, failing_after)
+            by_state[state] = by_state.get(state, 0) + 1
+        counts = await self.store.alert_counts()
+        oldest = counts["oldest_pending_at"]
+        now = self.clock.now().timestamp()
+        return self.metrics.render(
+            {
+                "feeds_by_state": by_state,
+                "alerts_by_state": counts,
+                "oldest_pending_age": max(0.0, now - oldest) if oldest else 0.0,
+                "stories": await self.store.story_count(),
+                "store_size": self.store.size_bytes(),
+            }
+        )
 
     async def one_line(self) -> str:
         """A short summary for systemd's STATUS= and logs."""

@@ -3,13 +3,24 @@
 GET /healthz  200 while the main loop runs and the scheduler ticks, else 503
 GET /readyz   200 when also the store answers, else 503
 GET /status   JSON: version, uptime, per feed its state, per topic its matches, alerts
+GET /metrics  Prometheus text exposition
+
+When a token is configured, everything but /healthz and /readyz requires
+`Authorization: Bearer <token>` (compared in constant time).
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+
+from monitor.metrics import CONTENT_TYPE
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class StatusSource(Protocol):
@@ -19,8 +30,31 @@ class StatusSource(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
+    async def metrics_text(self) -> bytes: ...
+
+    def token(self) -> str | None: ...
+
 
 SOURCE = web.AppKey("source", StatusSource)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    token = request.app[SOURCE].token()
+    if token is None or request.path in OPEN_PATHS:
+        return await handler(request)
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    ):
+        return web.json_response(
+            {"error": "a valid bearer token is required"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="monitor"'},
+        )
+    return await handler(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -34,21 +68,22 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SOURCE].status(), dumps=_dumps)
+    report = await request.app[SOURCE].status()
+    return web.json_response(report, dumps=lambda o: json.dumps(o, indent=2, ensure_ascii=False))
 
 
-def _dumps(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, indent=2, ensure_ascii=False)
+async def metrics(request: web.Request) -> web.Response:
+    body = await request.app[SOURCE].metrics_text()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def make_app(source: StatusSource) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[require_token])
     app[SOURCE] = source
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
@@ -58,7 +93,5 @@ async def start(source: StatusSource, host: str, port: int) -> tuple[web.AppRunn
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    return runner, int(bound)
+    addresses = runner.addresses
+    return runner, int(addresses[0][1]) if addresses else port

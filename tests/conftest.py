@@ -235,8 +235,9 @@ class DaemonProcess:
     """`python -m monitor run` as a real subprocess (asyncio, so the test's servers keep
     serving while we wait); its JSON log lines are collected."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[dict[str, Any]] = []
         self.port: int | None = None
@@ -244,6 +245,7 @@ class DaemonProcess:
     async def start(self, timeout: float = 30.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("NOTIFY_SOCKET", None)
+        env.update(self.env)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -330,11 +332,11 @@ class DaemonProcess:
 
 
 @pytest.fixture
-async def daemon_factory() -> AsyncIterator[Callable[[Path], DaemonProcess]]:
+async def daemon_factory() -> AsyncIterator[Callable[..., DaemonProcess]]:
     started: list[DaemonProcess] = []
 
-    def make(config: Path) -> DaemonProcess:
-        d = DaemonProcess(config)
+    def make(config: Path, env: dict[str, str] | None = None) -> DaemonProcess:
+        d = DaemonProcess(config, env)
         started.append(d)
         return d
 

@@ -91,4 +91,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (alert_id, attempt)
     );
     """,
+    # 2: retention. A pruned story leaves a tombstone (its identity and content hash), so a
+    # feed that re-lists an old item does not make it new again; indexes for age-based pruning.
+    """
+    CREATE TABLE story_tombstones (
+        feed_id      INTEGER NOT NULL,
+        key          TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        pruned_at    REAL NOT NULL,
+        PRIMARY KEY (feed_id, key)
+    );
+    CREATE INDEX story_tombstones_age ON story_tombstones (pruned_at);
+    CREATE INDEX story_revisions_age ON story_revisions (seen_at);
+    CREATE INDEX alerts_done ON alerts (delivered_at) WHERE state = 'delivered';
+    """,
 )

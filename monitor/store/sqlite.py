@@ -7,17 +7,19 @@ feed's new validators are committed together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from monitor.config import FeedConfig
+from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
 from monitor.store.schema import MIGRATIONS
 
@@ -40,8 +42,6 @@ class SQLiteStore:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        import asyncio
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -220,14 +220,17 @@ class SQLiteStore:
     # -- stories ---------------------------------------------------------------------------
 
     async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
-        """content_hash of each of `keys` already stored for the feed."""
+        """content_hash of each of `keys` already stored for the feed, including pruned
+        stories' tombstones (a re-listed old item is not new)."""
         out: dict[str, str] = {}
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
+        for i in range(0, len(keys), 400):
+            chunk = list(keys[i : i + 400])
             marks = ",".join("?" * len(chunk))
             async with self.db.execute(
-                f"SELECT key, content_hash FROM stories WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
+                f"SELECT key, content_hash FROM stories WHERE feed_id = ? AND key IN ({marks}) "
+                f"UNION ALL SELECT key, content_hash FROM story_tombstones "
+                f"WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk, feed_id, *chunk),
             ) as cur:
                 out.update({r[0]: r[1] for r in await cur.fetchall()})
         return out
@@ -409,6 +412,105 @@ class SQLiteStore:
         ) as cur:
             row = await cur.fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    async def prune(self, now: float, retention: RetentionConfig) -> dict[str, int]:
+        """Delete rows older than the retention ages, a small batch per transaction so polls
+        interleave. A pruned story leaves a tombstone. Returns the rows deleted per kind."""
+        batch = retention.batch
+        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0}
+        if retention.stories is not None:
+            cutoff = now - retention.stories
+            while True:
+                async with self.transaction() as db:
+                    async with db.execute(
+                        "SELECT id, feed_id, key, content_hash FROM stories "
+                        "WHERE first_seen_at < ? ORDER BY first_seen_at LIMIT ?",
+                        (cutoff, batch),
+                    ) as cur:
+                        rows = list(await cur.fetchall())
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO story_tombstones (feed_id, key, content_hash, "
+                        "pruned_at) VALUES (?, ?, ?, ?)",
+                        [(r["feed_id"], r["key"], r["content_hash"], now) for r in rows],
+                    )
+                    await db.executemany(
+                        "DELETE FROM stories WHERE id = ?", [(r["id"],) for r in rows]
+                    )
+                    per_feed: dict[int, int] = {}
+                    for r in rows:
+                        per_feed[r["feed_id"]] = per_feed.get(r["feed_id"], 0) + 1
+                    await db.executemany(
+                        "UPDATE feeds SET stories = MAX(0, stories - ?) WHERE id = ?",
+                        [(n, fid) for fid, n in per_feed.items()],
+                    )
+                counts["stories"] += len(rows)
+                if len(rows) < batch:
+                    break
+                await asyncio.sleep(0)
+        plans = (
+            (
+                "revisions",
+                retention.revisions,
+                "DELETE FROM story_revisions WHERE rowid IN (SELECT rowid FROM story_revisions "
+                "WHERE seen_at < ? LIMIT ?)",
+            ),
+            (
+                "alerts",
+                retention.attempts,
+                "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = 'delivered' "
+                "AND delivered_at < ? LIMIT ?)",
+            ),
+            (
+                "tombstones",
+                retention.tombstones,
+                "DELETE FROM story_tombstones WHERE rowid IN (SELECT rowid FROM story_tombstones "
+                "WHERE pruned_at < ? LIMIT ?)",
+            ),
+        )
+        for kind, age, sql in plans:
+            if age is None:
+                continue
+            while True:
+                async with self.transaction() as db:
+                    cur = await db.execute(sql, (now - age, batch))
+                    deleted = cur.rowcount
+                counts[kind] += deleted
+                if deleted < batch:
+                    break
+                await asyncio.sleep(0)
+        return counts
+
+    async def checkpoint(self, mode: str = "PASSIVE") -> None:
+        """Copy the write-ahead log back into the database file (keeps the WAL small)."""
+        assert mode in ("PASSIVE", "TRUNCATE")
+        async with self._lock:
+            await self._pragma(f"wal_checkpoint({mode})")
+
+    async def vacuum(self) -> tuple[int, int]:
+        """Compact the database file; returns its size in bytes before and after."""
+        before = self.size_bytes()
+        async with self._lock:
+            try:
+                await self._pragma("wal_checkpoint(TRUNCATE)")
+                await self.db.execute("VACUUM")
+                await self._pragma("wal_checkpoint(TRUNCATE)")
+            except aiosqlite.Error as exc:
+                raise StoreError(f"cannot vacuum {self.path}: {exc}") from exc
+        return before, self.size_bytes()
+
+    async def _pragma(self, pragma: str) -> None:
+        async with self.db.execute(f"PRAGMA {pragma}") as cur:
+            await cur.fetchall()
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database file and its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):
+                total += os.path.getsize(f"{self.path}{suffix}")
+        return total
 
     # -- reports ---------------------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""Prometheus metrics (prometheus-client), one registry per running service.
+
+Counters and histograms are observed as work happens; gauges that describe the store (feeds
+by state, alerts by state, queue depth, store size) are read from it at scrape time.
+Names are prefixed `monitor_` and carry their unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+from monitor import __version__
+
+if TYPE_CHECKING:
+    from monitor.pipeline import PollOutcome
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+FEED_STATES = ("new", "ok", "erroring", "failing", "inactive")
+ALERT_STATES = ("pending", "delivered", "dead")
+ENTRY_KINDS = ("new", "updated", "duplicate", "unchanged")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        Info("monitor_build", "Version of the running monitor.", registry=r).info(
+            {"version": __version__}
+        )
+        self.polls = Counter(
+            "monitor_polls", "Feed polls by result.", ["result", "error_kind"], registry=r
+        )
+        self.poll_duration = Histogram(
+            "monitor_poll_duration_seconds",
+            "Time from request to stored result of one feed poll.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.entries = Counter(
+            "monitor_entries", "Feed entries seen, by kind.", ["kind"], registry=r
+        )
+        self.alerts_written = Counter(
+            "monitor_alerts_written", "Alert rows written to the outbox.", registry=r
+        )
+        self.deliveries = Counter(
+            "monitor_alert_attempts",
+            "Alert delivery attempts by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "monitor_alert_delivery_latency_seconds",
+            "Round trip of one alert delivery attempt to its sink.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.feeds = Gauge("monitor_feeds", "Configured feeds by state.", ["state"], registry=r)
+        self.alerts = Gauge(
+            "monitor_alerts", "Alerts in the store by state.", ["state"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "monitor_alert_queue_depth", "Alerts waiting to be delivered.", registry=r
+        )
+        self.oldest_pending = Gauge(
+            "monitor_alert_oldest_pending_age_seconds",
+            "Age of the oldest alert waiting to be delivered (0 when none).",
+            registry=r,
+        )
+        self.stories = Gauge("monitor_stories", "Stories stored.", registry=r)
+        self.store_size = Gauge(
+            "monitor_store_size_bytes",
+            "Size of the store on disk (database and WAL).",
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "monitor_event_loop_lag_seconds",
+            "How late the event loop ran a timer at the last probe.",
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "monitor_event_loop_lag_max_seconds",
+            "Largest event-loop lag seen since the last scrape.",
+            registry=r,
+        )
+        self._lag_max = 0.0
+        for state in FEED_STATES:
+            self.feeds.labels(state)
+        for state in ALERT_STATES:
+            self.alerts.labels(state)
+        for kind in ENTRY_KINDS:
+            self.entries.labels(kind)
+
+    def observe_poll(self, outcome: PollOutcome) -> None:
+        self.polls.labels(outcome.result, outcome.error_kind or "").inc()
+        self.poll_duration.observe(outcome.elapsed)
+        ing = outcome.ingest
+        for kind, n in (("new", ing.new), ("updated", ing.updated), ("unchanged", ing.unchanged)):
+            if n:
+                self.entries.labels(kind).inc(n)
+        if ing.alerts:
+            self.alerts_written.inc(ing.alerts)
+
+    def observe_delivery(self, outcome: str, latency: float | None) -> None:
+        self.deliveries.labels(outcome).inc()
+        if latency is not None:
+            self.delivery_latency.observe(latency)
+
+    def observe_lag(self, lag: float) -> None:
+        self.loop_lag.set(lag)
+        self._lag_max = max(self._lag_max, lag)
+
+    def render(self, snapshot: dict[str, Any]) -> bytes:
+        """The exposition text, with the scrape-time gauges set from `snapshot` (a dict with
+        feeds_by_state, alerts_by_state, oldest_pending_age, stories, store_size)."""
+        for state in FEED_STATES:
+            self.feeds.labels(state).set(snapshot["feeds_by_state"].get(state, 0))
+        for state in ALERT_STATES:
+            self.alerts.labels(state).set(snapshot["alerts_by_state"].get(state, 0))
+        self.queue_depth.set(snapshot["alerts_by_state"].get("pending", 0))
+        self.oldest_pending.set(snapshot["oldest_pending_age"])
+        self.stories.set(snapshot["stories"])
+        self.store_size.set(snapshot["store_size"])
+        self.loop_lag_max.set(self._lag_max)
+        self._lag_max = 0.0
+        return generate_latest(self.registry)
+
+
+async def probe_loop_lag(metrics: Metrics, stop: asyncio.Event, every: float = 0.5) -> None:
+    """Sleep `every` seconds, again and again, and record how late the loop woke us."""
+    while not stop.is_set():
+        start = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        metrics.observe_lag(max(0.0, time.monotonic() - start - every))

@@ -1,0 +1,105 @@
+"""The status server: token auth, /metrics in Prometheus format (checked by promtool), no
+secret in any response."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import WEBHOOK_SECRET, DaemonProcess, FeedServer, Receiver, rss
+from tests.test_pipeline import GRAIN, GUARANTEE
+
+TOKEN = "s3cret-token-for-tests-0123456789"
+
+
+async def fetch(port: int, path: str, token: str | None = None) -> tuple[int, bytes, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{port}{path}", headers=headers) as r,
+    ):
+        return r.status, await r.read(), r.headers.get("Content-Type", "")
+
+
+@pytest.fixture
+async def running(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[..., DaemonProcess],
+) -> DaemonProcess:
+    good = feed_server.set("a.xml", rss([GUARANTEE, GRAIN]))
+    bad = feed_server.set("b.xml", b"nope", status=503)
+    cfg = config_factory([good, bad], receiver.url, extra="", listen="127.0.0.1:0")
+    cfg.write_text(
+        cfg.read_text().replace("[server]\n", '[server]\ntoken_env = "MONITOR_TEST_TOKEN"\n')
+    )
+    d = daemon_factory(cfg, {"MONITOR_TEST_TOKEN": TOKEN})
+    await d.start()
+    await receiver.wait_for(1)
+    await d.wait_event("feed.poll_failed")
+    return d
+
+
+async def test_token_protects_everything_but_health(running: DaemonProcess) -> None:
+    port = running.port
+    assert port
+    for path in ("/healthz", "/readyz"):
+        assert (await fetch(port, path))[0] == 200
+    for path in ("/status", "/metrics"):
+        status, _, _ = await fetch(port, path)
+        assert status == 401
+        assert (await fetch(port, path, "wrong-token-wrong-token"))[0] == 401
+        status, body, _ = await fetch(port, path, TOKEN)
+        assert status == 200
+        for secret in (TOKEN, WEBHOOK_SECRET):
+            assert secret.encode() not in body
+    assert not any(TOKEN in str(line) or WEBHOOK_SECRET in str(line) for line in running.lines)
+    assert await running.stop() == 0
+
+
+async def test_metrics_cover_polls_entries_feeds_alerts_and_pass_promtool(
+    running: DaemonProcess, tmp_path: Path
+) -> None:
+    assert running.port
+    await running.wait_event("alert.delivered")
+    status, body, ctype = await fetch(running.port, "/metrics", TOKEN)
+    assert status == 200 and ctype.startswith("text/plain")
+    text = body.decode()
+    for needle in (
+        'monitor_polls_total{error_kind="",result="ok"} 1.0',
+        'monitor_polls_total{error_kind="http",result="error"}',
+        "monitor_poll_duration_seconds_bucket",
+        'monitor_entries_total{kind="new"} 2.0',
+        'monitor_feeds{state="ok"} 1.0',
+        'monitor_alerts{state="delivered"} 1.0',
+        "monitor_alert_queue_depth 0.0",
+        "monitor_alert_oldest_pending_age_seconds 0.0",
+        "monitor_event_loop_lag_seconds",
+        "monitor_store_size_bytes",
+        "monitor_stories 2.0",
+        'monitor_build_info{version="',
+    ):
+        assert needle in text, needle
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
+        pytest.skip("promtool is not installed")
+    proc = await asyncio.create_subprocess_exec(
+        promtool,
+        "check",
+        "metrics",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate(body)
+    assert proc.returncode == 0, output.decode()
+    assert await running.stop() == 0

@@ -1,0 +1,213 @@
+"""systemd integration: the notify protocol on a real unix datagram socket, the watchdog
+that stops when the loop is wedged, the unit file's verification and security rating."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from monitor import logs
+from monitor.clock import SystemClock
+from monitor.config import load
+from monitor.daemon import heartbeat, open_service, run
+from monitor.systemd import Notifier
+from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
+from tests.test_pipeline import GUARANTEE
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "systemd" / "monitor.service"
+
+
+class NotifySocket:
+    """A real AF_UNIX datagram socket playing systemd's part; records (time, message)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.setblocking(False)
+        self.messages: list[tuple[float, str]] = []
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                break
+            self.messages.append((time.monotonic(), data.decode()))
+        return [m for _, m in self.messages]
+
+    async def wait_for(self, needle: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for msg in self.drain():
+                if needle in msg.splitlines():
+                    return msg
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {needle!r} datagram; got {self.drain()}")
+
+
+@pytest.fixture
+async def notify_socket(tmp_path: Path) -> AsyncIterator[NotifySocket]:
+    s = NotifySocket(tmp_path / "notify.sock")
+    yield s
+    s.sock.close()
+
+
+async def test_ready_watchdog_status_reload_and_stopping_datagrams(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[..., DaemonProcess],
+    notify_socket: NotifySocket,
+) -> None:
+    url = feed_server.set("a.xml", rss([GUARANTEE]))
+    cfg = config_factory([url], receiver.url)
+    d = daemon_factory(cfg, {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "400000"})
+    await d.start()
+    ready = await notify_socket.wait_for("READY=1")
+    assert re.search(r"^STATUS=\d+ feeds, \d+ failing, \d+ alerts pending$", ready, re.M)
+    await receiver.wait_for(1)
+    watchdog = await notify_socket.wait_for("WATCHDOG=1")
+    assert "STATUS=1 feeds, 0 failing, 0 alerts pending" in watchdog.splitlines()
+    d.signal(signal.SIGHUP)
+    await notify_socket.wait_for("RELOADING=1")
+    await d.wait_event("config.reloaded")
+    assert await d.stop() == 0
+    messages = notify_socket.drain()
+    assert "STOPPING=1" in messages
+    kinds = [m.splitlines()[0] for m in messages]
+    assert kinds.index("RELOADING=1") < len(kinds) - 1 - kinds[::-1].index("READY=1")
+
+
+async def test_abstract_socket_names_are_supported(tmp_path: Path) -> None:
+    name = f"@monitor-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name[1:])
+    try:
+        assert Notifier(name).notify("READY=1")
+        assert sock.recv(100) == b"READY=1"
+    finally:
+        sock.close()
+    assert not Notifier("").notify("READY=1"), "without NOTIFY_SOCKET nothing is sent"
+
+
+async def test_the_watchdog_stops_while_the_loop_is_wedged_and_resumes_after(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    notify_socket: NotifySocket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler's tick is wedged (the store's write lock is held, as by a hung write):
+    the loop still runs, but after `stall_after` /healthz fails and no WATCHDOG=1 is sent."""
+    url = feed_server.set("a.xml", rss([GUARANTEE]))
+    path = config_factory([url], receiver.url)
+    path.write_text(
+        path.read_text().replace('tick = "100ms"', 'tick = "100ms"\nstall_after = "1s"')
+    )
+    cfg = load(path)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # heartbeat every 0.1 s
+    logs.configure("warning", stream=io.StringIO(), json=True)
+    stop = asyncio.Event()
+    holder: dict[str, object] = {}
+    task = asyncio.create_task(
+        run(
+            cfg,
+            logs.get("monitor"),
+            notifier=Notifier(str(notify_socket.path)),
+            stop=stop,
+            on_ready=lambda s: holder.setdefault("service", s),
+        )
+    )
+    try:
+        await notify_socket.wait_for("WATCHDOG=1")
+        service = holder["service"]
+        lock = service.store._lock  # type: ignore[attr-defined]
+        async with lock:  # wedge: every tick now waits for the store
+            await asyncio.sleep(1.5)  # past stall_after
+            notify_socket.drain()
+            wedged_since = time.monotonic()
+            await asyncio.sleep(1.0)
+            during = [m for t, m in notify_socket.messages if t > wedged_since]
+            assert not any("WATCHDOG=1" in m for m in during), during
+            assert not service.alive()  # type: ignore[attr-defined]
+        await notify_socket.wait_for("WATCHDOG=1")  # unwedged: pings resume
+    finally:
+        stop.set()
+        assert await task == 0
+
+
+async def test_heartbeat_is_silent_when_the_store_does_not_answer(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    notify_socket: NotifySocket,
+) -> None:
+    cfg = load(config_factory([feed_server.set("a.xml", rss([]))], receiver.url))
+    logs.configure("warning", stream=io.StringIO(), json=True)
+    notifier = Notifier(str(notify_socket.path))
+    async with open_service(cfg, SystemClock(), logs.get("monitor")) as service:
+        assert await heartbeat(service, notifier)
+        await service.store.close()
+        assert not await heartbeat(service, notifier)
+    assert [m for m in notify_socket.drain() if "WATCHDOG=1" in m] == [
+        "WATCHDOG=1\nSTATUS=1 feeds, 0 failing, 0 alerts pending"
+    ]
+
+
+def _unit_with_real_program(tmp_path: Path) -> Path:
+    """The shipped unit, with ExecStart pointing at the monitor installed in this venv (the
+    unit's own path, /opt/monitor/venv, does not exist on a test machine)."""
+    program = Path(sys.executable).parent / "monitor"
+    assert program.exists(), "the package's console script is installed"
+    text = UNIT.read_text().replace("/opt/monitor/venv/bin/monitor", str(program))
+    unit = tmp_path / "monitor.service"
+    unit.write_text(text)
+    return unit
+
+
+def _systemd_analyze() -> str:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        if os.environ.get("CI"):
+            pytest.fail("systemd-analyze is missing: .ci/run installs systemd")
+        pytest.skip("systemd-analyze is not installed")
+    return tool
+
+
+def test_unit_file_verifies_cleanly(tmp_path: Path) -> None:
+    tool = _systemd_analyze()
+    res = subprocess.run(
+        [tool, "verify", str(_unit_with_real_program(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "" and res.stderr.strip() == ""
+
+
+def test_unit_file_security_rating_is_ok(tmp_path: Path) -> None:
+    tool = _systemd_analyze()
+    res = subprocess.run(
+        [tool, "security", "--offline=true", str(_unit_with_real_program(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for monitor\.service: ([\d.]+) (\w+)", res.stdout)
+    assert found, res.stdout + res.stderr
+    assert float(found.group(1)) <= 1.5 and found.group(2) == "OK", found.group(0)
