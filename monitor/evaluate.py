@@ -1,0 +1,98 @@
+"""Run the detectors over a labelled news stream and write one decision per story.
+
+Input: JSON lines ``{"id", "published" (ISO date or datetime), "source", "url", "title",
+"summary", ...}`` in publication order; only those fields are read (labels such as
+``cluster_id`` are never looked at). Every story is treated as matching one topic.
+
+Output: JSON lines ``{"id", "new", "development", "duplicate_of"}`` for a scorer.
+
+usage: python -m monitor.evaluate STORIES.jsonl OUT.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
+from monitor.developments import DevelopmentTracker
+
+ALLOWED_FIELDS = ("id", "published", "source", "url", "title", "summary")
+
+
+def _published(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def read_stories(path: str | Path) -> Iterator[StoryText]:
+    """Stories of a JSON-lines file, reading only :data:`ALLOWED_FIELDS`."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            raw: dict[str, Any] = json.loads(line)
+            row = {k: raw.get(k) for k in ALLOWED_FIELDS}
+            yield StoryText(
+                id=str(row["id"]),
+                published=_published(str(row["published"])),
+                title=str(row["title"] or ""),
+                text=str(row["summary"] or ""),
+                source=str(row["source"] or ""),
+                url=str(row["url"] or ""),
+            )
+
+
+def run(
+    stories_path: str | Path,
+    out_path: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Stream the stories through dedup and development tracking; return summary counts."""
+    started = time.perf_counter()
+    index = MemoryNearDupIndex()
+    seen: dict[str, StoryText] = {}
+    tracker = DevelopmentTracker()
+    counts = {"stories": 0, "new": 0, "duplicates": 0, "templates": 0}
+    with open(out_path, "w", encoding="utf-8") as out:
+        for story in read_stories(stories_path):
+            if story.id in seen:
+                continue
+            fp = fingerprint(story)
+            result = check(story, index, seen.get, fp=fp)
+            dup = result.match.story_id if result.match else None
+            assignment = tracker.assign(story, duplicate_of=dup, template=result.template)
+            index.add(story.id, fp.bands, fp.signature)
+            seen[story.id] = story
+            decision = {
+                "id": story.id,
+                "new": assignment.is_new,
+                "development": assignment.development_id,
+                "duplicate_of": dup,
+            }
+            out.write(json.dumps(decision) + "\n")
+            counts["stories"] += 1
+            counts["new"] += assignment.is_new
+            counts["duplicates"] += dup is not None
+            counts["templates"] += result.template
+            if progress is not None:
+                progress(counts["stories"])
+    return {**counts, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    print(json.dumps(run(argv[1], argv[2])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,116 @@
+"""Development tracking on small texts written for these tests."""
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.dedup import StoryText
+from monitor.developments import DevelopmentTracker, MemoryDevelopmentStore, new_sentences
+
+T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
+
+FIRST = (
+    "Two men were wounded early Saturday in a shooting outside the Copper Kettle bar on Delancey "
+    "Road in Harlowe, police said. Officers found Ravi Okonjo, 31, and Dale Pruitt, 28, in the "
+    "parking lot. Both were taken to Saint Brigid Medical Center."
+)
+SECOND = (
+    "Harlowe police on Sunday released the names of the two men shot outside the Copper Kettle "
+    "bar on Delancey Road. Ravi Okonjo and Dale Pruitt remain hospitalized. Detectives are "
+    "reviewing video from the bar."
+)
+FOLLOW = (
+    "Ravi Okonjo and Dale Pruitt were wounded outside the Copper Kettle bar on Delancey Road. "
+    "Harlowe police arrested Curtis Vandermeer, 24, on Tuesday. "
+    "He faces two counts of aggravated assault."
+)
+OTHER = (
+    "A woman was killed Friday night when gunfire erupted at a birthday party on Windmere Court "
+    "in Ashby Falls, the Pell County sheriff said. Deputies identified her as Lorna Whitcombe, "
+    "45. No arrests have been made."
+)
+FILLER = [
+    (
+        "Storm knocks out power across Fenwick",
+        "Crews in Fenwick restored electricity to 4,000 "
+        "homes after high winds toppled lines along Quarry Street on Thursday.",
+    ),
+    (
+        "School board picks new superintendent",
+        "The Brackett school board chose Amina Solberg, "
+        "a former principal from Tiverton, as superintendent in a 5-2 vote.",
+    ),
+    (
+        "Library expands weekend hours",
+        "The Oxley public library will open on Sundays starting "
+        "in June after the city council approved extra funding for staff.",
+    ),
+]
+
+
+def s(sid: str, title: str, text: str, days: float) -> StoryText:
+    return StoryText(sid, T0 + timedelta(days=days), title, text, "news.test", f"https://n/{sid}")
+
+
+def tracker_with_filler() -> DevelopmentTracker:
+    tr = DevelopmentTracker(MemoryDevelopmentStore())
+    for i, (title, text) in enumerate(FILLER):
+        assert tr.assign(s(f"f{i}", title, text, -30 + i)).is_new
+    return tr
+
+
+def test_two_reports_of_one_event_form_one_development() -> None:
+    tr = tracker_with_filler()
+    a = tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    b = tr.assign(s("b", "Police name men shot outside Copper Kettle", SECOND, 1))
+    assert a.is_new and a.development_id == "a"
+    assert not b.is_new
+    assert b.development_id == "a"
+    assert b.matched_story == "a"
+    assert b.similarity > 0
+
+
+def test_different_event_opens_second_development() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    c = tr.assign(s("c", "Woman killed at Ashby Falls birthday party", OTHER, 0.5))
+    assert c.is_new
+    assert c.development_id == "c"
+    assert c.what_is_new[0] == "Woman killed at Ashby Falls birthday party"
+
+
+def test_what_is_new_lists_only_the_new_sentences_of_a_follow_up() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    tr.assign(s("b", "Police name men shot outside Copper Kettle", SECOND, 1))
+    d = tr.assign(s("d", "Harlowe arrest in Copper Kettle shooting", FOLLOW, 3))
+    assert d.development_id == "a"
+    assert d.what_is_new == (
+        "Harlowe police arrested Curtis Vandermeer, 24, on Tuesday.",
+        "He faces two counts of aggravated assault.",
+    )
+
+
+def test_duplicate_joins_its_originals_development_with_nothing_new() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    tr.assign(s("c", "Woman killed at Ashby Falls birthday party", OTHER, 0.5))
+    dup = tr.assign(s("e", "Two men wounded outside Harlowe bar", FIRST, 0.6), duplicate_of="a")
+    assert dup.development_id == "a"
+    assert not dup.is_new
+    assert dup.similarity == 1.0
+    assert dup.what_is_new == ()
+
+
+def test_old_development_needs_a_higher_bar() -> None:
+    assert DevelopmentTracker.bar(0) < DevelopmentTracker.bar(3) < DevelopmentTracker.bar(30)
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    # months later, sharing only the town and generic words: a new development
+    later = s("g", "Harlowe man hurt in shooting", "A man was hurt in a shooting in Harlowe.", 200)
+    assert tr.assign(later).is_new
+
+
+def test_new_sentences_helper() -> None:
+    seen = {"harlowe", "police", "bar"}
+    assert new_sentences("", "Harlowe police bar. Vandermeer charged today.", seen) == (
+        "Vandermeer charged today.",
+    )

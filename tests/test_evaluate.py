@@ -1,0 +1,74 @@
+"""The evaluation runner on a tiny stream written for this test."""
+
+import json
+from pathlib import Path
+
+from monitor.evaluate import main, read_stories, run
+
+ROWS = [
+    {
+        "id": "1",
+        "cluster_id": "SECRET",
+        "published": "2024-01-02",
+        "source": "a.test",
+        "url": "https://a.test/1",
+        "title": "Two men wounded outside Harlowe bar",
+        "summary": "Two men were wounded early Saturday outside the Copper Kettle bar on Delancey "
+        "Road in Harlowe, police said. Ravi Okonjo and Dale Pruitt were hospitalized.",
+    },
+    {
+        "id": "2",
+        "cluster_id": "SECRET",
+        "published": "2024-01-02",
+        "source": "b.test",
+        "url": "https://b.test/2",
+        "title": "Two men wounded outside Harlowe bar",
+        "summary": "HARLOWE (AP) — Two men were wounded early Saturday outside the Copper Kettle "
+        "bar on Delancey Road in Harlowe, police said. Ravi Okonjo and Dale Pruitt were "
+        "hospitalized.",
+    },
+    {
+        "id": "3",
+        "cluster_id": "SECRET",
+        "published": "2024-01-03",
+        "source": "c.test",
+        "url": "https://c.test/3",
+        "title": "Woman killed at Ashby Falls party",
+        "summary": "Lorna Whitcombe, 45, was killed Friday at a party on Windmere Court in Ashby "
+        "Falls, the Pell County sheriff said.",
+    },
+]
+
+
+def write(tmp_path: Path) -> Path:
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS) + "\n", encoding="utf-8")
+    return path
+
+
+def test_run_writes_one_valid_decision_per_story(tmp_path: Path) -> None:
+    out = tmp_path / "decisions.jsonl"
+    seen: list[int] = []
+    summary = run(write(tmp_path), out, progress=seen.append)
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [d["id"] for d in lines] == ["1", "2", "3"]
+    for d in lines:
+        assert set(d) == {"id", "new", "development", "duplicate_of"}
+        assert isinstance(d["new"], bool)
+        assert isinstance(d["development"], str)
+    assert lines[0] == {"id": "1", "new": True, "development": "1", "duplicate_of": None}
+    assert lines[1] == {"id": "2", "new": False, "development": "1", "duplicate_of": "1"}
+    assert lines[2]["new"] and lines[2]["development"] == "3"
+    assert summary["stories"] == 3 and summary["new"] == 2 and summary["duplicates"] == 1
+    assert seen == [1, 2, 3]
+
+
+def test_labels_are_never_read(tmp_path: Path) -> None:
+    stories = list(read_stories(write(tmp_path)))
+    assert all("SECRET" not in repr(st) for st in stories)
+    assert stories[0].published.tzinfo is not None
+
+
+def test_main_usage(tmp_path: Path) -> None:
+    assert main(["evaluate"]) == 2
+    assert main(["evaluate", str(write(tmp_path)), str(tmp_path / "o.jsonl")]) == 0

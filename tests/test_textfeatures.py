@@ -1,0 +1,118 @@
+"""Behaviour of the text features (texts written for these tests)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.textfeatures import (
+    MinHasher,
+    fold,
+    idf,
+    names,
+    recurrent_words,
+    sentences,
+    shingles,
+    stable_hash64,
+    stem,
+    term_vector,
+    words,
+)
+
+ROOT = str(Path(__file__).resolve().parents[1])
+TEXT = (
+    "RIVERTON — Police said Tuesday that Maria López, 34, was hurt at 2 a.m. Monday on Elm "
+    "Street. Sgt. J. Rivera of the Riverton Police Department said the shooter fled. "
+    '"We are looking for him," Rivera said. Mr. Dunn was not hurt!'
+)
+
+
+def test_fold_and_words_strip_accents_and_case() -> None:
+    assert fold("Café ÉLAN") == "cafe elan"
+    assert words("José’s car, 3 DOORS") == ["jose", "car", "3", "doors"]
+
+
+def test_sentences_respect_abbreviations_and_initials() -> None:
+    assert sentences(TEXT) == [
+        "RIVERTON — Police said Tuesday that Maria López, 34, was hurt at 2 a.m. Monday on Elm "
+        "Street.",
+        "Sgt. J. Rivera of the Riverton Police Department said the shooter fled.",
+        '"We are looking for him," Rivera said.',
+        "Mr. Dunn was not hurt!",
+    ]
+    assert sentences("") == []
+
+
+def test_names_finds_people_places_and_datelines() -> None:
+    found = names(TEXT)
+    assert "maria lopez" in found
+    assert "elm street" in found
+    assert "riverton" in found  # all-caps dateline
+    assert "dunn" in found  # after "Mr.", not a sentence start
+    assert not any("tuesday" in n.split() for n in found)
+
+
+def test_shingles_are_stable_and_short_texts_have_one() -> None:
+    assert shingles(["a", "b", "c", "d"]) == shingles(["a", "b", "c", "d"])
+    assert len(shingles(["a", "b", "c", "d"])) == 2
+    assert len(shingles(["a", "b"])) == 1
+    assert shingles([]) == frozenset()
+
+
+def test_hashes_are_the_same_in_another_process() -> None:
+    code = (
+        "from monitor.textfeatures import MinHasher, shingles, stable_hash64, words;"
+        "h = MinHasher(); print(stable_hash64('abc'), h.band_keys(h.signature("
+        "shingles(words('one two three four five')))))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": ROOT}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split(maxsplit=1)
+    h = MinHasher()
+    assert int(out[0]) == stable_hash64("abc")
+    assert out[1].strip() == str(
+        h.band_keys(h.signature(shingles(words("one two three four five"))))
+    )
+
+
+def test_minhash_estimates_jaccard_and_bands_are_deterministic() -> None:
+    hasher = MinHasher()
+    a = shingles(words("the quick brown fox jumps over the lazy dog near the river bank today"))
+    b = shingles(words("the quick brown fox jumps over the lazy dog near the river bank now"))
+    c = shingles(words("a completely different sentence about city council budget votes here"))
+    sa, sb, sc = hasher.signature(a), hasher.signature(b), hasher.signature(c)
+    assert len(sa) == 128
+    true_j = len(a & b) / len(a | b)
+    assert abs(MinHasher.estimate_jaccard(sa, sb) - true_j) < 0.2
+    assert MinHasher.estimate_jaccard(sa, sc) < 0.2
+    assert set(hasher.band_keys(sa)) & set(hasher.band_keys(sb))
+    assert not set(hasher.band_keys(sa)) & set(hasher.band_keys(sc))
+    assert MinHasher().band_keys(sa) == hasher.band_keys(sa)
+    assert all(0 <= k < 2**63 for k in hasher.band_keys(sa))
+
+
+def test_stem_joins_inflections_and_number_words() -> None:
+    assert stem("shootings") == stem("shooting") == stem("shoots")
+    assert stem("killed") == stem("kills")
+    assert stem("four") == "4"
+
+
+def test_term_vector_boosts_names_and_drops_stopwords() -> None:
+    vec = term_vector("Woman hurt on Elm Street", TEXT)
+    assert "the" not in vec
+    assert "n:maria lopez" in vec
+    assert vec["lopez"] > vec["fled"]
+    assert vec["34"] > vec["fled"]
+    assert "fled" not in term_vector("x", TEXT, drop={"fled"})
+
+
+def test_recurrent_words_only_inside_recurring_phrases() -> None:
+    toks = words("sign in to your profile maria lopez was hurt")
+    boiler = shingles(words("sign in to your profile"))
+    dropped = recurrent_words(toks, lambda sh: sh in boiler)
+    assert dropped == {"sign", "in", "to", "your", "profile"}
+
+
+def test_idf_prefers_rare_terms() -> None:
+    assert idf(0, 100) > idf(5, 100) > idf(90, 100) > 0
