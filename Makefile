@@ -37,7 +37,7 @@ check-config: $(STAMP)
 
 # Tools some tests use (promtool, systemd-analyze), from the distribution's packages.
 # Tests that need them skip without them on a developer's machine, and fail under CI.
-SYSTEM_TOOLS := promtool:prometheus systemd-analyze:systemd
+SYSTEM_TOOLS := promtool:prometheus systemd-analyze:systemd nginx:nginx-light
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \

@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="show the whole path on bundled sample feeds, offline")
     p.add_argument("--keep", action="store_true", help="keep the demo's folder and print it")
     p.set_defaults(func=cmd_demo)
+
+    from monitor.alerts.cli import register as register_alerts  # monitor alerts list|show|retry
+
+    register_alerts(sub, DEFAULT_CONFIG)
+
+    from monitor.opml_cli import register as register_opml  # monitor import-opml|export-opml
+
+    register_opml(sub, DEFAULT_CONFIG)
     return parser
 
 

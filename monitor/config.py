@@ -68,7 +68,14 @@ class RetentionConfig:
 
 @dataclass(frozen=True, slots=True)
 class PollingConfig:
-    interval: float = 900.0  # default seconds between polls of one feed
+    interval: float = 900.0  # first interval of a feed without its own, before it is adapted
+    adaptive: bool = True  # feeds without an explicit interval follow their publication rate
+    min_interval: float = 300.0  # bounds of the adaptive interval
+    max_interval: float = 6 * 3600.0
+    jitter: float = 0.1  # +-10% on every next poll, so feeds do not synchronise
+    host_concurrency: int = 2  # requests in flight to one host name at once
+    host_gap: float = 1.0  # seconds between the starts of two requests to one host name
+    proxy: str | None = None  # HTTP(S) proxy URL for all feeds (a feed may set its own)
     tick: float = 1.0  # seconds between scheduler ticks that claim due feeds
     batch: int = 100  # feeds claimed per tick at most
     concurrency: int = 20  # polls in flight at once
@@ -90,13 +97,33 @@ class DeliveryConfig:
     backoff_max: float = 3600.0
     timeout: float = 10.0
     batch: int = 50
+    max_age: float | None = 86400.0  # dead-lettered when still failing this long after written
+    timezone: str = "UTC"  # of digest schedules
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `count` alerts per `period` seconds; the rest are folded into the next digest."""
+
+    count: int
+    period: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """Feed health alerts: feed.failing once a feed has been failing for `after` seconds,
+    feed.recovered when it polls fine again; sent to `sinks`."""
+
+    sinks: tuple[str, ...] = ()
+    after: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str
     name: str | None = None
-    interval: float | None = None
+    interval: float | None = None  # explicit; None: adaptive (or polling.interval)
+    proxy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +133,22 @@ class TopicConfig:
     query: Query
     sinks: tuple[str, ...]
     seeds: tuple[Path, ...] = ()
+    rate_limit: RateLimit | None = None  # per sink of the topic
+    digest: str | None = None  # cron expression of this topic's digests
 
 
 @dataclass(frozen=True, slots=True)
 class SinkConfig:
     id: str
     type: str
-    url: str
+    url: str = field(repr=False)  # may carry credentials (Slack, Discord, Apprise URLs)
     secret: str | None = field(default=None, repr=False)  # whsec_… for signing
     timeout: float | None = None
+    rate_limit: RateLimit | None = None  # over all topics sent to this sink
+    digest: str | None = None  # cron expression of digests to this sink (per topic)
+    token: str | None = field(default=None, repr=False)  # ntfy access token
+    priority: int | None = None  # ntfy 1-5
+    tags: tuple[str, ...] = ()  # ntfy tags / emoji shortcodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +163,8 @@ class Config:
     sinks: tuple[SinkConfig, ...]
     log_level: str = "info"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    feeds_files: tuple[str, ...] = ()  # globs of included [[feeds]] files, as written
 
     def sink(self, sink_id: str) -> SinkConfig:
         return next(s for s in self.sinks if s.id == sink_id)
@@ -138,7 +174,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?", re.IGNORECASE)
 _SIZE_UNIT = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
-SINK_TYPES = ("webhook",)
+SINK_TYPES = ("webhook", "slack", "discord", "ntfy", "apprise")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -367,8 +403,10 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             "retention",
             "log",
             "feeds",
+            "feeds_files",
             "topics",
             "sinks",
+            "health",
         ),
     )
 
@@ -428,6 +466,15 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             pl, "polling", "shutdown_timeout", parse_duration, pdef.shutdown_timeout
         ),
         stall_after=r.get(pl, "polling", "stall_after", parse_duration, pdef.stall_after),
+        adaptive=r.get(pl, "polling", "adaptive", _bool, pdef.adaptive),
+        min_interval=r.get(pl, "polling", "min_interval", parse_duration, pdef.min_interval),
+        max_interval=r.get(pl, "polling", "max_interval", parse_duration, pdef.max_interval),
+        jitter=r.get(pl, "polling", "jitter", _fraction, pdef.jitter),
+        host_concurrency=r.get(
+            pl, "polling", "host_concurrency", _positive_int, pdef.host_concurrency
+        ),
+        host_gap=r.get(pl, "polling", "host_gap", _duration_or_zero, pdef.host_gap),
+        proxy=r.get(pl, "polling", "proxy", _proxy_url, pdef.proxy),
     )
 
     ddef = DeliveryConfig()
@@ -438,6 +485,8 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         backoff_max=r.get(dl, "delivery", "backoff_max", parse_duration, ddef.backoff_max),
         timeout=r.get(dl, "delivery", "timeout", parse_duration, ddef.timeout),
         batch=r.get(dl, "delivery", "batch", _positive_int, ddef.batch),
+        max_age=r.get(dl, "delivery", "max_age", _age, ddef.max_age),
+        timezone=r.get(dl, "delivery", "timezone", _timezone, ddef.timezone),
     )
 
     lg = r.table(data, "log", ("level",))
@@ -445,8 +494,16 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
 
     sinks = tuple(_sinks(r, data.get("sinks", [])))
     sink_ids = {s.id for s in sinks}
-    feeds = tuple(_feeds(r, data.get("feeds", [])))
+    feed_places: dict[str, tuple[str, str]] = {}
+    feeds = tuple(_feeds(r, data.get("feeds", []), feed_places))
+    feeds_files: list[str] = []
+    try:
+        feeds_files = _str_list(data.get("feeds_files", []))
+    except ValueError as exc:
+        r.problem("feeds_files", f'{exc} (e.g. feeds_files = ["feeds.d/*.toml"])')
+    feeds += tuple(_included_feeds(r, feeds_files, feed_places))
     topics = tuple(_topics(r, data.get("topics", []), sink_ids))
+    health = _health(r, data, sink_ids)
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -461,7 +518,29 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         sinks=sinks,
         log_level=level,
         retention=retention,
+        health=health,
+        feeds_files=tuple(feeds_files),
     )
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError("must be a number from 0 up to (not including) 1, e.g. 0.1")
+    return float(value)
+
+
+def _duration_or_zero(value: Any) -> float:
+    if value == 0 or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
+def _proxy_url(value: Any) -> str:
+    url = _str(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) proxy URL (e.g. \"http://proxy:3128\")")
+    return url
 
 
 def _age(value: Any) -> float | None:
@@ -505,29 +584,78 @@ def _array(r: _Reader, value: Any, key: str) -> list[tuple[str, dict[str, Any]]]
     return out
 
 
-def _feeds(r: _Reader, value: Any) -> list[FeedConfig]:
-    seen: dict[str, str] = {}
+def _feeds(
+    r: _Reader, value: Any, seen: dict[str, tuple[str, str]] | None = None
+) -> list[FeedConfig]:
+    """The [[feeds]] of one file; `seen` (url -> (file, key)) spans the included files."""
+    seen = {} if seen is None else seen
     out = []
     for key, item in _array(r, value, "feeds"):
-        r.unknown(item, key, ("url", "name", "interval"))
+        r.unknown(item, key, ("url", "name", "interval", "proxy"))
         url = r.get(item, key, "url", _http_url, required=True)
         name = r.get(item, key, "name", _str)
         interval = r.get(item, key, "interval", parse_duration)
+        proxy = r.get(item, key, "proxy", _proxy_url)
         if url is None:
             continue
         if url in seen:
-            r.problem(f"{key}.url", f"{url} is already configured as {seen[url]}")
+            where, first = seen[url]
+            place = first if where == r.file else f"{where}: {first}"
+            r.problem(f"{key}.url", f"{url} is already configured as {place}")
             continue
-        seen[url] = key
-        out.append(FeedConfig(url=url, name=name, interval=interval))
+        seen[url] = (r.file, key)
+        out.append(FeedConfig(url=url, name=name, interval=interval, proxy=proxy))
     return out
+
+
+# --- feeds_files: included [[feeds]] files (see monitor/opml.py for import/export) ---
+def _included_feeds(
+    r: _Reader, patterns: list[str], seen: dict[str, tuple[str, str]]
+) -> list[FeedConfig]:
+    """The feeds of the files matched by the `feeds_files` globs (relative to the
+    configuration's folder), in sorted path order. A glob matching nothing is fine (an
+    empty feeds.d); problems name the included file and its key."""
+    main = Path(r.file).resolve()
+    files: set[Path] = set()
+    for pattern in patterns:
+        full = pattern if os.path.isabs(pattern) else str(r.base / pattern)
+        for found in glob.glob(full, recursive=True):
+            path = Path(found).resolve()
+            if path.is_file() and path != main:
+                files.add(path)
+    out: list[FeedConfig] = []
+    for path in sorted(files):
+        sub = _Reader(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            sub.problem("(file)", f"cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError as exc:
+            sub.problem("(file)", f"not UTF-8: {exc}")
+        except tomllib.TOMLDecodeError as exc:
+            sub.problem("(syntax)", f"not valid TOML: {exc}")
+        else:
+            for name in doc:
+                if name != "feeds":
+                    sub.problem(
+                        name,
+                        "not allowed here: a feeds file (feeds_files) holds only [[feeds]] tables",
+                    )
+            out.extend(_feeds(sub, doc.get("feeds", []), seen))
+        r.problems.extend(sub.problems)
+    return out
+
+
+# --- end feeds_files ---
 
 
 def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
     seen: set[str] = set()
     out = []
     for key, item in _array(r, value, "topics"):
-        r.unknown(item, key, ("id", "name", "query", "seeds", "sinks"))
+        r.unknown(item, key, ("id", "name", "query", "seeds", "sinks", "rate_limit", "digest"))
+        rate_limit = r.get(item, key, "rate_limit", _rate_limit)
+        digest = r.get(item, key, "digest", _cron)
         tid = r.get(item, key, "id", _ident, required=True)
         name = r.get(item, key, "name", _str, default=tid)
         qtext = r.get(item, key, "query", _str, required=True)
@@ -556,7 +684,15 @@ def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
             continue
         seen.add(tid)
         out.append(
-            TopicConfig(id=tid, name=name, query=query, sinks=tuple(sinks), seeds=tuple(seeds))
+            TopicConfig(
+                id=tid,
+                name=name,
+                query=query,
+                sinks=tuple(sinks),
+                seeds=tuple(seeds),
+                rate_limit=rate_limit,
+                digest=digest,
+            )
         )
     return out
 
@@ -567,23 +703,132 @@ def _str_list(value: Any) -> list[str]:
     return list(value)
 
 
+# Keys every sink takes, and those of one type only.
+_SINK_KEYS = ("id", "type", "url", "url_env", "url_file", "timeout", "rate_limit", "digest")
+_SINK_TYPE_KEYS = {
+    "webhook": ("secret", "secret_env", "secret_file"),
+    "slack": (),
+    "discord": (),
+    "ntfy": ("token", "token_env", "token_file", "priority", "tags"),
+    "apprise": (),
+}
+
+
 def _sinks(r: _Reader, value: Any) -> list[SinkConfig]:
+    """Sinks by type: webhook (signed JSON), slack, discord, ntfy, apprise. The URL may come
+    from `url`, `url_env` or `url_file` (Slack, Discord and Apprise URLs carry credentials)."""
     seen: set[str] = set()
     out = []
+    every = tuple(k for keys in _SINK_TYPE_KEYS.values() for k in keys)
     for key, item in _array(r, value, "sinks"):
-        r.unknown(
-            item, key, ("id", "type", "url", "secret", "secret_env", "secret_file", "timeout")
-        )
+        r.unknown(item, key, _SINK_KEYS + every)
         sid = r.get(item, key, "id", _ident, required=True)
         stype = r.get(item, key, "type", _choice(SINK_TYPES), required=True)
-        url = r.get(item, key, "url", _http_url, required=True)
+        if stype is not None:
+            for name in every:
+                if name in item and name not in _SINK_TYPE_KEYS[stype]:
+                    r.problem(f"{key}.{name}", f"not a key of {stype} sinks")
         timeout = r.get(item, key, "timeout", parse_duration)
-        secret = _secret(r, item, key)
+        rate_limit = r.get(item, key, "rate_limit", _rate_limit)
+        digest = r.get(item, key, "digest", _cron)
+        secret = _secret(r, item, key) if stype == "webhook" else None
+        token = _read_secret(r, item, key, "token") if stype == "ntfy" else None
+        priority = r.get(item, key, "priority", _ntfy_priority) if stype == "ntfy" else None
+        tags = r.get(item, key, "tags", _str_list, default=[]) if stype == "ntfy" else []
+        url = _read_secret(r, item, key, "url")
+        if url is None and not any(k in item for k in ("url", "url_env", "url_file")):
+            r.problem(f"{key}.url", "is required (or url_env, url_file)")
+        elif url is not None and stype is not None:
+            which = next(k for k in ("url", "url_env", "url_file") if k in item)
+            problem = _sink_url_problem(stype, url)
+            if problem:
+                r.problem(f"{key}.{which}", problem)
+                url = None
         if sid is None or stype is None or url is None:
             continue
         if sid in seen:
             r.problem(f"{key}.id", f"sink id {sid!r} is used twice")
             continue
         seen.add(sid)
-        out.append(SinkConfig(id=sid, type=stype, url=url, secret=secret, timeout=timeout))
+        out.append(
+            SinkConfig(
+                id=sid,
+                type=stype,
+                url=url,
+                secret=secret,
+                timeout=timeout,
+                rate_limit=rate_limit,
+                digest=digest,
+                token=token,
+                priority=priority,
+                tags=tuple(tags),
+            )
+        )
     return out
+
+
+def _sink_url_problem(stype: str, url: str) -> str | None:
+    """What is wrong with a sink's URL, never quoting it (it may hold credentials)."""
+    if stype != "apprise":
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "is not an http(s) URL"
+        if stype == "ntfy" and not parts.path.strip("/"):
+            return "must name the ntfy topic (e.g. https://ntfy.sh/my-alerts)"
+        return None
+    try:
+        import apprise  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return "apprise sinks need the optional extra: pip install 'monitor[apprise]'"
+    if not apprise.Apprise().add(url):
+        return "is not an Apprise URL that the installed Apprise supports"
+    return None
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(.+)$")
+
+
+def _rate_limit(value: Any) -> RateLimit:
+    """"N/period": at most N alerts per period, e.g. "10/1h" (N may be 0: digests only)."""
+    m = _RATE.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError(
+            f'{value!r} is not a rate limit (use "N/period", e.g. "10/1h"; "0/1d" sends '
+            "digests only)"
+        )
+    return RateLimit(count=int(m.group(1)), period=parse_duration(m.group(2)))
+
+
+def _cron(value: Any) -> str:
+    from monitor.alerts.cron import validate
+
+    return validate(_str(value))
+
+
+def _timezone(value: Any) -> str:
+    from monitor.alerts.cron import zone
+
+    text = _str(value)
+    zone(text)
+    return text
+
+
+def _ntfy_priority(value: Any) -> int:
+    names = {"min": 1, "low": 2, "default": 3, "high": 4, "max": 5, "urgent": 5}
+    if isinstance(value, str) and value.lower() in names:
+        return names[value.lower()]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return value
+    raise ValueError("must be 1-5 or one of min, low, default, high, max")
+
+
+def _health(r: _Reader, data: Mapping[str, Any], sink_ids: set[str]) -> HealthConfig:
+    hdef = HealthConfig()
+    hl = r.table(data, "health", ("sinks", "after"))
+    sinks = r.get(hl, "health", "sinks", _str_list, default=[])
+    for s in sinks:
+        if s not in sink_ids:
+            known = ", ".join(sorted(sink_ids)) or "none are configured"
+            r.problem("health.sinks", f"no sink with id {s!r} (known: {known})")
+    after = r.get(hl, "health", "after", parse_duration, hdef.after)
+    return HealthConfig(sinks=tuple(sinks), after=after)

@@ -26,6 +26,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
 from monitor.metrics import probe_loop_lag
 from monitor.pipeline import Deps
+from monitor.politeness import HostLimiter
 from monitor.service import Service
 from monitor.store import Store, StoreError
 from monitor.systemd import Notifier
@@ -33,8 +34,10 @@ from monitor.systemd import Notifier
 
 def http_session(config: Config) -> aiohttp.ClientSession:
     """The one HTTP session of the daemon (feeds and sinks share its connection pool)."""
+    # Per-host politeness is the HostLimiter's job (per host name, with gaps); the pool only
+    # bounds the total, with room for alert deliveries beside the polls.
     connector = aiohttp.TCPConnector(
-        limit=max(10, config.polling.concurrency * 2), limit_per_host=8, ttl_dns_cache=300
+        limit=config.polling.concurrency + 20, limit_per_host=0, ttl_dns_cache=300
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -53,9 +56,11 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
         stack.push_async_callback(store.close)
         session = http_session(config)
         stack.push_async_callback(session.close)
-        service = Service(
-            config, Deps(store=store, session=session, clock=clock, log=log, user_agent=USER_AGENT)
+        hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
+        deps = Deps(
+            store=store, session=session, clock=clock, log=log, user_agent=USER_AGENT, hosts=hosts
         )
+        service = Service(config, deps)
         await service.sync_feeds()
         yield service
 

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from monitor.httpdates import freshness, retry_after
+
 PERMANENT = (301, 308)
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -31,6 +33,8 @@ class FetchResult:
     error_kind: str | None = None  # dns | connect | tls | timeout | http | too_large | redirect
     error: str | None = None
     elapsed: float = 0.0
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503)
+    fresh_for: float | None = None  # seconds the server says the response stays fresh
 
     @property
     def ok(self) -> bool:
@@ -57,6 +61,7 @@ async def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
+    proxy: str | None = None,
 ) -> FetchResult:
     started = time.monotonic()
     headers = {
@@ -86,8 +91,11 @@ async def fetch(
         async with asyncio.timeout(limits.timeout):
             for _hop in range(limits.max_redirects + 1):
                 async with session.get(
-                    current, headers=headers, allow_redirects=False, timeout=timeout
+                    current, headers=headers, allow_redirects=False, timeout=timeout, proxy=proxy
                 ) as resp:
+                    fresh = freshness(
+                        resp.headers.get("Cache-Control"), resp.headers.get("Expires"), time.time()
+                    )
                     if resp.status in REDIRECTS:
                         location = resp.headers.get("Location")
                         if not location:
@@ -112,6 +120,7 @@ async def fetch(
                             last_modified=resp.headers.get("Last-Modified") or last_modified,
                             permanent_url=permanent,
                             elapsed=time.monotonic() - started,
+                            fresh_for=fresh,
                         )
                     if resp.status != 200:
                         return FetchResult(
@@ -121,13 +130,13 @@ async def fetch(
                             error=f"HTTP {resp.status} {resp.reason or ''}".strip(),
                             permanent_url=permanent,
                             elapsed=time.monotonic() - started,
+                            retry_after=retry_after(resp.headers.get("Retry-After"), time.time())
+                            if resp.status in (429, 503)
+                            else None,
                         )
                     declared = resp.content_length
-                    if (
-                        declared is not None
-                        and declared > limits.max_bytes
-                        and (not resp.headers.get("Content-Encoding"))
-                    ):
+                    # a compressed length over the limit means a larger body still
+                    if declared is not None and declared > limits.max_bytes:
                         return failed(
                             "too_large",
                             f"Content-Length {declared} exceeds the limit "
@@ -154,6 +163,7 @@ async def fetch(
                         content_type=resp.headers.get("Content-Type"),
                         permanent_url=permanent,
                         elapsed=time.monotonic() - started,
+                        fresh_for=fresh,
                     )
             return failed("redirect", f"more than {limits.max_redirects} redirects")
     except TimeoutError:

@@ -31,6 +31,11 @@ class FeedRow:
     next_poll_at: float
     consecutive_errors: int
     body_hash: str | None = None
+    explicit_interval: float | None = None  # configured; None means adaptive
+    rate: float | None = None  # new entries per second (exponentially weighted), None: unknown
+    server_interval: float | None = None  # the shortest interval the server asked for
+    last_success_at: float | None = None
+    config_url: str | None = None  # the URL as configured (url moves on permanent redirects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,10 @@ class PollUpdate:
     url: str | None = None  # new URL after a permanent redirect
     title: str | None = None
     body_hash: str | None = None
+    interval: float | None = None  # the feed's new current interval
+    rate: float | None = None
+    server_interval: float | None = None
+    disabled_reason: str | None = None  # set: the feed is no longer polled (410 Gone)
 
 
 @dataclass(frozen=True, slots=True)

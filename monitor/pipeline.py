@@ -21,9 +21,17 @@ import aiohttp
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.fetch import FetchLimits, FetchResult, fetch
+from monitor.intervals import (
+    choose_interval,
+    initial_rate,
+    jittered,
+    server_interval,
+    update_rate,
+)
 from monitor.models import FeedRow, IngestResult, NewStory, PollUpdate
 from monitor.normalize import normalize_entries
 from monitor.parse import ParseError, parse_feed
+from monitor.politeness import HostLimiter
 from monitor.store import Store
 from monitor.topics import alert_drafts, match_topics, source_label
 
@@ -35,6 +43,7 @@ class Deps:
     clock: Clock
     log: Any
     user_agent: str
+    hosts: HostLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +77,12 @@ def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
     )
 
 
-async def refresh_feed(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
+async def refresh_feed(
+    deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None = None
+) -> PollOutcome:
+    """Refresh one feed (through `proxy` when given); never raises but for cancellation."""
     try:
-        return await _refresh(deps, cfg, feed)
+        return await _refresh(deps, cfg, feed, proxy)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a bug or a store failure: record it, never kill the daemon
@@ -109,14 +121,33 @@ async def refresh_feed(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
         return PollOutcome(feed.id, feed.url, "error", error_kind="internal", error=error)
 
 
-async def _refresh(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
-    res = await fetch(
-        deps.session,
-        feed.url,
-        limits_of(cfg, deps.user_agent),
-        etag=feed.etag,
-        last_modified=feed.last_modified,
+def _schedule(
+    cfg: Config, feed: FeedRow, now: float, *, rate: float | None, server: float | None
+) -> tuple[float, float]:
+    """The feed's new interval and its next poll time (with jitter)."""
+    p = cfg.polling
+    interval = choose_interval(
+        explicit=feed.explicit_interval,
+        default=p.interval,
+        rate=rate,
+        adaptive=p.adaptive,
+        min_interval=p.min_interval,
+        max_interval=p.max_interval,
+        server_interval=server,
     )
+    return interval, now + jittered(interval, p.jitter)
+
+
+async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) -> PollOutcome:
+    async with deps.hosts.slot(feed.url):
+        res = await fetch(
+            deps.session,
+            feed.url,
+            limits_of(cfg, deps.user_agent),
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+            proxy=proxy,
+        )
     now = deps.clock.now().timestamp()
     moved = res.permanent_url if res.permanent_url and res.permanent_url != feed.url else None
     if moved:
@@ -124,26 +155,28 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
             "feed.moved_permanently", feed_url=feed.url, feed_id=feed.id, new_url=moved
         )
 
+    if res.status == 410:
+        return await _record_gone(deps, feed, res, now)
     if res.error_kind is not None or res.status not in (200, 304):
+        if res.retry_after is not None:
+            deps.hosts.defer(feed.url, res.retry_after)
         return await _record_error(
-            deps,
-            cfg,
-            feed,
-            res,
-            now,
-            res.error_kind or "http",
-            res.error or f"HTTP {res.status}",
-            moved,
-        )
+            deps, cfg, feed, res, now, res.error_kind or "http",
+            res.error or f"HTTP {res.status}", moved,
+        )  # fmt: skip
+    if feed.consecutive_errors:
+        deps.log.info(
+            "feed.recovered", feed_url=feed.url, feed_id=feed.id,
+            after_errors=feed.consecutive_errors,
+        )  # fmt: skip
 
+    elapsed = now - (feed.last_success_at or now)
     if res.not_modified:
-        return await _record_unchanged(deps, feed, res, now, moved, res.etag, res.last_modified)
+        return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed)
 
     body_hash = hashlib.sha256(res.body).hexdigest()[:32]
     if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
-        return await _record_unchanged(
-            deps, feed, res, now, moved, res.etag, res.last_modified, result="ok"
-        )
+        return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed, result="ok")
     try:
         parsed = await asyncio.to_thread(
             parse_feed,
@@ -171,15 +204,24 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
             updated.append(NewStory(entry=e))
         else:
             unchanged += 1
+    if feed.rate is None and feed.last_success_at is None:
+        rate = initial_rate([e.published for e in entries])
+    else:
+        rate = update_rate(feed.rate, len(new), elapsed)
+    server = server_interval(res.fresh_for)
+    interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
     update = PollUpdate(
         result="ok",
         http_status=200,
-        next_poll_at=now + feed.interval,
+        next_poll_at=next_at,
         etag=res.etag,
         last_modified=res.last_modified,
         url=moved,
         title=parsed.title,
         body_hash=body_hash,
+        interval=interval,
+        rate=rate,
+        server_interval=server,
     )
     ingest = await deps.store.ingest(feed.id, update, new, updated, unchanged, now)
     deps.log.info(
@@ -193,6 +235,7 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
         updated=ingest.updated,
         alerts=ingest.alerts,
         elapsed_ms=round(res.elapsed * 1000, 1),
+        next_poll_in_s=round(next_at - now, 1),
         **({"parse_warning": parsed.warning} if parsed.warning else {}),
     )
     return PollOutcome(feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed)
@@ -200,23 +243,29 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow) -> PollOutcome:
 
 async def _record_unchanged(
     deps: Deps,
+    cfg: Config,
     feed: FeedRow,
     res: FetchResult,
     now: float,
     moved: str | None,
-    etag: str | None,
-    last_modified: str | None,
+    elapsed: float,
     result: str = "not_modified",
 ) -> PollOutcome:
+    rate = None if feed.rate is None else update_rate(feed.rate, 0, elapsed)
+    server = server_interval(res.fresh_for)
+    interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
     await deps.store.record_poll(
         feed.id,
         PollUpdate(
             result=result,
             http_status=res.status,
-            next_poll_at=now + feed.interval,
-            etag=etag,
-            last_modified=last_modified,
+            next_poll_at=next_at,
+            etag=res.etag,
+            last_modified=res.last_modified,
             url=moved,
+            interval=interval,
+            rate=rate,
+            server_interval=server,
         ),
         now,
     )
@@ -228,8 +277,26 @@ async def _record_unchanged(
         status=res.status,
         new=0,
         elapsed_ms=round(res.elapsed * 1000, 1),
+        next_poll_in_s=round(next_at - now, 1),
     )
     return PollOutcome(feed.id, feed.url, result, status=res.status, elapsed=res.elapsed)
+
+
+async def _record_gone(deps: Deps, feed: FeedRow, res: FetchResult, now: float) -> PollOutcome:
+    reason = (
+        "HTTP 410 Gone: the publisher removed this feed; it is no longer polled "
+        "(remove it from the configuration, or configure its new URL)"
+    )
+    await deps.store.record_poll(
+        feed.id,
+        PollUpdate(
+            result="error", http_status=410, next_poll_at=now, error_kind="gone",
+            error=reason, disabled_reason=reason,
+        ),
+        now,
+    )  # fmt: skip
+    deps.log.error("feed.disabled", feed_url=feed.url, feed_id=feed.id, error=reason)
+    return PollOutcome(feed.id, feed.url, "error", status=410, error_kind="gone", error=reason)
 
 
 async def _record_error(
@@ -244,6 +311,9 @@ async def _record_error(
 ) -> PollOutcome:
     errors = feed.consecutive_errors + 1
     delay = error_backoff(feed.interval, errors, cfg.polling.error_backoff_max)
+    if res.retry_after is not None:  # the server said when: never sooner (capped at a day)
+        delay = max(delay, min(res.retry_after, 86400.0))
+        message = f"{message} (Retry-After: {res.retry_after:g}s)"
     await deps.store.record_poll(
         feed.id,
         PollUpdate(

@@ -40,6 +40,7 @@ class Service:
         self.listen: tuple[str, int] | None = None
         self.last_reload_error: str | None = None
         self.metrics = Metrics()
+        self._proxies = _proxies(config)
 
     async def sync_feeds(self) -> None:
         p = self.config.polling
@@ -74,7 +75,9 @@ class Service:
 
     async def _poll(self, feed: FeedRow) -> PollOutcome:
         async with self._slots:
-            outcome = await refresh_feed(self.deps, self.config, feed)
+            outcome = await refresh_feed(
+                self.deps, self.config, feed, self._proxies.get(feed.config_url or "")
+            )
         self.metrics.observe_poll(outcome)
         if outcome.ingest.alerts:
             self.deliverer.kick()
@@ -105,7 +108,9 @@ class Service:
     async def apply(self, config: Config) -> None:
         """Switch to a new, already validated configuration (SIGHUP)."""
         self.config = config
+        self._proxies = _proxies(config)
         self._slots = asyncio.Semaphore(config.polling.concurrency)
+        self.deps.hosts.configure(config.polling.host_concurrency, config.polling.host_gap)
         await self.sync_feeds()
 
     # -- health and report -----------------------------------------------------------------
@@ -136,7 +141,11 @@ class Service:
                     "name": f["name"] or f["title"],
                     "active": bool(f["active"]),
                     "state": _feed_state(f, failing_after),
-                    "interval_seconds": f["interval"],
+                    "interval_seconds": round(f["interval"], 1),
+                "interval_mode": "explicit" if f["explicit_interval"] else "adaptive",
+                "stories_per_week": round(f["rate"] * 7 * 86400, 1) if f["rate"] else None,
+                "server_interval_seconds": f["server_interval"],
+                "disabled": f["disabled_reason"],
                     "last_poll": iso(f["last_poll_at"]),
                     "last_success": iso(f["last_success_at"]),
                     "last_result": f["last_result"],
@@ -226,9 +235,16 @@ class Service:
         return f"{active} feeds, {failing} failing, {pending} alerts pending"
 
 
+def _proxies(config: Config) -> dict[str, str | None]:
+    """The proxy of each configured feed URL (its own, else the global one)."""
+    return {f.url: f.proxy or config.polling.proxy for f in config.feeds}
+
+
 def _feed_state(f: dict[str, Any], failing_after: int) -> str:
     if not f["active"]:
         return "inactive"
+    if f["disabled_reason"]:
+        return "disabled"
     if f["last_poll_at"] is None:
         return "new"
     if f["consecutive_errors"] >= failing_after:

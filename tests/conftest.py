@@ -196,6 +196,9 @@ def write_config(
         interval = "{interval}"
         tick = "100ms"
         timeout = "5s"
+        host_gap = 0         # every test feed is on 127.0.0.1: politeness is tested on its own
+        host_concurrency = 20
+        jitter = 0
 
         [delivery]
         backoff_base = "100ms"

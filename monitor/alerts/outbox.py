@@ -3,7 +3,14 @@
 An alert row was written in the same transaction as its story, so it exists exactly once
 and keeps its id across retries (the webhook-id). Failures are retried with exponential
 backoff and jitter, honouring Retry-After; a 4xx other than 408/429 is permanent and the
-alert goes to the dead letters, as does one that used up its attempts.
+alert goes to the dead letters, as does one that used up its attempts or its age
+(`delivery.max_age`); `monitor alerts retry` re-queues dead letters.
+
+Rate limits (per sink, per topic) are applied when an alert is first claimed: an alert over
+the limit is held, and the next digest of its topic and sink lists it (never dropped).
+Digest due times live in the store, computed from cron expressions by APScheduler's
+CronTrigger (cron.py), and are written as `topic.digest` alerts in one transaction with the
+alerts they list. Feed health alerts (`feed.failing`, `feed.recovered`) are written here too.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from typing import Any
 
 import aiohttp
 
-from monitor.alerts.webhook import SendResult, send_webhook
+from monitor.alerts.cron import next_fire
+from monitor.alerts.sinks import send
+from monitor.alerts.webhook import SendResult
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.models import PendingAlert
@@ -39,7 +48,45 @@ def retry_delay(
     return float(delay)
 
 
+HEALTH_EVERY = 10.0  # seconds of the clock between feed-health checks
+HOURLY = "0 * * * *"  # digest of alerts held by a rate limit, when no schedule is configured
+
+
+def limits_for(cfg: Config, topic_id: str, sink_id: str) -> list[tuple[bool, int, float]]:
+    """Rate limits on alerts of `topic_id` to `sink_id`: (per topic?, count, period)."""
+    out: list[tuple[bool, int, float]] = []
+    sink = next((s for s in cfg.sinks if s.id == sink_id), None)
+    topic = next((t for t in cfg.topics if t.id == topic_id), None)
+    if sink is not None and sink.rate_limit is not None:
+        out.append((False, sink.rate_limit.count, sink.rate_limit.period))
+    if topic is not None and topic.rate_limit is not None:
+        out.append((True, topic.rate_limit.count, topic.rate_limit.period))
+    return out
+
+
+def digest_plan(cfg: Config) -> list[tuple[str, str, str]]:
+    """(topic, sink, cron) of every digest: the topic's schedule, else the sink's, else
+    hourly when a rate limit can hold alerts back (they are never dropped)."""
+    out = []
+    for topic in cfg.topics:
+        for sink_id in topic.sinks:
+            sink = next((s for s in cfg.sinks if s.id == sink_id), None)
+            if sink is None:
+                continue
+            cron = topic.digest or sink.digest
+            if cron is None and (topic.rate_limit or sink.rate_limit):
+                cron = HOURLY
+            if cron is not None:
+                out.append((topic.id, sink_id, cron))
+    return out
+
+
 class Deliverer:
+    """The delivery loop. Each beat (or kick): digests that are due are written, feed health
+    is checked, due alerts are claimed and rate-limited, and each sink's alerts are sent in
+    order by a task of that sink, sinks in parallel; a sink still busy (slow, timing out) is
+    skipped by the next claims, so it delays only itself."""
+
     def __init__(
         self,
         store: Store,
@@ -57,6 +104,9 @@ class Deliverer:
         self.user_agent = user_agent
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._busy: dict[str, asyncio.Task[int]] = {}
+        self._synced: Config | None = None  # the configuration the digest schedules follow
+        self._next_health: float | None = None
         self.delivered = 0
         self.failed = 0
 
@@ -65,12 +115,18 @@ class Deliverer:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, beat: float = 1.0) -> None:
+        try:  # this process holds no lease yet: leases still set are a dead process's
+            released = await self.store.release_leases(self.clock.now().timestamp())
+            if released:
+                self.log.info("alert.leases_released", count=released)
+        except Exception as exc:
+            self.log.error("alert.delivery_loop_failed", error=f"{type(exc).__name__}: {exc}")
         while not stop.is_set():
+            self._wake.clear()  # before the claim: a kick during it is not lost
             try:
-                await self.deliver_due()
+                await self.deliver_due(wait=False)
             except Exception as exc:  # the loop must outlive any one failure
                 self.log.error("alert.delivery_loop_failed", error=f"{type(exc).__name__}: {exc}")
-            self._wake.clear()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             try:
@@ -80,48 +136,138 @@ class Deliverer:
             finally:
                 waiter.cancel()
                 stopper.cancel()
+        busy = [t for t in self._busy.values() if not t.done()]
+        if busy:
+            await asyncio.gather(*busy, return_exceptions=True)
 
-    async def deliver_due(self) -> int:
-        """Send every due alert once; returns how many were delivered. Each sink's alerts go
-        in order, sinks in parallel, so a slow or failing sink delays only itself."""
+    async def deliver_due(self, wait: bool = True) -> int:
+        """Write due digests, check feed health, then send every due alert once. With `wait`
+        (tests, poll-once) returns how many were delivered once the sends are done; without
+        (the loop), returns 0 at once and the sinks' tasks run on."""
         async with self._lock:
             cfg = self.config()
-            lease = cfg.delivery.timeout * 3 + 30
             now = self.clock.now().timestamp()
-            alerts = await self.store.claim_due_alerts(now, cfg.delivery.batch, lease)
+            try:
+                await self._housekeeping(cfg, now)
+            except Exception as exc:  # never let digests or health checks stop deliveries
+                self.log.error("alert.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
+            lease = cfg.delivery.timeout * 3 + 30
+            busy = {s for s, t in self._busy.items() if not t.done()}
+            alerts = await self.store.claim_due_alerts(
+                now, cfg.delivery.batch, lease, exclude_sinks=busy
+            )
             if not alerts:
                 return 0
+            held = await self._admit(cfg, alerts, now)
             by_sink: dict[str, list[PendingAlert]] = defaultdict(list)
             for a in alerts:
-                by_sink[a.sink_id].append(a)
-            results = await asyncio.gather(
-                *(self._send_all(cfg, sink, batch) for sink, batch in by_sink.items())
+                if a.id not in held:
+                    by_sink[a.sink_id].append(a)
+            tasks = []
+            for sink, batch in by_sink.items():
+                task = asyncio.create_task(self._send_all(cfg, sink, batch), name=f"sink:{sink}")
+                self._busy[sink] = task
+                task.add_done_callback(lambda _t: self._wake.set())  # more may be due
+                tasks.append(task)
+        if not wait:
+            return 0
+        return sum(await asyncio.gather(*tasks))
+
+    async def _housekeeping(self, cfg: Config, now: float) -> None:
+        when = self.clock.now()
+        if cfg is not self._synced:
+            wanted = [
+                (
+                    t,
+                    s,
+                    cron,
+                    cfg.delivery.timezone,
+                    next_fire(cron, cfg.delivery.timezone, when).timestamp(),
+                )
+                for t, s, cron in digest_plan(cfg)
+            ]
+            released = await self.store.sync_digest_schedules(wanted, now)
+            if released:
+                self.log.info("alert.held_released", count=released)
+            self._synced = cfg
+        for d in await self.store.due_digests(now):
+            topic = next((t for t in cfg.topics if t.id == d["topic_id"]), None)
+            info = {"id": d["topic_id"], "name": topic.name if topic else d["topic_id"]}
+            next_at = next_fire(d["cron"], d["timezone"], when).timestamp()
+            alert_id, count = await self.store.write_digest(
+                d["topic_id"], d["sink_id"], info, now, next_at
             )
-            return sum(results)
+            if alert_id is not None:
+                self.log.info(
+                    "alert.digest_written",
+                    alert_id=alert_id,
+                    topic=d["topic_id"],
+                    sink=d["sink_id"],
+                    stories=count,
+                )
+        health = cfg.health
+        if health.sinks and (self._next_health is None or now >= self._next_health):
+            self._next_health = now + HEALTH_EVERY
+            written = await self.store.check_feed_health(
+                now, cfg.polling.failing_after, health.after, health.sinks
+            )
+            for kind, feed_url, alert_id in written:
+                self.log.warning(
+                    "feed.health_alert", kind=kind, feed_url=feed_url, alert_id=alert_id
+                )
+
+    def check_health_soon(self) -> None:
+        """Run the feed-health check at the next beat, whatever its period."""
+        self._next_health = None
+
+    async def _admit(self, cfg: Config, alerts: list[PendingAlert], now: float) -> set[str]:
+        """Apply rate limits to first attempts of story alerts; returns the ids held for the
+        next digest."""
+        items = [
+            (a.id, a.topic_id, a.sink_id, limits)
+            for a in alerts
+            if a.event == "story.matched"
+            and a.attempts == 0
+            and (limits := limits_for(cfg, a.topic_id, a.sink_id))
+        ]
+        if not items:
+            return set()
+        held = await self.store.admit_alerts(items, now)
+        for a in alerts:
+            if a.id in held:
+                self.log.info("alert.folded", alert_id=a.id, topic=a.topic_id, sink=a.sink_id)
+        return held
 
     async def _send_all(self, cfg: Config, sink_id: str, alerts: list[PendingAlert]) -> int:
         sink = next((s for s in cfg.sinks if s.id == sink_id), None)
         done = 0
         for alert in alerts:
-            if sink is None:
-                result = SendResult(
-                    ok=False,
-                    status=None,
-                    latency=0.0,
-                    retryable=False,
-                    error=f"sink {sink_id!r} is no longer configured",
+            try:
+                if sink is None:
+                    result = SendResult(
+                        ok=False,
+                        status=None,
+                        latency=0.0,
+                        retryable=False,
+                        error=f"sink {sink_id!r} is no longer configured",
+                    )
+                else:
+                    result = await send(
+                        self.session,
+                        sink,
+                        alert,
+                        timeout=sink.timeout or cfg.delivery.timeout,
+                        user_agent=self.user_agent,
+                        now=self.clock.now().timestamp(),
+                    )
+                done += await self._record(cfg, alert, result)
+            except Exception as exc:  # the lease retries it; log and go on with the others
+                self.log.error(
+                    "alert.delivery_loop_failed",
+                    alert_id=alert.id,
+                    sink=sink_id,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
-            else:
-                result = await send_webhook(
-                    self.session,
-                    sink.url,
-                    alert,
-                    secret=sink.secret,
-                    timeout=sink.timeout or cfg.delivery.timeout,
-                    user_agent=self.user_agent,
-                    now=self.clock.now().timestamp(),
-                )
-            done += await self._record(cfg, alert, result)
         return done
 
     async def _record(self, cfg: Config, alert: PendingAlert, r: SendResult) -> int:
@@ -149,8 +295,16 @@ class Deliverer:
             self.log.info("alert.delivered", **fields)
             return 1
         self.failed += 1
-        if not r.retryable or attempt >= cfg.delivery.max_attempts:
-            why = r.error if not r.retryable else f"{r.error} (gave up after {attempt} attempts)"
+        why = r.error
+        dead = not r.retryable
+        if r.retryable and attempt >= cfg.delivery.max_attempts:
+            dead, why = True, f"{r.error} (gave up after {attempt} attempts)"
+        elif r.retryable and cfg.delivery.max_age is not None:
+            since = await self.store.alert_since(alert.id)
+            if since is not None and now - since >= cfg.delivery.max_age:
+                dead = True
+                why = f"{r.error} (gave up after {attempt} attempts over {now - since:.0f}s)"
+        if dead:
             await self.store.record_attempt(
                 alert.id,
                 at=now,

@@ -85,6 +85,21 @@ async def send_webhook(
     }
     if secret:
         headers["webhook-signature"] = sign(secret, alert.id, ts, body)
+    return await post(session, url, body, headers, timeout)
+
+
+async def post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    label: str | None = None,
+) -> SendResult:
+    """POST `body`; a 2xx is delivered, 5xx/408/429 and network failures are retryable,
+    other statuses permanent. `label` replaces the URL in error messages (a chat sink's URL
+    carries its credentials and must not reach logs)."""
     started = time.monotonic()
     try:
         async with session.post(
@@ -119,7 +134,7 @@ async def send_webhook(
             ok=False,
             status=None,
             latency=time.monotonic() - started,
-            error=f"cannot connect to {exc.host}:{exc.port}: "
+            error=f"cannot connect to {label or f'{exc.host}:{exc.port}'}: "
             f"{exc.os_error.strerror or exc.os_error}",
         )
     except aiohttp.ClientError as exc:
@@ -127,5 +142,5 @@ async def send_webhook(
             ok=False,
             status=None,
             latency=time.monotonic() - started,
-            error=f"{type(exc).__name__}: {exc}",
+            error=f"{type(exc).__name__}: {label}" if label else f"{type(exc).__name__}: {exc}",
         )

@@ -105,4 +105,47 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX story_revisions_age ON story_revisions (seen_at);
     CREATE INDEX alerts_done ON alerts (delivered_at) WHERE state = 'delivered';
     """,
+    # 3: polling at scale. The configured interval (NULL: adaptive), the publication rate
+    # (an exponentially weighted mean of new entries per second), the shortest interval the
+    # server asked for (ttl, sy:updatePeriod, Cache-Control, Expires), why a feed is disabled.
+    """
+    ALTER TABLE feeds ADD COLUMN explicit_interval REAL;
+    ALTER TABLE feeds ADD COLUMN rate REAL;
+    ALTER TABLE feeds ADD COLUMN server_interval REAL;
+    ALTER TABLE feeds ADD COLUMN disabled_reason TEXT;
+    UPDATE feeds SET explicit_interval = interval;
+    DROP INDEX feeds_due;
+    CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE active = 1 AND disabled_reason IS NULL;
+    """,
+    # 4: alert delivery (issue 7). A claim leases a row (leased_until; a restart releases
+    # the leases a killed process held), the rate limiter marks what it let through
+    # (released_at) and holds the rest (state 'held') for the next digest of its topic and sink
+    # (digest_id, state 'digested'); a re-queued dead letter restarts its attempt budget
+    # (attempts_base) and age (queued_at). Digest due times and feed-health episodes.
+    """
+    ALTER TABLE alerts ADD COLUMN leased_until REAL;
+    ALTER TABLE alerts ADD COLUMN released_at REAL;
+    ALTER TABLE alerts ADD COLUMN digest_id TEXT;
+    ALTER TABLE alerts ADD COLUMN attempts_base INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alerts ADD COLUMN queued_at REAL;
+    CREATE INDEX alerts_released ON alerts (sink_id, released_at) WHERE released_at IS NOT NULL;
+    CREATE INDEX alerts_topic_sink ON alerts (topic_id, sink_id, created_at);
+    CREATE INDEX alerts_leased ON alerts (leased_until) WHERE leased_until IS NOT NULL;
+
+    CREATE TABLE digest_schedules (
+        topic_id TEXT NOT NULL,
+        sink_id  TEXT NOT NULL,
+        cron     TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        next_at  REAL NOT NULL,
+        last_at  REAL NOT NULL,                      -- end of the period the last digest covered
+        PRIMARY KEY (topic_id, sink_id)
+    );
+
+    CREATE TABLE feed_health (
+        feed_id       INTEGER PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+        failing_since REAL NOT NULL,
+        alerted_at    REAL                           -- when feed.failing was written
+    );
+    """,
 )

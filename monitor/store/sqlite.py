@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
 from monitor.store.schema import MIGRATIONS
@@ -38,6 +39,8 @@ class SQLiteStore:
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._lock: Any = None
+        self._poll_queue: list[tuple[int, PollUpdate, float, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,23 +116,37 @@ class SQLiteStore:
         """Make the feeds table follow the configuration; keep state of known feeds.
 
         A new feed is due at once; a known feed keeps its next poll time (so a restart neither
-        forgets nor stampedes) unless its new interval brings it closer. A feed removed from the
-        configuration is deactivated, its stories kept.
+        forgets nor stampedes) unless a new explicit interval brings it closer. A feed removed
+        from the configuration is deactivated, its stories kept.
         """
         async with self.transaction() as db:
             await db.execute("UPDATE feeds SET active = 0")
             for f in feeds:
-                interval = f.interval or default_interval
                 await db.execute(
-                    """INSERT INTO feeds (url, config_url, name, interval, next_poll_at, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?)
+                    """INSERT INTO feeds (url, config_url, name, interval, explicit_interval,
+                                          next_poll_at, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (config_url) DO UPDATE SET
-                         name = excluded.name, interval = excluded.interval, active = 1,
-                         next_poll_at = MIN(feeds.next_poll_at,
-                                            COALESCE(feeds.last_poll_at, 0) + excluded.interval)
+                         name = excluded.name, active = 1,
+                         explicit_interval = excluded.explicit_interval,
+                         interval = COALESCE(excluded.explicit_interval, feeds.interval),
+                         next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
+                           THEN feeds.next_poll_at
+                           ELSE MIN(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
+                                    + excluded.explicit_interval) END
                     """,
-                    (f.url, f.url, f.name, interval, now, now),
+                    (f.url, f.url, f.name, f.interval or default_interval, f.interval, now, now),
                 )
+
+    _FEED_COLUMNS = (
+        "id, url, name, interval, etag, last_modified, next_poll_at, consecutive_errors, "
+        "body_hash, explicit_interval, rate, server_interval, last_success_at, config_url"
+    )
+
+    # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
+    CLAIM_SQL = f"""SELECT {_FEED_COLUMNS} FROM feeds INDEXED BY feeds_due
+                    WHERE active = 1 AND disabled_reason IS NULL AND next_poll_at <= ?
+                    ORDER BY next_poll_at LIMIT ?"""
 
     async def claim_due_feeds(
         self, now: float, limit: int, exclude: Iterable[int] = ()
@@ -138,50 +155,57 @@ class SQLiteStore:
         so a crash mid-poll retries it after one interval instead of at once."""
         skip = set(exclude)
         async with self.transaction() as db:
-            async with db.execute(
-                """SELECT id, url, name, interval, etag, last_modified, next_poll_at,
-                          consecutive_errors, body_hash
-                   FROM feeds WHERE active = 1 AND next_poll_at <= ?
-                   ORDER BY next_poll_at LIMIT ?""",
-                (now, limit + len(skip)),
-            ) as cur:
+            async with db.execute(self.CLAIM_SQL, (now, limit + len(skip))) as cur:
                 rows = [r for r in await cur.fetchall() if r["id"] not in skip][:limit]
             await db.executemany(
                 "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
                 [(now + r["interval"], r["id"]) for r in rows],
             )
-        return [
-            FeedRow(
-                id=r["id"],
-                url=r["url"],
-                name=r["name"],
-                interval=r["interval"],
-                etag=r["etag"],
-                last_modified=r["last_modified"],
-                next_poll_at=r["next_poll_at"],
-                consecutive_errors=r["consecutive_errors"],
-                body_hash=r["body_hash"],
-            )
-            for r in rows
-        ]
+        return [FeedRow(**dict(r)) for r in rows]
 
     async def active_feeds(self) -> list[FeedRow]:
         async with self.db.execute(
-            """SELECT id, url, name, interval, etag, last_modified, next_poll_at,
-                      consecutive_errors, body_hash FROM feeds WHERE active = 1 ORDER BY id"""
+            f"SELECT {self._FEED_COLUMNS} FROM feeds "
+            "WHERE active = 1 AND disabled_reason IS NULL ORDER BY id"
         ) as cur:
             return [FeedRow(**dict(r)) for r in await cur.fetchall()]
 
     async def record_poll(self, feed_id: int, update: PollUpdate, now: float) -> None:
-        async with self.transaction() as db:
-            await self._update_feed(db, feed_id, update, now)
+        """Record a poll that stored no stories (304, unchanged body, error).
 
-    async def _update_feed(
-        self, db: aiosqlite.Connection, feed_id: int, u: PollUpdate, now: float
-    ) -> None:
-        failed = u.result == "error"
-        await db.execute(
-            """UPDATE feeds SET
+        Group commit: the updates of polls finishing together are written in one
+        transaction, and each caller returns once its own update is committed. One
+        transaction per 304 would make the SQLite thread, not the network, the limit."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._poll_queue.append((feed_id, update, now, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_polls())
+        await done
+
+    async def _flush_polls(self) -> None:
+        while self._poll_queue:
+            await asyncio.sleep(0)  # let the polls finishing in this loop turn join
+            batch, self._poll_queue = self._poll_queue[:1000], self._poll_queue[1000:]
+            try:
+                async with self.transaction() as db:
+                    await db.executemany(
+                        self._UPDATE_FEED_SQL,
+                        [self._feed_params(fid, update, now) for fid, update, now, _ in batch],
+                    )
+            except BaseException as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else
+                                           StoreError(f"write cancelled: {exc!r}"))
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    _UPDATE_FEED_SQL = """UPDATE feeds SET
                  last_poll_at = ?, last_result = ?, last_status = ?, next_poll_at = ?,
                  polls = polls + 1,
                  consecutive_errors = CASE WHEN ? THEN consecutive_errors + 1 ELSE 0 END,
@@ -192,30 +216,32 @@ class SQLiteStore:
                  last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
                  body_hash = COALESCE(?, body_hash),
                  title = COALESCE(?, title),
-                 url = COALESCE(?, url)
-               WHERE id = ?""",
-            (
-                now,
-                u.result,
-                u.http_status,
-                u.next_poll_at,
-                failed,
-                failed,
-                u.error_kind,
-                failed,
-                u.error,
-                failed,
-                now,
-                failed,
-                u.etag,
-                failed,
-                u.last_modified,
-                u.body_hash,
-                u.title,
-                u.url,
+                 interval = COALESCE(?, interval),
+                 rate = COALESCE(?, rate),
+                 server_interval = CASE WHEN ? THEN server_interval ELSE ? END,
+                 disabled_reason = COALESCE(?, disabled_reason),
+                 url = CASE WHEN ? IS NOT NULL AND NOT EXISTS
+                         (SELECT 1 FROM feeds AS o WHERE o.url = ? AND o.id != feeds.id)
+                       THEN ? ELSE url END
+               WHERE id = ?"""
+
+    @staticmethod
+    def _feed_params(feed_id: int, u: PollUpdate, now: float) -> tuple[Any, ...]:
+        failed = u.result == "error"
+        return (
+                now, u.result, u.http_status, u.next_poll_at,
+                failed, failed, u.error_kind, failed, u.error, failed, now,
+                failed, u.etag, failed, u.last_modified,
+                u.body_hash, u.title, u.interval, u.rate,
+                failed, u.server_interval, u.disabled_reason,
+                u.url, u.url, u.url,
                 feed_id,
-            ),
-        )
+            )  # fmt: skip
+
+    async def _update_feed(
+        self, db: aiosqlite.Connection, feed_id: int, u: PollUpdate, now: float
+    ) -> None:
+        await db.execute(self._UPDATE_FEED_SQL, self._feed_params(feed_id, u, now))
 
     # -- stories ---------------------------------------------------------------------------
 
@@ -351,20 +377,26 @@ class SQLiteStore:
 
     # -- alerts ----------------------------------------------------------------------------
 
-    async def claim_due_alerts(self, now: float, limit: int, lease: float) -> list[PendingAlert]:
-        """Pending alerts whose time has come, oldest first; each is leased for `lease`
-        seconds so a crash mid-send retries it later under the same id."""
+    async def claim_due_alerts(
+        self, now: float, limit: int, lease: float, exclude_sinks: Iterable[str] = ()
+    ) -> list[PendingAlert]:
+        """Pending alerts whose time has come, oldest first (none of `exclude_sinks`, still
+        busy); each is leased for `lease` seconds so a crash mid-send retries it later under
+        the same id. `attempts` counts since the last re-queue."""
+        skip = sorted(set(exclude_sinks))
+        not_in = f"AND sink_id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         async with self.transaction() as db:
             async with db.execute(
-                """SELECT id, topic_id, sink_id, event, data, created_at, attempts FROM alerts
-                   WHERE state = 'pending' AND next_attempt_at <= ?
+                f"""SELECT id, topic_id, sink_id, event, data, created_at,
+                          attempts - attempts_base AS attempts FROM alerts
+                   WHERE state = 'pending' AND next_attempt_at <= ? {not_in}
                    ORDER BY next_attempt_at LIMIT ?""",
-                (now, limit),
+                (now, *skip, limit),
             ) as cur:
                 rows = await cur.fetchall()
             await db.executemany(
-                "UPDATE alerts SET next_attempt_at = ? WHERE id = ?",
-                [(now + lease, r["id"]) for r in rows],
+                "UPDATE alerts SET next_attempt_at = ?, leased_until = ? WHERE id = ?",
+                [(now + lease, now + lease, r["id"]) for r in rows],
             )
         return [
             PendingAlert(
@@ -400,7 +432,7 @@ class SQLiteStore:
             )
             await db.execute(
                 """UPDATE alerts SET attempts = attempts + 1, state = ?, last_error = ?,
-                     next_attempt_at = COALESCE(?, next_attempt_at),
+                     next_attempt_at = COALESCE(?, next_attempt_at), leased_until = NULL,
                      delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
                    WHERE id = ?""",
                 (state, error, next_attempt_at, state, at, alert_id),
@@ -412,6 +444,313 @@ class SQLiteStore:
         ) as cur:
             row = await cur.fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+    # -- alerts: leases, rate limits, digests, feed health, dead letters (issue 7) ---------
+
+    async def release_leases(self, now: float) -> int:
+        """Make alerts leased by a process that is gone (killed mid-send) due now; called once
+        when a daemon's delivery loop starts. They go out again under the same id."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE alerts SET next_attempt_at = MIN(next_attempt_at, ?), leased_until = NULL "
+                "WHERE state = 'pending' AND leased_until IS NOT NULL",
+                (now,),
+            )
+            return cur.rowcount
+
+    async def admit_alerts(
+        self,
+        items: Sequence[tuple[str, str, str, Sequence[tuple[bool, int, float]]]],
+        now: float,
+    ) -> set[str]:
+        """Rate limits: for each (alert id, topic, sink, limits) not yet let through, count the
+        alerts let through within each limit's period (per topic and sink when the flag is set,
+        else per sink) and either mark it let through or hold it for the next digest. Returns
+        the ids held. An alert a digest already listed is marked digested instead."""
+        held: set[str] = set()
+        async with self.transaction() as db:
+            for alert_id, topic_id, sink_id, limits in items:
+                async with db.execute(
+                    "SELECT released_at FROM alerts WHERE id = ?", (alert_id,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is None or row[0] is not None:
+                    continue
+                over = False
+                for per_topic, count, period in limits:
+                    sql = (
+                        "SELECT COUNT(*) FROM alerts WHERE sink_id = ? AND released_at > ? "
+                        "AND event = 'story.matched'"
+                    )
+                    args: tuple[Any, ...] = (sink_id, now - period)
+                    if per_topic:
+                        sql += " AND topic_id = ?"
+                        args += (topic_id,)
+                    async with db.execute(sql, args) as cur:
+                        n = (await cur.fetchone() or (0,))[0]
+                    if n >= count:
+                        over = True
+                        break
+                if over:
+                    held.add(alert_id)
+                    await db.execute(
+                        "UPDATE alerts SET state = CASE WHEN digest_id IS NULL THEN 'held' "
+                        "ELSE 'digested' END, leased_until = NULL WHERE id = ?",
+                        (alert_id,),
+                    )
+                else:
+                    await db.execute(
+                        "UPDATE alerts SET released_at = ? WHERE id = ?", (now, alert_id)
+                    )
+        return held
+
+    async def alert_since(self, alert_id: str) -> float | None:
+        """When the alert was written, or last re-queued: its age counts from there."""
+        async with self.db.execute(
+            "SELECT COALESCE(queued_at, created_at) FROM alerts WHERE id = ?", (alert_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else float(row[0])
+
+    async def sync_digest_schedules(
+        self, wanted: Sequence[tuple[str, str, str, str, float]], now: float
+    ) -> int:
+        """Make the digest schedules follow the configuration: (topic, sink, cron, timezone,
+        next fire time). A schedule that did not change keeps its due time (a digest missed
+        while stopped goes out at start). Alerts held for a (topic, sink) that no longer has a
+        digest are released for delivery (never dropped); returns how many."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT topic_id, sink_id, cron, timezone FROM digest_schedules"
+            ) as cur:
+                have = {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
+            keys = {(w[0], w[1]) for w in wanted}
+            for topic_id, sink_id, cron, tz, next_at in wanted:
+                old = have.get((topic_id, sink_id))
+                if old is None:
+                    await db.execute(
+                        "INSERT INTO digest_schedules (topic_id, sink_id, cron, timezone, "
+                        "next_at, last_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (topic_id, sink_id, cron, tz, next_at, now),
+                    )
+                elif old != (cron, tz):
+                    await db.execute(
+                        "UPDATE digest_schedules SET cron = ?, timezone = ?, next_at = ? "
+                        "WHERE topic_id = ? AND sink_id = ?",
+                        (cron, tz, next_at, topic_id, sink_id),
+                    )
+            for topic_id, sink_id in set(have) - keys:
+                await db.execute(
+                    "DELETE FROM digest_schedules WHERE topic_id = ? AND sink_id = ?",
+                    (topic_id, sink_id),
+                )
+            released = 0
+            async with db.execute(
+                "SELECT DISTINCT topic_id, sink_id FROM alerts WHERE state = 'held'"
+            ) as cur:
+                stranded = [(r[0], r[1]) for r in await cur.fetchall() if (r[0], r[1]) not in keys]
+            for topic_id, sink_id in stranded:
+                cur2 = await db.execute(
+                    "UPDATE alerts SET state = 'pending', next_attempt_at = ?, released_at = ? "
+                    "WHERE state = 'held' AND topic_id = ? AND sink_id = ?",
+                    (now, now, topic_id, sink_id),
+                )
+                released += cur2.rowcount
+        return released
+
+    async def due_digests(self, now: float) -> list[dict[str, Any]]:
+        async with self.db.execute(
+            "SELECT topic_id, sink_id, cron, timezone, next_at, last_at FROM digest_schedules "
+            "WHERE next_at <= ? ORDER BY next_at",
+            (now,),
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def write_digest(
+        self,
+        topic_id: str,
+        sink_id: str,
+        topic: dict[str, Any],
+        now: float,
+        next_at: float,
+        max_listed: int = 100,
+    ) -> tuple[str | None, int]:
+        """In one transaction: a `topic.digest` alert listing the topic's alerts to the sink
+        since the last digest and every alert held by the rate limit (those become digested),
+        and the schedule moved to `next_at`. No alert when there is nothing to list. Returns
+        the digest's id (or None) and how many stories it covers."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT last_at FROM digest_schedules WHERE topic_id = ? AND sink_id = ?",
+                (topic_id, sink_id),
+            ) as cur:
+                row = await cur.fetchone()
+            since = float(row[0]) if row else now
+            async with db.execute(
+                """SELECT id, story_id, state, data, created_at FROM alerts
+                   WHERE topic_id = ? AND sink_id = ? AND event = 'story.matched'
+                     AND digest_id IS NULL AND created_at <= ?
+                     AND (state = 'held' OR created_at >= ?)
+                   ORDER BY created_at, rowid""",
+                (topic_id, sink_id, now, since),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            await db.execute(
+                "UPDATE digest_schedules SET next_at = ?, last_at = ? "
+                "WHERE topic_id = ? AND sink_id = ?",
+                (next_at, now, topic_id, sink_id),
+            )
+            if not rows:
+                return None, 0
+            digest_id = new_alert_id()
+            stories = []
+            for r in rows[:max_listed]:
+                d = json.loads(r["data"])
+                stories.append(
+                    {
+                        "alert_id": r["id"],
+                        "story_id": r["story_id"],
+                        **d.get("story", {}),
+                        "matched_terms": d.get("matched_terms", []),
+                        "folded": r["state"] == "held",
+                    }
+                )
+            data = {
+                "topic": topic,
+                "period": {"from": iso(since), "to": iso(now)},
+                "count": len(rows),
+                "folded": sum(1 for r in rows if r["state"] == "held"),
+                "more": max(0, len(rows) - max_listed),
+                "stories": stories,
+            }
+            await db.execute(
+                """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
+                                       created_at, next_attempt_at, released_at)
+                   VALUES (?, NULL, ?, ?, 'topic.digest', ?, ?, ?, ?)""",
+                (digest_id, topic_id, sink_id, json.dumps(data), now, now, now),
+            )
+            await db.executemany(
+                "UPDATE alerts SET digest_id = ?, "
+                "state = CASE WHEN state = 'held' THEN 'digested' ELSE state END WHERE id = ?",
+                [(digest_id, r["id"]) for r in rows],
+            )
+        return digest_id, len(rows)
+
+    async def check_feed_health(
+        self, now: float, failing_after: int, after: float, sinks: Sequence[str]
+    ) -> list[tuple[str, str, str]]:
+        """Feed health episodes: a feed seen failing (at least `failing_after` consecutive
+        errors) starts one; after `after` seconds still failing, a `feed.failing` alert is
+        written per sink; when it polls fine again, `feed.recovered` (only if the failing one
+        was sent). Returns (event, feed url, alert id) of the alerts written."""
+        written: list[tuple[str, str, str]] = []
+        async with self.transaction() as db:
+            async with db.execute(
+                """SELECT f.id, f.url, f.name, f.title, f.active, f.consecutive_errors,
+                          f.last_error_kind, f.last_error, f.last_success_at, f.last_poll_at,
+                          h.failing_since, h.alerted_at
+                   FROM feeds f LEFT JOIN feed_health h ON h.feed_id = f.id
+                   WHERE f.consecutive_errors >= ? OR h.feed_id IS NOT NULL""",
+                (failing_after,),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            for r in rows:
+                feed = {"id": r["id"], "url": r["url"], "name": r["name"] or r["title"]}
+                failing = bool(r["active"]) and r["consecutive_errors"] >= failing_after
+                if r["failing_since"] is None:
+                    if failing:
+                        await db.execute(
+                            "INSERT INTO feed_health (feed_id, failing_since) VALUES (?, ?)",
+                            (r["id"], now),
+                        )
+                    continue
+                event: str | None = None
+                data: dict[str, Any] = {}
+                if failing and r["alerted_at"] is None and now - r["failing_since"] >= after:
+                    event = "feed.failing"
+                    data = {
+                        "feed": feed,
+                        "failing_since": iso(r["failing_since"]),
+                        "consecutive_errors": r["consecutive_errors"],
+                        "last_error": {"kind": r["last_error_kind"], "message": r["last_error"]},
+                        "last_success": iso(r["last_success_at"]),
+                    }
+                    await db.execute(
+                        "UPDATE feed_health SET alerted_at = ? WHERE feed_id = ?", (now, r["id"])
+                    )
+                elif r["consecutive_errors"] == 0 or not r["active"]:
+                    await db.execute("DELETE FROM feed_health WHERE feed_id = ?", (r["id"],))
+                    if r["alerted_at"] is not None and r["active"]:
+                        event = "feed.recovered"
+                        back = r["last_success_at"] or now
+                        data = {
+                            "feed": feed,
+                            "failing_since": iso(r["failing_since"]),
+                            "recovered_at": iso(back),
+                            "down_seconds": round(back - r["failing_since"]),
+                        }
+                if event is None:
+                    continue
+                for sink_id in sinks:
+                    alert_id = new_alert_id()
+                    await db.execute(
+                        """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
+                                               created_at, next_attempt_at)
+                           VALUES (?, NULL, '', ?, ?, ?, ?, ?)""",
+                        (alert_id, sink_id, event, json.dumps(data), now, now),
+                    )
+                    written.append((event, r["url"], alert_id))
+        return written
+
+    async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]:
+        """Put dead letters back in the outbox (all of them when `ids` is None), due now, with
+        a fresh attempt budget and age. Returns the ids re-queued (others were not dead)."""
+        async with self.transaction() as db:
+            if ids is None:
+                async with db.execute("SELECT id FROM alerts WHERE state = 'dead'") as cur:
+                    found = [r[0] for r in await cur.fetchall()]
+            else:
+                found = []
+                for alert_id in ids:
+                    async with db.execute(
+                        "SELECT id FROM alerts WHERE id = ? AND state = 'dead'", (alert_id,)
+                    ) as cur:
+                        if await cur.fetchone():
+                            found.append(alert_id)
+            await db.executemany(
+                "UPDATE alerts SET state = 'pending', next_attempt_at = ?, queued_at = ?, "
+                "attempts_base = attempts, leased_until = NULL WHERE id = ?",
+                [(now, now, i) for i in found],
+            )
+        return found
+
+    async def alert_log(
+        self, state: str | None = None, limit: int = 50, alert_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Alerts, newest first, with their payload data and their delivery attempts."""
+        sql = (
+            "SELECT id, story_id, topic_id, sink_id, event, data, state, attempts, created_at, "
+            "next_attempt_at, delivered_at, last_error, digest_id, queued_at FROM alerts"
+        )
+        args: tuple[Any, ...] = ()
+        if alert_id is not None:
+            sql += " WHERE id = ?"
+            args = (alert_id,)
+        elif state:
+            sql += " WHERE state = ?"
+            args = (state,)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        async with self.db.execute(sql, (*args, limit)) as cur:
+            rows = [dict(r) for r in await cur.fetchall()]
+        for row in rows:
+            row["data"] = json.loads(row["data"])
+            async with self.db.execute(
+                "SELECT attempt, at, status, latency, error FROM alert_attempts "
+                "WHERE alert_id = ? ORDER BY attempt",
+                (row["id"],),
+            ) as cur:
+                row["attempts_log"] = [dict(r) for r in await cur.fetchall()]
+        return rows
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -516,7 +855,8 @@ class SQLiteStore:
 
     async def feed_report(self) -> list[dict[str, Any]]:
         async with self.db.execute(
-            """SELECT id, url, config_url, name, title, interval, active, last_poll_at,
+            """SELECT id, url, config_url, name, title, interval, explicit_interval, rate,
+                      server_interval, disabled_reason, active, last_poll_at,
                       last_success_at, last_result, last_status, last_error_kind, last_error,
                       consecutive_errors, next_poll_at, stories, polls
                FROM feeds ORDER BY active DESC, id"""

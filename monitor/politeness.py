@@ -1,0 +1,87 @@
+"""Politeness toward hosts: per host name, a limit of concurrent requests and a minimum gap
+between the starts of two requests, and a pause when the host asks for one (Retry-After).
+
+Limits apply to the exact host name (news.example.org), never to a registrable domain: two
+publishers on one shared platform do not slow each other down, and one host's Retry-After
+does not block its neighbours. Waiting uses the event loop's monotonic time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass
+class _Host:
+    slots: asyncio.Semaphore
+    next_start: float = 0.0  # loop time before which no request may start
+    users: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class HostLimiter:
+    def __init__(self, concurrency: int, gap: float) -> None:
+        self.concurrency = concurrency
+        self.gap = gap
+        self._hosts: dict[str, _Host] = {}
+
+    def configure(self, concurrency: int, gap: float) -> None:
+        """New limits (on reload) apply to hosts first seen from now on."""
+        self.concurrency, self.gap = concurrency, gap
+
+    @staticmethod
+    @functools.lru_cache(maxsize=65536)
+    def host_of(url: str) -> str:
+        return (urlsplit(url).hostname or "").lower()
+
+    def defer(self, url: str, seconds: float) -> None:
+        """The host asked us to wait (429/503 Retry-After): no request starts before then."""
+        host = self._get(self.host_of(url))
+        host.next_start = max(host.next_start, asyncio.get_running_loop().time() + seconds)
+        self._forget_if_idle(self.host_of(url), host)
+
+    def deferred_for(self, url: str) -> float:
+        """Seconds until a request to this URL's host may start (0 when it may now)."""
+        host = self._hosts.get(self.host_of(url))
+        if host is None:
+            return 0.0
+        return max(0.0, host.next_start - asyncio.get_running_loop().time())
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        name = self.host_of(url)
+        host = self._get(name)
+        host.users += 1
+        try:
+            async with host.slots:
+                loop = asyncio.get_running_loop()
+                if self.gap > 0 or host.next_start > loop.time():
+                    async with host.lock:  # starts are spaced one at a time
+                        wait = host.next_start - loop.time()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+                        host.next_start = max(host.next_start, loop.time() + self.gap)
+                yield
+        finally:
+            host.users -= 1
+            self._forget_if_idle(name, host)
+
+    def _get(self, name: str) -> _Host:
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = _Host(slots=asyncio.Semaphore(self.concurrency))
+        return host
+
+    def _forget_if_idle(self, name: str, host: _Host) -> None:
+        """Keep memory flat with 100,000 hosts: drop a host nobody waits for once its gap
+        and any pause are over."""
+        if host.users == 0 and host.next_start <= asyncio.get_running_loop().time():
+            self._hosts.pop(name, None)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
