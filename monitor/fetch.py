@@ -7,6 +7,7 @@ a bounded count) and a permanent redirect (301/308) is reported to be stored.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import time
@@ -54,6 +55,11 @@ class FetchLimits:
     user_agent: str = "monitor"
 
 
+@functools.lru_cache(maxsize=8)
+def _client_timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect)
+
+
 async def fetch(
     session: aiohttp.ClientSession,
     url: str,
@@ -73,7 +79,7 @@ async def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    timeout = aiohttp.ClientTimeout(total=limits.timeout, sock_connect=limits.connect_timeout)
+    timeout = _client_timeout(limits.timeout, limits.connect_timeout)
 
     def failed(kind: str, message: str, status: int | None = None) -> FetchResult:
         return FetchResult(

@@ -11,6 +11,7 @@ message), logged, and the feed's next poll backs off.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from monitor.clock import Clock
-from monitor.config import Config
+from monitor.config import Config, PollingConfig
 from monitor.fetch import FetchLimits, FetchResult, fetch
 from monitor.intervals import (
     choose_interval,
@@ -66,8 +67,8 @@ def error_backoff(interval: float, errors: int, cap: float, rng: Any = random.ra
     return float(delay * (0.9 + 0.2 * rng()))
 
 
-def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
-    p = cfg.polling
+@functools.lru_cache(maxsize=8)
+def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
     return FetchLimits(
         timeout=p.timeout,
         connect_timeout=p.connect_timeout,
@@ -75,6 +76,10 @@ def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
         max_redirects=p.max_redirects,
         user_agent=user_agent,
     )
+
+
+def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
+    return _limits(cfg.polling, user_agent)
 
 
 async def refresh_feed(

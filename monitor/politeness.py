@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -52,24 +50,36 @@ class HostLimiter:
             return 0.0
         return max(0.0, host.next_start - asyncio.get_running_loop().time())
 
-    @asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        name = self.host_of(url)
+    def slot(self, url: str) -> _Slot:
+        """`async with limiter.slot(url):` waits for the host's turn, then holds one of its
+        slots for the request."""
+        return _Slot(self, self.host_of(url))
+
+    async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
         host.users += 1
         try:
-            async with host.slots:
-                loop = asyncio.get_running_loop()
-                if self.gap > 0 or host.next_start > loop.time():
-                    async with host.lock:  # starts are spaced one at a time
-                        wait = host.next_start - loop.time()
-                        if wait > 0:
-                            await asyncio.sleep(wait)
-                        host.next_start = max(host.next_start, loop.time() + self.gap)
-                yield
-        finally:
+            await host.slots.acquire()
+        except BaseException:
             host.users -= 1
-            self._forget_if_idle(name, host)
+            raise
+        loop = asyncio.get_running_loop()
+        if self.gap > 0 or host.next_start > loop.time():
+            try:
+                async with host.lock:  # starts are spaced one at a time
+                    wait = host.next_start - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    host.next_start = max(host.next_start, loop.time() + self.gap)
+            except BaseException:
+                self._release(name, host)
+                raise
+        return host
+
+    def _release(self, name: str, host: _Host) -> None:
+        host.slots.release()
+        host.users -= 1
+        self._forget_if_idle(name, host)
 
     def _get(self, name: str) -> _Host:
         host = self._hosts.get(name)
@@ -85,3 +95,21 @@ class HostLimiter:
 
     def __len__(self) -> int:
         return len(self._hosts)
+
+
+class _Slot:
+    """A class, not @asynccontextmanager: this runs once per poll, and the generator
+    machinery costs more than the rest of the limiter."""
+
+    __slots__ = ("_host", "_limiter", "_name")
+
+    def __init__(self, limiter: HostLimiter, name: str) -> None:
+        self._limiter, self._name = limiter, name
+        self._host: _Host | None = None
+
+    async def __aenter__(self) -> None:
+        self._host = await self._limiter._acquire(self._name)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._host is not None:
+            self._limiter._release(self._name, self._host)
