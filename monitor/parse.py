@@ -42,6 +42,31 @@ class ParsedFeed:
     entries: tuple[RawEntry, ...]
     warning: str | None  # a recoverable problem feedparser reported (bozo)
     version: str
+    min_interval: float | None = None  # seconds the feed asks between polls (ttl, sy:*)
+
+
+_SY_PERIOD = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0,
+              "monthly": 2592000.0, "yearly": 31536000.0}
+
+
+def interval_hint(feed: Any) -> float | None:
+    """The polling interval a feed document asks for: RSS <ttl> (minutes), or
+    <sy:updatePeriod> divided by <sy:updateFrequency>; the longer when both are given."""
+    hints = []
+    try:
+        ttl = float(str(feed.get("ttl", "")).strip() or "nan")
+        if ttl > 0:
+            hints.append(ttl * 60)
+    except ValueError:
+        pass
+    period = _SY_PERIOD.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    if period:
+        try:
+            frequency = max(1.0, float(str(feed.get("sy_updatefrequency", "1")).strip() or 1))
+        except ValueError:
+            frequency = 1.0
+        hints.append(period / frequency)
+    return max(hints) if hints else None
 
 
 def _when(value: Any) -> datetime | None:
@@ -106,4 +131,5 @@ def parse_feed(
         entries=tuple(entries),
         warning=warning,
         version=version,
+        min_interval=interval_hint(d.feed),
     )

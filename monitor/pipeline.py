@@ -213,7 +213,7 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
         rate = initial_rate([e.published for e in entries])
     else:
         rate = update_rate(feed.rate, len(new), elapsed)
-    server = server_interval(res.fresh_for)
+    server = server_interval(res.fresh_for, parsed.min_interval)
     interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
     update = PollUpdate(
         result="ok",
@@ -257,7 +257,8 @@ async def _record_unchanged(
     result: str = "not_modified",
 ) -> PollOutcome:
     rate = None if feed.rate is None else update_rate(feed.rate, 0, elapsed)
-    server = server_interval(res.fresh_for)
+    # the document's own hint (ttl, sy:*) was read with its last 200: keep it until the next
+    server = server_interval(res.fresh_for, feed.server_interval)
     interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
     await deps.store.record_poll(
         feed.id,

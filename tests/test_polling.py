@@ -381,3 +381,40 @@ async def test_conditional_get_against_nginx(
             os.utime(root / "a.xml", (time.time() + 5, time.time() + 5))
             [third] = await service.poll_all()
             assert (third.result, third.ingest.new, third.ingest.alerts) == ("ok", 1, 1)
+
+
+def test_feed_documents_ask_for_intervals() -> None:
+    from monitor.parse import parse_feed
+
+    def doc(channel: str) -> bytes:
+        return (
+            '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+            f"<channel><title>t</title>{channel}<item><title>x</title></item></channel></rss>"
+        ).encode()
+
+    assert parse_feed(doc("<ttl>60</ttl>")).min_interval == 3600
+    hourly_twice = (
+        "<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>"
+    )
+    assert parse_feed(doc(hourly_twice)).min_interval == 1800
+    assert (
+        parse_feed(doc("<ttl>5</ttl><sy:updatePeriod>daily</sy:updatePeriod>")).min_interval
+        == 86400
+    )
+    assert parse_feed(doc("<ttl>soon</ttl>")).min_interval is None
+    assert parse_feed(doc("")).min_interval is None
+
+
+async def test_a_ttl_in_the_document_is_a_floor_of_the_interval(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    body = rss([GRAIN]).replace(b"<description>t</description>", b"<ttl>180</ttl>")
+    url = feed_server.set("ttl.xml", body)
+    async with service_for(config_factory([url], receiver.url), FixedClock(T0)) as (
+        service,
+        _out,
+    ):
+        await service.poll_all()
+        await service.poll_all()  # a 304 keeps the document's hint
+        [feed] = (await service.status())["feeds"]
+    assert feed["server_interval_seconds"] == 10800 and feed["interval_seconds"] == 10800
