@@ -76,6 +76,7 @@ class PollingConfig:
     host_concurrency: int = 2  # requests in flight to one host name at once
     host_gap: float = 1.0  # seconds between the starts of two requests to one host name
     proxy: str | None = None  # HTTP(S) proxy URL for all feeds (a feed may set its own)
+    allow_private_addresses: bool = True  # False: refuse feeds on loopback/private/link-local
     tick: float = 1.0  # seconds between scheduler ticks that claim due feeds
     batch: int = 100  # feeds claimed per tick at most
     concurrency: int = 20  # polls in flight at once
@@ -475,6 +476,9 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         ),
         host_gap=r.get(pl, "polling", "host_gap", _duration_or_zero, pdef.host_gap),
         proxy=r.get(pl, "polling", "proxy", _proxy_url, pdef.proxy),
+        allow_private_addresses=r.get(
+            pl, "polling", "allow_private_addresses", _bool, pdef.allow_private_addresses
+        ),
     )
 
     ddef = DeliveryConfig()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import socket
 import ssl
 import time
@@ -53,6 +54,51 @@ class FetchLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = "monitor"
+    allow_private: bool = True  # False: refuse hosts resolving to non-public addresses
+
+
+class Blocked(Exception):
+    """The host resolves only to addresses the configuration refuses."""
+
+
+def public_addresses(addresses: list[str]) -> list[str]:
+    """The globally routable addresses among `addresses` (no loopback, private, link-local,
+    shared, reserved or multicast ranges; IPv4-mapped IPv6 judged by the IPv4 address)."""
+    out = []
+    for a in addresses:
+        ip = ipaddress.ip_address(a.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_global and not ip.is_multicast:
+            out.append(a)
+    return out
+
+
+async def _pin(url: str) -> tuple[str, str, str]:
+    """Resolve the URL's host and return (URL with a public IP as host, Host header value,
+    host name for TLS). Connecting to the address we checked defeats DNS rebinding."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )
+        addresses = [str(info[4][0]) for info in infos]
+    public = public_addresses(addresses)
+    if not public:
+        raise Blocked(
+            f"{host} resolves to {', '.join(sorted(set(addresses)))}: not a public address, "
+            "refused (polling.allow_private_addresses = false)"
+        )
+    ip = public[0]
+    netloc = f"[{ip}]" if ":" in ip else ip
+    if parts.port:
+        netloc += f":{parts.port}"
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=netloc).geturl(), host_header, host
 
 
 @functools.lru_cache(maxsize=8)
@@ -96,8 +142,20 @@ async def fetch(
     try:
         async with asyncio.timeout(limits.timeout):
             for _hop in range(limits.max_redirects + 1):
+                target_url, tls_name = current, None
+                if not limits.allow_private:  # checked on every hop, after resolution
+                    pinned, host_header, name = await _pin(current)
+                    if proxy is None:
+                        target_url, tls_name = pinned, name
+                        headers["Host"] = host_header
+                    # else: the proxy resolves; we checked what the name resolves to here
                 async with session.get(
-                    current, headers=headers, allow_redirects=False, timeout=timeout, proxy=proxy
+                    target_url,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    proxy=proxy,
+                    server_hostname=tls_name,
                 ) as resp:
                     fresh = freshness(
                         resp.headers.get("Cache-Control"), resp.headers.get("Expires"), time.time()
@@ -172,6 +230,10 @@ async def fetch(
                         fresh_for=fresh,
                     )
             return failed("redirect", f"more than {limits.max_redirects} redirects")
+    except Blocked as exc:
+        return failed("blocked", str(exc))
+    except socket.gaierror as exc:
+        return failed("dns", f"cannot resolve {urlsplit(current).hostname}: {exc}")
     except TimeoutError:
         return failed("timeout", f"no complete answer within {limits.timeout:g}s")
     except aiohttp.ClientConnectorCertificateError as exc:

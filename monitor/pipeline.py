@@ -75,6 +75,7 @@ def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
         max_bytes=p.max_bytes,
         max_redirects=p.max_redirects,
         user_agent=user_agent,
+        allow_private=p.allow_private_addresses,
     )
 
 
