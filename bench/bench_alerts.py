@@ -72,7 +72,7 @@ def _config(folder: Path, port: int) -> Path:
     path = folder / "bench.toml"
     path.write_text(
         '[storage]\nurl = "sqlite:///bench.db"\n[server]\nenabled = false\n'
-        '[polling]\ninterval = "1h"\n'
+        '[polling]\ninterval = "1h"\nhost_gap = 0\n'
         '[[topics]]\nid = "t"\nquery = \'(Ukraine OR Kyiv) AND troops\'\nsinks = ["ops"]\n'
         f'[[sinks]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:{port}/hook"\n'
         f'secret = "{SECRET}"\n'

@@ -44,6 +44,7 @@ class ConfigError(Exception):
 class StorageConfig:
     url: str
     path: Path  # resolved SQLite database file
+    max_size: int | None = None  # cap of the database file; writes beyond it fail cleanly
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,14 +412,15 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         ),
     )
 
-    st = r.table(data, "storage", ("url",))
+    st = r.table(data, "storage", ("url", "max_size"))
     url = r.get(st, "storage", "url", _str, default="sqlite:///monitor.db")
+    max_size = r.get(st, "storage", "max_size", parse_size)
     try:
         db_path = resolve_sqlite_url(url, r.base)
     except ValueError as exc:
         r.problem("storage.url", str(exc))
         db_path = r.base / "monitor.db"
-    storage = StorageConfig(url=url, path=db_path)
+    storage = StorageConfig(url=url, path=db_path, max_size=max_size)
 
     sv = r.table(data, "server", ("listen", "enabled", "token", "token_env", "token_file"))
     host, port = r.get(sv, "server", "listen", _listen, default=("127.0.0.1", 8080))

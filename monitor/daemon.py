@@ -54,6 +54,8 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
         store = Store(config.storage.path)
         await store.open()
         stack.push_async_callback(store.close)
+        if config.storage.max_size is not None:
+            await store.set_max_size(config.storage.max_size)
         session = http_session(config)
         stack.push_async_callback(session.close)
         hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)

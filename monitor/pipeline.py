@@ -33,7 +33,7 @@ from monitor.models import FeedRow, IngestResult, NewStory, PollUpdate
 from monitor.normalize import normalize_entries
 from monitor.parse import ParseError, parse_feed
 from monitor.politeness import HostLimiter
-from monitor.store import Store
+from monitor.store import Store, StoreError
 from monitor.topics import alert_drafts, match_topics, source_label
 
 
@@ -91,15 +91,16 @@ async def refresh_feed(
         return await _refresh(deps, cfg, feed, proxy)
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # a bug or a store failure: record it, never kill the daemon
-        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a store failure or a bug: record it, never kill the daemon
+        kind = "store" if isinstance(exc, StoreError) else "internal"
+        error = str(exc) if kind == "store" else f"{type(exc).__name__}: {exc}"
         deps.log.error(
             "feed.poll_failed",
             feed_url=feed.url,
             feed_id=feed.id,
-            error_kind="internal",
+            error_kind=kind,
             error=error,
-            exc_info=True,
+            exc_info=kind == "internal",
         )
         now = deps.clock.now().timestamp()
         next_at = now + error_backoff(
@@ -112,7 +113,7 @@ async def refresh_feed(
                     result="error",
                     http_status=None,
                     next_poll_at=next_at,
-                    error_kind="internal",
+                    error_kind=kind,
                     error=error,
                 ),
                 now,
@@ -124,7 +125,7 @@ async def refresh_feed(
                 feed_id=feed.id,
                 error=f"{type(exc2).__name__}: {exc2}",
             )
-        return PollOutcome(feed.id, feed.url, "error", error_kind="internal", error=error)
+        return PollOutcome(feed.id, feed.url, "error", error_kind=kind, error=error)
 
 
 def _schedule(

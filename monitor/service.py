@@ -107,6 +107,8 @@ class Service:
 
     async def apply(self, config: Config) -> None:
         """Switch to a new, already validated configuration (SIGHUP)."""
+        if config.storage.max_size != self.config.storage.max_size:
+            await self.store.set_max_size(config.storage.max_size)
         self.config = config
         self._proxies = _proxies(config)
         self._slots = asyncio.Semaphore(config.polling.concurrency)
@@ -121,8 +123,11 @@ class Service:
         return time.monotonic() - ref < self.config.polling.stall_after
 
     async def ready(self) -> bool:
-        """Alive, and the store answers within two seconds."""
+        """Alive, the store answers within two seconds, and it can write (after a failed
+        write, a probe must succeed: the disk has room again)."""
         if not self.alive():
+            return False
+        if self.store.write_failure is not None and not await self.store.probe_write():
             return False
         try:
             return await asyncio.wait_for(self.store.ping(), timeout=2.0)
@@ -192,6 +197,7 @@ class Service:
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "config": str(self.config.source),
             "last_reload_error": self.last_reload_error,
+            "store_write_failure": self.store.write_failure,
             "stories": await self.store.story_count(),
             "polls_in_flight": len(self.in_flight),
             "feeds_summary": _summary(feeds),

@@ -135,6 +135,7 @@ def write(
         [polling]
         interval = "1h"
         timeout = "5s"
+        host_gap = 0
 
         [delivery]
         backoff_base = "1s"
@@ -388,6 +389,7 @@ async def test_a_rate_limit_folds_the_rest_into_the_next_digest(
         assert await service.deliverer.deliver_due() == 0
         rows = await service.store.alert_log()
         assert sorted(r["state"] for r in rows) == ["delivered", "held", "held"]
+        assert (await service.status())["alerts"]["held"] == 2
 
         clock.set(MORNING.replace(hour=8, minute=0, second=5))
         assert await service.deliverer.deliver_due() == 1
@@ -723,3 +725,25 @@ token = "tk_very_secret_token"
 """
     cfg = load(write(tmp_path, ["http://127.0.0.1:9/a.xml"], sinks))
     assert "secret-topic" not in repr(cfg) and "tk_very_secret_token" not in repr(cfg)
+
+
+async def test_alerts_held_by_a_removed_rate_limit_are_sent_not_dropped(
+    feed_server: FeedServer, hub: Hub, tmp_path: Path
+) -> None:
+    url = feed_server.set("a.xml", rss([story(1), story(2)]))
+    cfg = write(
+        tmp_path,
+        [url],
+        webhook_sink(hub.url("/hook")),
+        topic_extra='rate_limit = "0/1d"\ndigest = "0 8 * * *"\n',
+    )
+    clock = FixedClock(MORNING)
+    async with service_for(cfg, clock) as (service, out):
+        await service.poll_all()
+        assert await service.deliverer.deliver_due() == 0
+        assert (await service.store.alert_counts())["held"] == 2
+        cfg.write_text(cfg.read_text().replace('rate_limit = "0/1d"\ndigest = "0 8 * * *"\n', ""))
+        await service.apply(load(cfg))  # what SIGHUP does
+        assert await service.deliverer.deliver_due() == 2
+        assert events(out, "alert.held_released")[0]["count"] == 2
+    assert [r["json"]["type"] for r in hub.at("/hook")] == ["story.matched"] * 2

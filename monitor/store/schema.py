@@ -148,4 +148,9 @@ MIGRATIONS: tuple[str, ...] = (
         alerted_at    REAL                           -- when feed.failing was written
     );
     """,
+    # 5: a scratch table the store writes to, to learn whether the disk has room again
+    # after a write failed (a full or read-only disk).
+    """
+    CREATE TABLE write_probe (data BLOB NOT NULL);
+    """,
 )

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -29,6 +30,11 @@ class StoreError(Exception):
     """The store cannot be opened or written; the message says which file and why."""
 
 
+def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("full", "readonly", "read-only", "disk i/o", "locked"))
+
+
 def new_alert_id() -> str:
     """A Standard Webhooks message id: time-ordered prefix, random suffix."""
     return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
@@ -39,6 +45,7 @@ class SQLiteStore:
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._lock: Any = None
+        self.write_failure: str | None = None  # why the last write failed, until one succeeds
         self._poll_queue: list[tuple[int, PollUpdate, float, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -90,16 +97,50 @@ class SQLiteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, whole or not at all. A write the disk refuses (full,
+        read-only, I/O error) rolls back, is remembered in `write_failure` (the daemon reports
+        not-ready) and raises StoreError naming the file; a successful ingest or
+        `probe_write` clears it (small in-place updates may succeed on a full disk)."""
         async with self._lock:
             db = self.db
-            await db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            else:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
                 await db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        await db.execute("ROLLBACK")
+                if not _is_write_failure(exc):
+                    raise
+                self.write_failure = f"cannot write to {self.path}: {exc}"
+                raise StoreError(self.write_failure) from exc
+
+    async def probe_write(self) -> bool:
+        """After a failed write: can the store grow again? Writes and removes 64 KiB (new
+        pages, as new stories need); clears `write_failure` when that succeeds."""
+        try:
+            async with self.transaction() as db:
+                await db.execute("INSERT INTO write_probe (data) VALUES (zeroblob(65536))")
+                await db.execute("DELETE FROM write_probe")
+        except StoreError:
+            return False
+        self.write_failure = None
+        return True
+
+    async def set_max_size(self, max_bytes: int | None) -> None:
+        """Cap the database file (PRAGMA max_page_count); None lifts the cap. Writes beyond it
+        fail as on a full disk."""
+        async with self.db.execute("PRAGMA page_size") as cur:
+            row = await cur.fetchone()
+        page = int(row[0]) if row else 4096
+        pages = 4294967294 if max_bytes is None else max(1, max_bytes // page)
+        await self._pragma(f"max_page_count = {pages}")
 
     async def ping(self) -> bool:
         try:
@@ -367,6 +408,8 @@ class SQLiteStore:
                     (len(inserted_keys), feed_id),
                 )
             await self._update_feed(db, feed_id, update, now)
+        if inserted_keys:
+            self.write_failure = None  # the store grew: there is room again
         return IngestResult(
             new=len(inserted_keys),
             updated=n_updated,
@@ -879,6 +922,7 @@ class SQLiteStore:
             "pending": rows.get("pending", {}).get("n", 0),
             "delivered": rows.get("delivered", {}).get("n", 0),
             "dead": rows.get("dead", {}).get("n", 0),
+            "held": rows.get("held", {}).get("n", 0),  # over a rate limit, for the next digest
             "oldest_pending_at": rows.get("pending", {}).get("oldest"),
         }
 
