@@ -29,8 +29,15 @@ class Service:
         self.store: Store = deps.store
         self.clock: Clock = deps.clock
         self.log = deps.log
+        self.metrics = Metrics()
         self.deliverer = Deliverer(
-            deps.store, deps.session, deps.clock, lambda: self.config, deps.log, deps.user_agent
+            deps.store,
+            deps.session,
+            deps.clock,
+            lambda: self.config,
+            deps.log,
+            deps.user_agent,
+            observe=self.metrics.observe_delivery,
         )
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self._slots = asyncio.Semaphore(config.polling.concurrency)
@@ -39,7 +46,6 @@ class Service:
         self.ticks = 0
         self.listen: tuple[str, int] | None = None
         self.last_reload_error: str | None = None
-        self.metrics = Metrics()
         self._proxies = _proxies(config)
 
     async def sync_feeds(self) -> None:

@@ -80,6 +80,8 @@ async def test_metrics_cover_polls_entries_feeds_alerts_and_pass_promtool(
         'monitor_feeds{state="ok"} 1.0',
         'monitor_alerts{state="delivered"} 1.0',
         "monitor_alert_queue_depth 0.0",
+        'monitor_alert_attempts_total{outcome="delivered"} 1.0',
+        "monitor_alert_delivery_latency_seconds_count 1.0",
         "monitor_alert_oldest_pending_age_seconds 0.0",
         "monitor_event_loop_lag_seconds",
         "monitor_store_size_bytes",

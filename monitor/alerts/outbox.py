@@ -95,8 +95,11 @@ class Deliverer:
         config: Callable[[], Config],
         log: Any,
         user_agent: str,
+        observe: Callable[[str, float | None], None] | None = None,
     ) -> None:
+        """`observe(outcome, latency)` is told of every attempt: delivered, retry, dead."""
         self.store = store
+        self.observe = observe or (lambda _outcome, _latency: None)
         self.session = session
         self.clock = clock
         self.config = config
@@ -271,6 +274,11 @@ class Deliverer:
         return done
 
     async def _record(self, cfg: Config, alert: PendingAlert, r: SendResult) -> int:
+        outcome = await self._outcome(cfg, alert, r)
+        self.observe(outcome, r.latency if r.status is not None else None)
+        return 1 if outcome == "delivered" else 0
+
+    async def _outcome(self, cfg: Config, alert: PendingAlert, r: SendResult) -> str:
         now = self.clock.now().timestamp()
         attempt = alert.attempts + 1
         fields = {
@@ -293,7 +301,7 @@ class Deliverer:
             )
             self.delivered += 1
             self.log.info("alert.delivered", **fields)
-            return 1
+            return "delivered"
         self.failed += 1
         why = r.error
         dead = not r.retryable
@@ -315,7 +323,7 @@ class Deliverer:
                 next_attempt_at=None,
             )
             self.log.error("alert.dead", error=why, **fields)
-            return 0
+            return "dead"
         delay = retry_delay(
             attempt, cfg.delivery.backoff_base, cfg.delivery.backoff_max, r.retry_after
         )
@@ -331,4 +339,4 @@ class Deliverer:
         self.log.warning(
             "alert.retry_scheduled", error=r.error, retry_in_s=round(delay, 1), **fields
         )
-        return 0
+        return "retry"
