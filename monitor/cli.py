@@ -12,22 +12,15 @@ import json
 import sys
 
 from monitor import __version__, logs
-from monitor.config import Config, ConfigError, load
+from monitor.cliutil import load_or_report
+from monitor.config import Config
 
 DEFAULT_CONFIG = "config/monitor.toml"
 
 
-def _load_or_report(path: str) -> Config | None:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
-
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     logs.configure(cfg.log_level)
@@ -37,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = _load_or_report(args.path)
+    cfg = load_or_report(args.path)
     if cfg is None:
         return 2
     print(
@@ -48,7 +41,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_poll_once(args: argparse.Namespace) -> int:
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     logs.configure(cfg.log_level, stream=sys.stderr)
@@ -102,7 +95,7 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     from monitor.store import Store, StoreError

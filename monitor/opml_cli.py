@@ -11,7 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.config import Config, ConfigError, load
+from monitor.cliutil import load_or_report
+from monitor.config import ConfigError, load
 
 DEFAULT_INTO = "feeds.d/imported.toml"  # relative to the configuration's folder
 
@@ -38,19 +39,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], default_c
     p.set_defaults(func=cmd_export_opml)
 
 
-def _load_or_report(path: str) -> Config | None:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
-
 
 def cmd_import_opml(args: argparse.Namespace) -> int:
     from monitor import opml
 
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     target = Path(args.into).resolve() if args.into else cfg.source.parent / DEFAULT_INTO
@@ -118,7 +111,7 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 def cmd_export_opml(args: argparse.Namespace) -> int:
     from monitor import opml
 
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     document = opml.write_opml(cfg.feeds, title=f"monitor feeds ({cfg.source.name})")

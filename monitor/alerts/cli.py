@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from monitor.cliutil import load_or_report
 from monitor.clock import iso
 
 T = TypeVar("T")
@@ -49,10 +50,9 @@ def register(sub: Any, default_config: str) -> None:
 
 
 def _with_store(args: argparse.Namespace, job: Callable[[Any], Awaitable[T]]) -> T | int:
-    from monitor.cli import _load_or_report
     from monitor.store import Store, StoreError
 
-    cfg = _load_or_report(args.config)
+    cfg = load_or_report(args.config)
     if cfg is None:
         return 2
     if not cfg.storage.path.exists():
