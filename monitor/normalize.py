@@ -119,9 +119,10 @@ def identity_key(raw: RawEntry, link: str | None, title: str, summary: str) -> s
 
 def normalize_entry(raw: RawEntry, feed_url: str) -> Entry:
     title = html_to_text(raw.title)[:MAX_TITLE]
-    summary = html_to_text(raw.summary or raw.content)
-    if not summary and raw.content:
-        summary = html_to_text(raw.content)
+    # the fuller of the two: a description is often a teaser of content:encoded/atom:content
+    summary = html_to_text(raw.summary)
+    if raw.content and len(raw.content) > len(raw.summary):
+        summary = html_to_text(raw.content) or summary
     summary = summary[:MAX_SUMMARY]
     link = absolute_link(raw.link, feed_url)
     if not title:
