@@ -142,3 +142,33 @@ async def test_run_with_a_bad_configuration_exits_2_naming_the_key(tmp_path: Pat
     _out, err = await proc.communicate()
     assert proc.returncode == 2
     assert f"{cfg}: feeds[0].interval: 'often' is not a duration" in err.decode()
+
+
+async def test_poll_once_polls_every_feed_delivers_and_prints_a_summary(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    import asyncio
+    import json
+
+    good = feed_server.set("good.xml", rss([GUARANTEE, GRAIN]))
+    bad = feed_server.set("bad.xml", b"<html>nope</html>", content_type="text/html")
+    cfg = config_factory([good, bad], receiver.url)
+    for flag, check in (([], "text"), (["--json"], "json")):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "poll-once", "--config", str(cfg), *flag,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _err = await proc.communicate()
+        assert proc.returncode == 0
+        text = out.decode()
+        if check == "text":
+            assert f"ok            {good}  2 new, 0 updated, 1 alerts" in text
+            assert f"error         {bad}  not_a_feed:" in text
+            assert "2 feeds polled, 1 failed; 2 new stories; 1 alerts delivered, 0 pending" in text
+        else:  # the second run: nothing new, the bad feed still failing
+            summary = json.loads(text)
+            rows = {r["url"]: r for r in summary["feeds"]}
+            assert rows[good]["result"] == "not_modified" and rows[good]["new"] == 0
+            assert rows[bad]["result"] == "error"
+            assert summary["alerts_delivered"] == 0
+    assert len(receiver.delivered()) == 1
