@@ -18,7 +18,6 @@ from monitor.config import Config
 DEFAULT_CONFIG = "config/monitor.toml"
 
 
-
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config)
     if cfg is None:

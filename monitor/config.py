@@ -545,7 +545,7 @@ def _proxy_url(value: Any) -> str:
     url = _str(value)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) proxy URL (e.g. \"http://proxy:3128\")")
+        raise ValueError(f'{url!r} is not an http(s) proxy URL (e.g. "http://proxy:3128")')
     return url
 
 
@@ -795,7 +795,7 @@ _RATE = re.compile(r"^\s*(\d+)\s*/\s*(.+)$")
 
 
 def _rate_limit(value: Any) -> RateLimit:
-    """"N/period": at most N alerts per period, e.g. "10/1h" (N may be 0: digests only)."""
+    """ "N/period": at most N alerts per period, e.g. "10/1h" (N may be 0: digests only)."""
     m = _RATE.match(value) if isinstance(value, str) else None
     if m is None:
         raise ValueError(

@@ -83,9 +83,7 @@ async def _pin(url: str) -> tuple[str, str, str]:
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [str(info[4][0]) for info in infos]
     public = public_addresses(addresses)
     if not public:

@@ -39,7 +39,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], default_c
     p.set_defaults(func=cmd_export_opml)
 
 
-
 def cmd_import_opml(args: argparse.Namespace) -> int:
     from monitor import opml
 

@@ -61,7 +61,8 @@ http {{
 """)
     proc = subprocess.Popen(
         [binary, "-p", str(workdir), "-c", str(conf)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 10

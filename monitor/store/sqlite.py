@@ -237,8 +237,11 @@ class SQLiteStore:
             except BaseException as exc:
                 for *_, done in batch:
                     if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else
-                                           StoreError(f"write cancelled: {exc!r}"))
+                        done.set_exception(
+                            exc
+                            if isinstance(exc, Exception)
+                            else StoreError(f"write cancelled: {exc!r}")
+                        )
                 if not isinstance(exc, Exception):
                     raise
             else:
