@@ -22,10 +22,20 @@ def discover() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the smallest sizes, only to check every benchmark runs",
+    )
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        import os
+
+        os.environ["BENCH_SMOKE"] = "1"
+        args.quick = True
     names = args.names or discover()
     results: list[dict[str, object]] = []
     failed = 0

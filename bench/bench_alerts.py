@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.figures import Figure
+from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
@@ -138,7 +138,7 @@ async def _measure(folder: Path, rounds: int) -> tuple[list[float], list[float]]
 
 
 def run(quick: bool = False) -> list[Figure]:
-    rounds = 50 if quick else 300
+    rounds = size(300, 50, quick, 5)
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         ours, floor = asyncio.run(_measure(Path(tmp), rounds))
     note = f"{rounds} alerts, story stored -> webhook received, loopback"

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.feeds import news_feed
-from bench.figures import Figure
+from bench.figures import Figure, size, smoke
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
@@ -180,8 +180,9 @@ async def _count_polls(service: object) -> int:
 def run(quick: bool = False) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-polling-") as tmp:
         folder = Path(tmp)
-        figures = asyncio.run(_throughput(folder, 200 if quick else 2000))
+        figures = asyncio.run(_throughput(folder, size(2000, 200, quick, 20)))
         figures += asyncio.run(
-            _scheduler(folder, 10_000 if quick else 100_000, 5.0 if quick else 30.0)
-        )
+            _scheduler(folder, size(100_000, 10_000, quick, 1000), 1.0 if smoke() else
+                       5.0 if quick else 30.0)
+        )  # fmt: skip
         return figures

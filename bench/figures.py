@@ -52,3 +52,17 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def smoke() -> bool:
+    """`python -m bench --smoke`: the smallest sizes, for the test that keeps the benchmarks
+    from rotting (figures are meaningless at these sizes)."""
+    import os
+
+    return os.environ.get("BENCH_SMOKE") == "1"
+
+
+def size(full: int, quick: int, is_quick: bool, smoke_size: int | None = None) -> int:
+    if smoke():
+        return smoke_size if smoke_size is not None else max(1, quick // 20)
+    return quick if is_quick else full
