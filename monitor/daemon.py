@@ -225,9 +225,10 @@ async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
                 error="storage and server changes take effect at the next restart",
             )
         await service.apply(new)
-        logs.set_level(new.log_level)
         service.last_reload_error = None
         log.info(
-            "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks)
-        )
+            "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks),
+            log_level=new.log_level,
+        )  # fmt: skip
+        logs.set_level(new.log_level)
     notifier.notify("READY=1", f"STATUS={await service.one_line()}")

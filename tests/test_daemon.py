@@ -121,7 +121,19 @@ async def test_sighup_reloads_a_changed_topic_and_rejects_a_bad_configuration(
     _, report = await get_json(d.port, "/status")
     assert report["topics"][0]["query"] == "Ukraine AND grain"
     assert report["last_reload_error"] is None
+
+    # the log level is reloadable too: at "warning", info events stop
+    cfg.write_text(
+        text.replace("Ukraine AND troops", "Ukraine AND grain") + '[log]\nlevel = "warning"\n'
+    )
+    d.signal(signal.SIGHUP)
+    reloaded = await d.wait_event("config.reloaded", after=len(d.lines))
+    mark = d.lines.index(reloaded) + 1
     assert await d.stop() == 0
+    after = [ln for ln in d.lines[mark:] if ln.get("event") != "(raw)"]
+    assert not [ln for ln in after if ln.get("level") == "info"], after
+    assert not d.events("daemon.stopped"), "info events are filtered after the reload"
+    assert reloaded["level"] == "info"  # logged before the new level applies
 
 
 async def test_run_with_a_bad_configuration_exits_2_naming_the_key(tmp_path: Path) -> None:
