@@ -105,3 +105,28 @@ async def test_metrics_cover_polls_entries_feeds_alerts_and_pass_promtool(
     output, _ = await proc.communicate(body)
     assert proc.returncode == 0, output.decode()
     assert await running.stop() == 0
+
+
+async def test_request_size_and_paths_are_bounded(running: DaemonProcess) -> None:
+    import socket as socket_mod
+
+    port = running.port
+    assert port
+    async with aiohttp.ClientSession() as s:
+        big = b"x" * (1024 * 1024)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with s.post(f"http://127.0.0.1:{port}/status", data=big, headers=headers) as r:
+            assert r.status in (405, 413)
+    # a raw request line with dot segments never reaches a file
+    for target in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/static/../../x"):
+        with socket_mod.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(
+                f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := c.recv(65536):
+                answer += chunk
+        assert b"root:" not in answer
+        assert answer.split(b" ", 2)[1] in (b"400", b"401", b"404"), answer[:200]
+    assert await running.stop() == 0
