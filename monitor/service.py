@@ -90,9 +90,19 @@ class Service:
         return outcome
 
     async def poll_all(self) -> list[PollOutcome]:
-        """Poll every active feed once now, whatever its due time (poll-once)."""
+        """Poll every active feed once now, whatever its due time (poll-once), with
+        `polling.concurrency` workers: as many tasks as slots, not one per feed."""
         feeds = await self.store.active_feeds()
-        return list(await asyncio.gather(*(self._start(f) for f in feeds)))
+        outcomes: list[PollOutcome | None] = [None] * len(feeds)
+        queue = iter(enumerate(feeds))
+
+        async def worker() -> None:
+            for i, feed in queue:
+                outcomes[i] = await self._poll(feed)
+
+        workers = min(len(feeds), self.config.polling.concurrency)
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return [o for o in outcomes if o is not None]
 
     async def drain(self, timeout: float) -> list[str]:
         """Let in-flight polls finish for up to `timeout` seconds, then cancel the rest;
