@@ -137,97 +137,109 @@ async def fetch(
     current = url
     permanent: str | None = None
     all_permanent = True
+    # one deadline for the whole fetch, redirects and DNS included; aiohttp's own total
+    # timeout covers each request with its body (cheaper than a second timer per poll)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.timeout
     try:
-        async with asyncio.timeout(limits.timeout):
-            for _hop in range(limits.max_redirects + 1):
-                target_url, tls_name = current, None
-                if not limits.allow_private:  # checked on every hop, after resolution
-                    pinned, host_header, name = await _pin(current)
-                    if proxy is None:
-                        target_url, tls_name = pinned, name
-                        headers["Host"] = host_header
-                    # else: the proxy resolves; we checked what the name resolves to here
-                async with session.get(
-                    target_url,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=timeout,
-                    proxy=proxy,
-                    server_hostname=tls_name,
-                ) as resp:
-                    fresh = freshness(
-                        resp.headers.get("Cache-Control"), resp.headers.get("Expires"), time.time()
-                    )
-                    if resp.status in REDIRECTS:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            return failed(
-                                "redirect", f"HTTP {resp.status} without a Location", resp.status
-                            )
-                        target = urljoin(current, location)
-                        if urlsplit(target).scheme not in ("http", "https"):
-                            return failed(
-                                "redirect", f"redirect to a non-HTTP URL: {target}", resp.status
-                            )
-                        all_permanent = all_permanent and resp.status in PERMANENT
-                        if all_permanent:
-                            permanent = target
-                        current = target
-                        continue
-                    if resp.status == 304:
-                        return FetchResult(
-                            url=current,
-                            status=304,
-                            etag=resp.headers.get("ETag") or etag,
-                            last_modified=resp.headers.get("Last-Modified") or last_modified,
-                            permanent_url=permanent,
-                            elapsed=time.monotonic() - started,
-                            fresh_for=fresh,
-                        )
-                    if resp.status != 200:
-                        return FetchResult(
-                            url=current,
-                            status=resp.status,
-                            error_kind="http",
-                            error=f"HTTP {resp.status} {resp.reason or ''}".strip(),
-                            permanent_url=permanent,
-                            elapsed=time.monotonic() - started,
-                            retry_after=retry_after(resp.headers.get("Retry-After"), time.time())
-                            if resp.status in (429, 503)
-                            else None,
-                        )
-                    declared = resp.content_length
-                    # a compressed length over the limit means a larger body still
-                    if declared is not None and declared > limits.max_bytes:
+        for hop in range(limits.max_redirects + 1):
+            if hop:  # a redirect: the next request gets what is left of the total
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                timeout = aiohttp.ClientTimeout(
+                    total=remaining, sock_connect=limits.connect_timeout
+                )
+            target_url, tls_name = current, None
+            if not limits.allow_private:  # checked on every hop, after resolution
+                pinned, host_header, name = await asyncio.wait_for(
+                    _pin(current), max(0.001, deadline - loop.time())
+                )
+                if proxy is None:
+                    target_url, tls_name = pinned, name
+                    headers["Host"] = host_header
+                # else: the proxy resolves; we checked what the name resolves to here
+            async with session.get(
+                target_url,
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+                proxy=proxy,
+                server_hostname=tls_name,
+            ) as resp:
+                fresh = freshness(
+                    resp.headers.get("Cache-Control"), resp.headers.get("Expires"), time.time()
+                )
+                if resp.status in REDIRECTS:
+                    location = resp.headers.get("Location")
+                    if not location:
                         return failed(
-                            "too_large",
-                            f"Content-Length {declared} exceeds the limit "
-                            f"of {limits.max_bytes} bytes",
-                            resp.status,
+                            "redirect", f"HTTP {resp.status} without a Location", resp.status
                         )
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in resp.content.iter_chunked(64 * 1024):
-                        size += len(chunk)
-                        if size > limits.max_bytes:
-                            return failed(
-                                "too_large",
-                                f"body exceeds the limit of {limits.max_bytes} bytes",
-                                resp.status,
-                            )
-                        chunks.append(chunk)
+                    target = urljoin(current, location)
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        return failed(
+                            "redirect", f"redirect to a non-HTTP URL: {target}", resp.status
+                        )
+                    all_permanent = all_permanent and resp.status in PERMANENT
+                    if all_permanent:
+                        permanent = target
+                    current = target
+                    continue
+                if resp.status == 304:
                     return FetchResult(
                         url=current,
-                        status=200,
-                        body=b"".join(chunks),
-                        etag=resp.headers.get("ETag"),
-                        last_modified=resp.headers.get("Last-Modified"),
-                        content_type=resp.headers.get("Content-Type"),
+                        status=304,
+                        etag=resp.headers.get("ETag") or etag,
+                        last_modified=resp.headers.get("Last-Modified") or last_modified,
                         permanent_url=permanent,
                         elapsed=time.monotonic() - started,
                         fresh_for=fresh,
                     )
-            return failed("redirect", f"more than {limits.max_redirects} redirects")
+                if resp.status != 200:
+                    return FetchResult(
+                        url=current,
+                        status=resp.status,
+                        error_kind="http",
+                        error=f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                        permanent_url=permanent,
+                        elapsed=time.monotonic() - started,
+                        retry_after=retry_after(resp.headers.get("Retry-After"), time.time())
+                        if resp.status in (429, 503)
+                        else None,
+                    )
+                declared = resp.content_length
+                # a compressed length over the limit means a larger body still
+                if declared is not None and declared > limits.max_bytes:
+                    return failed(
+                        "too_large",
+                        f"Content-Length {declared} exceeds the limit "
+                        f"of {limits.max_bytes} bytes",
+                        resp.status,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limits.max_bytes:
+                        return failed(
+                            "too_large",
+                            f"body exceeds the limit of {limits.max_bytes} bytes",
+                            resp.status,
+                        )
+                    chunks.append(chunk)
+                return FetchResult(
+                    url=current,
+                    status=200,
+                    body=b"".join(chunks),
+                    etag=resp.headers.get("ETag"),
+                    last_modified=resp.headers.get("Last-Modified"),
+                    content_type=resp.headers.get("Content-Type"),
+                    permanent_url=permanent,
+                    elapsed=time.monotonic() - started,
+                    fresh_for=fresh,
+                )
+        return failed("redirect", f"more than {limits.max_redirects} redirects")
     except Blocked as exc:
         return failed("blocked", str(exc))
     except socket.gaierror as exc:
