@@ -11,16 +11,24 @@ Method: single-link nearest-neighbour clustering in a TF-IDF space, first-story-
   Wire copies of one event share phrases within one development, so they are kept.
 - A story is compared with earlier stories that share at least one fairly rare term (document
   frequency at most ``RARE_DF_SHARE`` of the stream): a story sharing only common words cannot
-  pass the bars. The ``TOP_CANDIDATES`` best by partial score get an exact cosine.
-- It joins the development with the largest margin over its bar, if any. The bar depends on the
-  days since the development's last story: ``SIM_OPEN`` (low: a same-day report of the same
-  city's shooting is most likely the same event) rising with log(1 + days) to halfway towards
-  ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; a closed development (up to ``FOLLOWUP_DAYS``) needs
-  ``SIM_FOLLOWUP``, a high bar: court follow-ups come months later, but a city and a weapon are
-  shared by many unrelated events by then, and missing a new development is worse for a
-  monitor than one extra alert. The bars were chosen once from the plateau of a coarse sweep on
-  the labelled development stream (alert F1 varied by < 0.01 for SIM_OPEN 0.10-0.15 and
-  SIM_FOLLOWUP 0.4-0.5), not per story.
+  be linked. The ``TOP_CANDIDATES`` best by partial score get an exact cosine.
+- Whether it joins an earlier story's development is decided by a small logistic *link model*
+  (:func:`link_features`, :data:`LINK_WEIGHTS`): the cosine, log(1 + days apart) and their
+  product, how many rare (document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the
+  stream) *person* names, other multiword names (places, organisations) and numbers the two
+  share, whether they come from the same source, and whether either is thin (under
+  ``THIN_TERMS`` terms, e.g. a headline with a boilerplate body). A person's full name links a
+  court follow-up months later, while a city is shared by unrelated incidents; the age term
+  makes an old development need more evidence. The story joins the development of the most
+  probable link if that probability is at least ``LINK_THRESHOLD``, else opens a new one. The
+  nine weights were fitted offline (`bench/fit_links.py`, L2-regularised logistic
+  regression over every (story, candidate) pair) on the first half of the labelled stream only,
+  and the threshold chosen there (alert F1 was flat within 0.003 for 0.3-0.4; the higher one
+  keeps more alerts, as missing a new development is worse for a monitor than an extra alert);
+  the second half was only scored.
+- ``weights=None`` restores the previous rule, an age-dependent similarity bar (:meth:`bar`):
+  ``SIM_OPEN`` for a same-day report, rising with log(1 + days) to halfway towards
+  ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; ``SIM_FOLLOWUP`` for an older development.
 - A duplicate (see :mod:`monitor.dedup`) joins its original's development.
 - "What is new": the headline and sentences whose content words are not mostly
   (``COVERED_SHARE``) among the words of the development's earlier stories. A new development
@@ -34,7 +42,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -55,8 +63,24 @@ FOLLOWUP_DAYS = 730.0
 SIM_OPEN = 0.12
 SIM_FOLLOWUP = 0.5
 RARE_DF_SHARE = 0.05
-TOP_CANDIDATES = 30
+TOP_CANDIDATES = 100
 COVERED_SHARE = 0.6
+THIN_TERMS = 12
+RARE_SPECIFIC_DF = 5
+# Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
+# labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
+LINK_WEIGHTS: tuple[float, ...] | None = (
+    -2.138,  # bias
+    12.099,  # cos
+    -1.218,  # log_age
+    0.133,  # cos_x_log_age
+    2.116,  # person
+    1.416,  # place
+    0.293,  # number
+    0.309,  # same_source
+    -0.434,  # thin
+)
+LINK_THRESHOLD = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +89,7 @@ class StoryState:
     published: datetime
     development_id: str
     vector: Mapping[str, float]  # term -> weight before IDF
+    source: str = ""  # the publisher's host, for the same-source link feature
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,11 +203,71 @@ def _days(a: datetime, b: datetime) -> float:
     return (a - b).total_seconds() / 86400.0
 
 
+LINK_FEATURES = (
+    "bias",
+    "cos",
+    "log_age",
+    "cos_x_log_age",
+    "person",
+    "place",
+    "number",
+    "same_source",
+    "thin",
+)
+
+
+def link_features(
+    vector: Mapping[str, float],
+    source: str,
+    other: StoryState,
+    cosine: float,
+    age_days: float,
+    rare: Callable[[str], bool],
+) -> tuple[float, ...]:
+    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`."""
+    la = math.log1p(max(0.0, age_days))
+    person = place = number = 0
+    for term in vector.keys() & other.vector.keys():
+        if term.startswith("p:"):
+            person += rare(term)
+        elif term.startswith("n:"):
+            place += rare(term)
+        elif term.isdigit() and len(term) >= 2:
+            number += rare(term)
+    thin = min(len(vector), len(other.vector)) < THIN_TERMS
+    return (
+        1.0,
+        cosine,
+        la,
+        cosine * la,
+        float(min(person, 2)),
+        float(min(place, 2)),
+        float(min(number, 2)),
+        float(bool(source) and source == other.source),
+        float(thin),
+    )
+
+
+def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
+    z = sum(f * w for f, w in zip(features, weights, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 class DevelopmentTracker:
     """Assigns each new story of one topic to a development (see module doc)."""
 
-    def __init__(self, store: DevelopmentStore | None = None) -> None:
+    def __init__(
+        self,
+        store: DevelopmentStore | None = None,
+        *,
+        weights: Sequence[float] | None = LINK_WEIGHTS,
+        threshold: float = LINK_THRESHOLD,
+        observer: Callable[[str, str, tuple[float, ...]], None] | None = None,
+    ) -> None:
         self.store: DevelopmentStore = store if store is not None else MemoryDevelopmentStore()
+        self.weights = tuple(weights) if weights is not None else None
+        self.threshold = threshold
+        self.observer = observer
 
     def _idf(self, term: str, n: int) -> float:
         return idf(self.store.doc_freq(term), n)
@@ -229,6 +314,58 @@ class DevelopmentTracker:
         scored.sort(reverse=True)
         return scored
 
+    def _by_bar(
+        self, story: StoryText, near: list[tuple[float, str]]
+    ) -> tuple[float, str, str] | None:
+        store = self.store
+        best: dict[str, tuple[float, str]] = {}
+        for sim, sid in near:
+            other = store.story(sid)
+            if other is not None and sim > best.get(other.development_id, (0.0, ""))[0]:
+                best[other.development_id] = (sim, sid)
+        ranked = []
+        for did, (sim, sid) in best.items():
+            dev = store.development(did)
+            if dev is not None:
+                bar = self.bar(_days(story.published, dev.last_published))
+                if sim >= bar:
+                    ranked.append((sim - bar, sim, did, sid))
+        if not ranked:
+            return None
+        _, sim, did, sid = max(ranked)
+        return sim, did, sid
+
+    def _by_link(
+        self, story: StoryText, vector: Mapping[str, float], near: list[tuple[float, str]]
+    ) -> tuple[float, str, str] | None:
+        store = self.store
+        rare_df = max(RARE_SPECIFIC_DF, 0.002 * store.n_docs())
+
+        def rare(term: str) -> bool:
+            return store.doc_freq(term) <= rare_df
+
+        best: tuple[float, float, str, str] | None = None
+        for sim, sid in near:
+            other = store.story(sid)
+            if other is None:
+                continue
+            feats = link_features(
+                vector,
+                story.source,
+                other,
+                sim,
+                _days(story.published, other.published),
+                rare,
+            )
+            if self.observer is not None:
+                self.observer(story.id, sid, feats)
+            if self.weights is None:
+                continue
+            p = link_probability(feats, self.weights)
+            if p >= self.threshold and (best is None or p > best[0]):
+                best = (p, sim, other.development_id, sid)
+        return None if best is None else (best[1], best[2], best[3])
+
     def assign(
         self, story: StoryText, *, duplicate_of: str | None = None, template: bool = False
     ) -> Assignment:
@@ -253,20 +390,13 @@ class DevelopmentTracker:
         if original is not None:
             dev_id, similarity, matched = original.development_id, 1.0, original.id
         else:
-            best: dict[str, tuple[float, str]] = {}
-            for sim, sid in self.nearest(story, vector):
-                other = store.story(sid)
-                if other is not None and sim > best.get(other.development_id, (0.0, ""))[0]:
-                    best[other.development_id] = (sim, sid)
-            ranked = []
-            for did, (sim, sid) in best.items():
-                dev = store.development(did)
-                if dev is not None:
-                    bar = self.bar(_days(story.published, dev.last_published))
-                    if sim >= bar:
-                        ranked.append((sim - bar, sim, did, sid))
-            if ranked:
-                _, similarity, dev_id, matched = max(ranked)
+            near = self.nearest(story, vector)
+            linked = None
+            if self.weights is not None or self.observer is not None:
+                linked = self._by_link(story, vector, near)
+            picked = linked if self.weights is not None else self._by_bar(story, near)
+            if picked is not None:
+                similarity, dev_id, matched = picked
         seen_now = _content_words(story.title) | _content_words(body)
         if dev_id is None:
             dev_id = story.id
@@ -282,5 +412,5 @@ class DevelopmentTracker:
             is_new = False
         store.add_seen_words(dev_id, seen_now)
         store.add_phrases(dev_id, shingles(title_words) | shingles(body_words))
-        store.add_story(StoryState(story.id, story.published, dev_id, vector))
+        store.add_story(StoryState(story.id, story.published, dev_id, vector, story.source))
         return Assignment(dev_id, is_new, similarity, what, matched)

@@ -4,6 +4,10 @@ Input: JSON lines ``{"id", "published" (ISO date or datetime), "source", "url", 
 "summary", ...}`` in publication order; only those fields are read (labels such as
 ``cluster_id`` are never looked at). Every story is treated as matching one topic.
 
+Each story goes through :mod:`monitor.dedup` (on its full text), then its body is stripped of the
+prefix and suffix it shares with its source's recent bodies (:mod:`monitor.detect_boilerplate`)
+before :mod:`monitor.developments` assigns it to a development.
+
 Output: JSON lines ``{"id", "new", "development", "duplicate_of"}`` for a scorer.
 
 usage: python -m monitor.evaluate STORIES.jsonl OUT.jsonl
@@ -15,11 +19,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
+from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
 from monitor.developments import DevelopmentTracker
 
 ALLOWED_FIELDS = ("id", "published", "source", "url", "title", "summary")
@@ -59,6 +65,7 @@ def run(
     index = MemoryNearDupIndex()
     seen: dict[str, StoryText] = {}
     tracker = DevelopmentTracker()
+    history = MemoryBodyHistory()
     counts = {"stories": 0, "new": 0, "duplicates": 0, "templates": 0}
     with open(out_path, "w", encoding="utf-8") as out:
         for story in read_stories(stories_path):
@@ -67,7 +74,10 @@ def run(
             fp = fingerprint(story)
             result = check(story, index, seen.get, fp=fp)
             dup = result.match.story_id if result.match else None
-            assignment = tracker.assign(story, duplicate_of=dup, template=result.template)
+            body = strip_and_remember(history, story.source, story.text)
+            assignment = tracker.assign(
+                replace(story, text=body), duplicate_of=dup, template=result.template
+            )
             index.add(story.id, fp.bands, fp.signature)
             seen[story.id] = story
             decision = {

@@ -7,7 +7,8 @@ Pure functions, no I/O, deterministic across processes (no use of Python's salte
 - :func:`shingles`: word k-shingles hashed to 64-bit ints with blake2b.
 - :class:`MinHasher`: MinHash signatures (universal hashing ``(a*x + b) mod p`` with a fixed seed)
   and LSH band keys (blake2b of band number and rows, as signed 63-bit ints for a SQL column).
-- :func:`names`: capitalised (multi)word names, the "specifics" that tell look-alike news apart.
+- :func:`names`: capitalised (multi)word names, the "specifics" that tell look-alike news apart;
+  :func:`is_person`: whether such a name looks like a person's (not a place or an organisation).
 - :func:`stem`, :func:`term_vector`, :func:`idf`: the weighted bag of terms used to compare
   stories; :func:`recurrent_words`: words covered only by recurring (boilerplate) phrases.
 """
@@ -228,6 +229,63 @@ def names(text: str) -> list[str]:
     return [n for n in out if n]
 
 
+# Leading titles stripped from a name before deciding whether it is a person's.
+_PERSON_TITLES = _wordset(
+    """agent assistant attorney capt captain chief coroner cpl corporal deputy det detective dist
+    district dr father gov governor judge lt lieutenant mayor medical examiner miss mr mrs ms
+    officer officers pastor pfc police president prosecutor pvt rep rev sen senator sergeant sgt
+    sheriff special spc state superintendent trooper u.s
+    """
+)
+# Words that make a capitalised run a place, an organisation or a medium rather than a person.
+_NOT_PERSON_WORDS = _wordset(
+    """academy agency airport ap apartments apartment association ave avenue bank bar beach bay
+    blvd boulevard bridge bureau cafe center centre channel church circle city club co college
+    community company corp county court courthouse creek ct daily department dept district
+    division dr drive east elementary estates facebook falls federal fire fort forest gardens
+    grove hall harbor heights high highway hill hills hospital hotel house hwy inc island jail
+    journal junction lake lane llc ln los mall market mcdonald medical memorial middle mount mt
+    national news north northeast northwest office park parkway pd pike place plaza point police
+    post press prison radio rd ridge river road route saint san santa school services sheriff
+    south southeast southwest springs square st state station store street tavern times tower
+    town township trail tribune tv twitter union united university valley view village walmart
+    way west
+    """
+    # medium and page furniture, time stamps
+    """am caption close edt est image more new photo pm posted updated video
+    """
+    # US states, their postal and AP abbreviations
+    """al ala alabama alaska ariz arizona ark arkansas az ca calif california carolina colo
+    colorado conn connecticut dakota de del delaware fl fla florida ga georgia hawaii ia id
+    idaho il ill illinois ind indiana iowa kan kans kansas kentucky ky la louisiana ma maine
+    maryland mass massachusetts md me mich michigan minn minnesota miss mississippi missouri
+    mo mont montana nc nd ne neb nebraska nev nevada nh nj nm nv ny ohio ok okla oklahoma or
+    ore oregon pa penn pennsylvania ri sc sd tenn tennessee tex texas tn tx ut utah va vermont
+    virginia vt wa wash washington wi wis wisconsin wv wy wyo wyoming
+    """
+)
+
+
+def is_person(name: str) -> bool:
+    """Whether a name from :func:`names` looks like a person's: two to four words (after leading
+    titles such as "Sgt." or "Police Chief"), none of them a place, organisation or medium word
+    ("Street", "County", "Police", "News"...), a weekday, a month or a number."""
+    ws = name.split()
+    while ws and ws[0] in _PERSON_TITLES:
+        ws.pop(0)
+    if not 2 <= len(ws) <= 4:
+        return False
+    return all(w.isalpha() and w not in _NOT_PERSON_WORDS and w not in WEEKDAYS_MONTHS for w in ws)
+
+
+def person_key(name: str) -> str:
+    """A person's name without leading titles ("sgt john dunn" -> "john dunn")."""
+    ws = name.split()
+    while ws and ws[0] in _PERSON_TITLES:
+        ws.pop(0)
+    return " ".join(ws)
+
+
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate(
@@ -290,10 +348,13 @@ def term_vector(
     """Weighted terms of a story before IDF: ``(1 + log tf) * boost`` per term.
 
     Terms are stemmed (:func:`stem`) non-stopword tokens, minus the words in ``drop``, plus one
-    ``"n:<name>"`` term per multiword name, so that a full name ("n:maria lopez") counts
-    beyond its two words. Words inside a capitalised name get ``NAME_BOOST`` and numbers of two
-    or more digits (ages, house numbers) ``NUMBER_BOOST``: in look-alike news only such
-    specifics tell events apart; the factors are modest so that IDF still decides what is rare.
+    ``"n:<name>"`` term per multiword name, so that a full name ("n:elm street") counts
+    beyond its two words; a name that looks like a person's (:func:`is_person`) is
+    ``"p:<name>"`` instead ("p:maria lopez"), since a person links reports months apart while a
+    place is shared by unrelated events. Words inside a capitalised name get ``NAME_BOOST`` and
+    numbers of two or more digits (ages, house numbers) ``NUMBER_BOOST``: in look-alike news
+    only such specifics tell events apart; the factors are modest so that IDF still decides what
+    is rare.
     The headline is counted ``TITLE_REPEAT`` times: it is the cleanest summary of a story, while
     scraped bodies are often partly boilerplate. Title-case headlines are not mined for names.
     """
@@ -308,11 +369,14 @@ def term_vector(
         tf[stem(w)] += 1
     for n in found:
         if " " in n and not all(w in drop for w in n.split()):
-            tf["n:" + n] += 1
+            if is_person(n):
+                tf["p:" + person_key(n)] += 1
+            else:
+                tf["n:" + n] += 1
     vec: dict[str, float] = {}
     for term, count in tf.items():
         boost = 1.0
-        if term.startswith("n:") or term in name_words:
+        if term.startswith(("n:", "p:")) or term in name_words:
             boost = NAME_BOOST
         elif term.isdigit() and len(term) >= 2:
             boost = NUMBER_BOOST

@@ -3,7 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 from monitor.dedup import StoryText
-from monitor.developments import DevelopmentTracker, MemoryDevelopmentStore, new_sentences
+from monitor.developments import (
+    LINK_FEATURES,
+    DevelopmentTracker,
+    MemoryDevelopmentStore,
+    link_features,
+    link_probability,
+    new_sentences,
+)
 
 T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -114,3 +121,56 @@ def test_new_sentences_helper() -> None:
     assert new_sentences("", "Harlowe police bar. Vandermeer charged today.", seen) == (
         "Vandermeer charged today.",
     )
+
+
+COURT = (
+    "Curtis Vandermeer, 24, pleaded guilty Monday to aggravated assault. Prosecutors said he "
+    "fired into a crowd last spring, wounding Ravi Okonjo and Dale Pruitt."
+)
+
+
+def test_link_features_count_rare_shared_people_apart_from_places() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    other = tr.store.story("a")
+    assert other is not None
+    vec = {"p:ravi okonjo": 1.0, "n:delancey road": 1.0, "harlowe": 1.0, "31": 1.0}
+    feats = dict(
+        zip(
+            LINK_FEATURES,
+            link_features(vec, "news.test", other, 0.3, 100.0, lambda t: True),
+            strict=True,
+        )
+    )
+    assert feats["person"] == 1.0
+    assert feats["place"] == 1.0
+    assert feats["number"] == 1.0
+    assert feats["same_source"] == 1.0
+    assert feats["thin"] == 1.0
+    assert feats["cos_x_log_age"] == 0.3 * feats["log_age"]
+    assert link_probability(feats.values(), [0.0] * len(feats)) == 0.5
+
+
+def test_court_follow_up_months_later_joins_by_the_shared_people() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    court = tr.assign(s("h", "Gunman pleads guilty", COURT, 60))
+    assert not court.is_new
+    assert court.development_id == "a"
+
+
+def test_previous_bar_rule_is_still_available() -> None:
+    tr = DevelopmentTracker(MemoryDevelopmentStore(), weights=None)
+    for i, (title, text) in enumerate(FILLER):
+        tr.assign(s(f"f{i}", title, text, -30 + i))
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    b = tr.assign(s("b", "Police name men shot outside Copper Kettle", SECOND, 1))
+    assert b.development_id == "a"
+
+
+def test_observer_sees_the_pairs_considered() -> None:
+    seen: list[tuple[str, str]] = []
+    tr = DevelopmentTracker(observer=lambda a, b, f: seen.append((a, b)))
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    tr.assign(s("b", "Police name men shot outside Copper Kettle", SECOND, 1))
+    assert ("b", "a") in seen

@@ -9,7 +9,9 @@ from monitor.textfeatures import (
     MinHasher,
     fold,
     idf,
+    is_person,
     names,
+    person_key,
     recurrent_words,
     sentences,
     shingles,
@@ -101,7 +103,8 @@ def test_stem_joins_inflections_and_number_words() -> None:
 def test_term_vector_boosts_names_and_drops_stopwords() -> None:
     vec = term_vector("Woman hurt on Elm Street", TEXT)
     assert "the" not in vec
-    assert "n:maria lopez" in vec
+    assert "p:maria lopez" in vec  # a person's name
+    assert "n:elm street" in vec  # a place
     assert vec["lopez"] > vec["fled"]
     assert vec["34"] > vec["fled"]
     assert "fled" not in term_vector("x", TEXT, drop={"fled"})
@@ -116,3 +119,16 @@ def test_recurrent_words_only_inside_recurring_phrases() -> None:
 
 def test_idf_prefers_rare_terms() -> None:
     assert idf(0, 100) > idf(5, 100) > idf(90, 100) > 0
+
+
+def test_is_person_tells_people_from_places_and_page_furniture() -> None:
+    assert is_person("maria lopez")
+    assert is_person("sgt j rivera")  # title stripped, initial kept
+    assert is_person("police chief dana okafor")
+    assert person_key("police chief dana okafor") == "dana okafor"
+    assert not is_person("elm street")
+    assert not is_person("riverton police department")
+    assert not is_person("harlowe county")
+    assert not is_person("memphis tenn")
+    assert not is_person("pm edt updated")
+    assert not is_person("riverton")
