@@ -116,6 +116,26 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Stream a labelled JSON-lines file through dedup and development tracking (reading
+    only id, published, source, url, title, summary) and write one decision per story."""
+    from monitor.evaluate import run as evaluate
+
+    def progress(n: int) -> None:
+        if n % 250 == 0:
+            print(f"\r{n} stories", end="", file=sys.stderr, flush=True)
+
+    try:
+        summary = evaluate(args.stories, args.out, progress=None if args.quiet else progress)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.stories}: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import main as demo_main
 
@@ -151,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("vacuum", help="compact the store (best with the daemon stopped)")
     p.add_argument("--config", default=DEFAULT_CONFIG, help=f"(default {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_vacuum)
+
+    p = sub.add_parser(
+        "evaluate", help="write dedup/development decisions for a labelled story stream"
+    )
+    p.add_argument("--stories", required=True, metavar="FILE.jsonl",
+                   help="one story a line: id, published, source, url, title, summary")
+    p.add_argument("--out", required=True, metavar="DECISIONS.jsonl")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="show the whole path on bundled sample feeds, offline")
     p.add_argument("--keep", action="store_true", help="keep the demo's folder and print it")

@@ -72,3 +72,29 @@ def test_labels_are_never_read(tmp_path: Path) -> None:
 def test_main_usage(tmp_path: Path) -> None:
     assert main(["evaluate"]) == 2
     assert main(["evaluate", str(write(tmp_path)), str(tmp_path / "o.jsonl")]) == 0
+
+
+def test_monitor_evaluate_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    stories = tmp_path / "s.jsonl"
+    stories.write_text(
+        "".join(
+            json.dumps({"id": f"s{i}", "published": "2026-11-2" + str(i), "source": "a.example",
+                        "url": f"https://a.example/{i}", "title": f"Storm floods town {i}",
+                        "summary": f"Rain flooded the town of Brookvale {i} on Monday."})
+            + "\n"
+            for i in range(3)
+        )
+    )  # fmt: skip
+    out = tmp_path / "d.jsonl"
+    res = subprocess.run(
+        [sys.executable, "-m", "monitor", "evaluate", "--stories", str(stories), "--out",
+         str(out)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["stories"] == 3
+    decisions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [d["id"] for d in decisions] == ["s0", "s1", "s2"]
+    assert all(set(d) == {"id", "new", "development", "duplicate_of"} for d in decisions)
