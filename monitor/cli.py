@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.opml_cli import register as register_opml  # monitor import-opml|export-opml
 
     register_opml(sub, DEFAULT_CONFIG)
+
+    from monitor.parse_cli import register as register_parse  # monitor parse FILE|URL
+
+    register_parse(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from monitor import scheduler as scheduler_mod
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
 from monitor.metrics import probe_loop_lag
+from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
 from monitor.politeness import HostLimiter
 from monitor.service import Service
@@ -59,8 +60,16 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
         session = http_session(config)
         stack.push_async_callback(session.close)
         hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
+        parser = ParseStage()
+        stack.callback(parser.close)
         deps = Deps(
-            store=store, session=session, clock=clock, log=log, user_agent=USER_AGENT, hosts=hosts
+            store=store,
+            session=session,
+            clock=clock,
+            log=log,
+            user_agent=USER_AGENT,
+            hosts=hosts,
+            parser=parser,
         )
         service = Service(config, deps)
         await service.sync_feeds()

@@ -89,13 +89,14 @@ def read_opml(
         elif attrs.get("htmlurl") and len(el) == 0 and attrs.get("type", "").lower() != "link":
             title = attrs.get("text") or attrs.get("title", "")
             pages.append(Skipped(attrs["htmlurl"], title, "a web page without a feed (no xmlUrl)"))
-    # listparser decodes bytes as UTF-8 (and takes a str starting with http:// for a URL
-    # to fetch): hand it UTF-8 bytes, re-encoded by ElementTree when the file is not UTF-8.
+    # listparser takes a str starting with http:// for a URL to fetch, so it gets bytes;
+    # without a declaration its XML parser (lxml when installed) may read them as Latin-1:
+    # hand it UTF-8 bytes that say so, re-encoded by ElementTree when the file is not UTF-8.
     try:
         data.decode("utf-8")
         payload = data
     except UnicodeDecodeError:
-        payload = ET.tostring(root, encoding="utf-8")
+        payload = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8")
     result: Any = listparser.parse(payload)
 
     out: list[FeedConfig] = []

@@ -1,72 +1,29 @@
-"""Parse: the only importer of the feed parser. Bytes of one response -> raw entries.
+"""Parse: bytes of one response -> raw entries. The only importer of feedparser.
 
-feedparser reads RSS 0.9x/1.0/2.0, Atom and CDF, repairs broken markup and guesses
-encodings. HTML sanitizing and relative-URI resolution inside content are turned off: the
-monitor reduces entries to plain text (normalize.py) and resolves links itself, so that work
-would be thrown away.
+Three readers, chosen per document (see README, *Parsing*):
+
+- JSON Feed 1.0/1.1 (a body that starts with `{`): a small dedicated reader (jsonfeed.py);
+- RSS 0.9x/1.0/2.0 and Atom 1.0: lxml in strict mode (fastparse.py), repaired and parsed
+  again when not well-formed, giving the same raw fields as feedparser;
+- everything the fast path is unsure of (markup too broken to repair, entity declarations,
+  Atom 0.3, CDF, base64 content, HTML pages): feedparser, with HTML sanitizing and
+  relative-URI resolution inside content turned off (the monitor reduces entries to plain
+  text and resolves links itself, so that work would be thrown away).
 """
 
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
+from monitor.fastparse import Unsure, fast_parse
+from monitor.jsonfeed import looks_like_json, parse_json_feed
+from monitor.rawfeed import ParsedFeed, ParseError, RawEntry, interval_hint
 
-class ParseError(Exception):
-    """The document is not a feed; `kind` is "not_a_feed" or "parse"."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class RawEntry:
-    guid: str | None
-    link: str | None
-    title: str  # may hold markup and entities
-    summary: str  # may hold markup
-    content: str  # the longest content:encoded / atom:content, may hold markup
-    published: datetime | None
-    updated: datetime | None
-    author: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    title: str | None
-    entries: tuple[RawEntry, ...]
-    warning: str | None  # a recoverable problem feedparser reported (bozo)
-    version: str
-    min_interval: float | None = None  # seconds the feed asks between polls (ttl, sy:*)
-
-
-_SY_PERIOD = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0,
-              "monthly": 2592000.0, "yearly": 31536000.0}
-
-
-def interval_hint(feed: Any) -> float | None:
-    """The polling interval a feed document asks for: RSS <ttl> (minutes), or
-    <sy:updatePeriod> divided by <sy:updateFrequency>; the longer when both are given."""
-    hints = []
-    try:
-        ttl = float(str(feed.get("ttl", "")).strip() or "nan")
-        if ttl > 0:
-            hints.append(ttl * 60)
-    except ValueError:
-        pass
-    period = _SY_PERIOD.get(str(feed.get("sy_updateperiod", "")).strip().lower())
-    if period:
-        try:
-            frequency = max(1.0, float(str(feed.get("sy_updatefrequency", "1")).strip() or 1))
-        except ValueError:
-            frequency = 1.0
-        hints.append(period / frequency)
-    return max(hints) if hints else None
+__all__ = ["ParseError", "ParsedFeed", "RawEntry", "interval_hint", "parse_feed"]
 
 
 def _when(value: Any) -> datetime | None:
@@ -82,15 +39,61 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _not_a_feed(body: bytes, content_type: str | None) -> ParseError:
+    head = body[:2048].lower()
+    looks = (
+        "an HTML page"
+        if b"<html" in head or b"<!doctype html" in head
+        else ("empty" if not body.strip() else "neither RSS nor Atom")
+    )
+    return ParseError(
+        "not_a_feed",
+        f"the document is not an RSS or Atom feed ({looks}; "
+        f"content type {content_type or 'unknown'})",
+    )
+
+
 def parse_feed(
     body: bytes, *, url: str = "", content_type: str | None = None, max_entries: int = 1000
 ) -> ParsedFeed:
+    """The document's raw entries (at most `max_entries`); raises ParseError."""
+    if looks_like_json(body):
+        return parse_json_feed(body, url=url, content_type=content_type, max_entries=max_entries)
+    try:
+        return fast_parse(
+            body,
+            url=url,
+            content_type=content_type,
+            max_entries=max_entries,
+            html_page=lambda: _not_a_feed(body, content_type),
+        )
+    except Unsure as unsure:
+        parsed = parse_with_feedparser(
+            body, url=url, content_type=content_type, max_entries=max_entries
+        )
+        why = f"read by feedparser: {unsure}"
+        warning = f"{parsed.warning}; {why}" if parsed.warning else why
+        return ParsedFeed(
+            parsed.title, parsed.entries, warning, parsed.version, parsed.min_interval
+        )
+
+
+def parse_with_feedparser(
+    body: bytes,
+    *,
+    url: str = "",
+    content_type: str | None = None,
+    max_entries: int = 1000,
+    sanitize: bool = False,
+) -> ParsedFeed:
+    """The full parser: feedparser, without sanitizing nor resolving URIs inside content
+    (`sanitize=True`: feedparser's defaults, the benchmark's baseline)."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     try:
         d = feedparser.parse(
-            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+            body, response_headers=headers, sanitize_html=sanitize, resolve_relative_uris=sanitize
         )
     except Exception as exc:  # feedparser is robust, but a stage must never raise raw errors
         raise ParseError("parse", f"parser failed: {type(exc).__name__}: {exc}") from exc
@@ -100,16 +103,7 @@ def parse_feed(
         head = body[:2048].lower()
         if any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<channel")):
             raise ParseError("parse", f"broken feed document: {problem or 'no entries found'}")
-        looks = (
-            "an HTML page"
-            if b"<html" in head or b"<!doctype html" in head
-            else ("empty" if not body.strip() else "neither RSS nor Atom")
-        )
-        raise ParseError(
-            "not_a_feed",
-            f"the document is not an RSS or Atom feed ({looks}; "
-            f"content type {content_type or 'unknown'})",
-        )
+        raise _not_a_feed(body, content_type)
     entries = []
     for e in d.entries[:max_entries]:
         contents = [c.get("value", "") for c in e.get("content", []) if isinstance(c, dict)]
@@ -132,4 +126,5 @@ def parse_feed(
         warning=warning,
         version=version,
         min_interval=interval_hint(d.feed),
+        parser="feedparser",
     )

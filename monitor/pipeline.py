@@ -30,8 +30,8 @@ from monitor.intervals import (
     update_rate,
 )
 from monitor.models import FeedRow, IngestResult, NewStory, PollUpdate
-from monitor.normalize import normalize_entries
-from monitor.parse import ParseError, parse_feed
+from monitor.parse import ParseError
+from monitor.parsestage import ParseStage
 from monitor.politeness import HostLimiter
 from monitor.store import Store, StoreError
 from monitor.topics import alert_drafts, match_topics, source_label
@@ -45,6 +45,7 @@ class Deps:
     log: Any
     user_agent: str
     hosts: HostLimiter
+    parser: ParseStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +185,8 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
     body_hash = hashlib.sha256(res.body).hexdigest()[:32]
     if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
         return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed, result="ok")
-    try:
-        parsed = await asyncio.to_thread(
-            parse_feed,
+    try:  # parse + normalize off the loop (a thread, or a process for large documents)
+        stage = await deps.parser.run(
             res.body,
             url=res.url,
             content_type=res.content_type,
@@ -195,7 +195,7 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
     except ParseError as exc:
         return await _record_error(deps, cfg, feed, res, now, exc.kind, str(exc), moved)
 
-    entries = normalize_entries(parsed.entries, res.url)
+    parsed, entries = stage.feed, stage.entries
     known = await deps.store.known_hashes(feed.id, [e.key for e in entries])
     topics, name = cfg.topics, feed.name
     new, updated, unchanged = [], [], 0
