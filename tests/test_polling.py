@@ -418,3 +418,32 @@ async def test_a_ttl_in_the_document_is_a_floor_of_the_interval(
         await service.poll_all()  # a 304 keeps the document's hint
         [feed] = (await service.status())["feeds"]
     assert feed["server_interval_seconds"] == 10800 and feed["interval_seconds"] == 10800
+
+
+async def test_a_json_feed_is_polled_like_any_other(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    import json as json_mod
+
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON desk",
+        "items": [
+            {"id": "j1", "url": "https://json.example/1", "title": "Kyiv troops plan",
+             "content_text": "Ukraine and peacekeepers.", "date_published": "2026-11-26T08:00:00Z"},
+            {"id": "j2", "url": "https://json.example/2", "title": "Grain prices",
+             "content_html": "<p>Nothing to see.</p>"},
+        ],
+    }  # fmt: skip
+    url = feed_server.set("feed.json", json_mod.dumps(doc).encode(),
+                          content_type="application/feed+json")  # fmt: skip
+    async with service_for(config_factory([url], receiver.url), FixedClock(T0)) as (
+        service,
+        _out,
+    ):
+        [outcome] = await service.poll_all()
+        assert (outcome.result, outcome.ingest.new, outcome.ingest.alerts) == ("ok", 2, 1)
+        await service.deliverer.deliver_due()
+    [hook] = receiver.delivered()
+    assert hook["json"]["data"]["story"]["link"] == "https://json.example/1"
+    assert hook["json"]["data"]["story"]["published"] == "2026-11-26T08:00:00Z"
