@@ -76,9 +76,9 @@ def run(quick: bool) -> list[Figure]:
     baseline = best_of(lambda: _feedparser(docs, sanitize=True), 1)
     plain = best_of(lambda: _feedparser(docs, sanitize=False), 1)
     figures = [
-        Figure("parse stage (cold)", entries / ours, "entries/s", entries / baseline,
-               "feedparser default"),
-        Figure("feedparser, no sanitizing", entries / plain, "entries/s", entries / baseline,
+        Figure("parse_stage", entries / ours, "entries/s", entries / baseline,
+               "feedparser default", note="cold: parse and normalize"),
+        Figure("feedparser_no_sanitizing", entries / plain, "entries/s", entries / baseline,
                "feedparser default"),
     ]  # fmt: skip
     # a re-poll: one new entry on top of an otherwise unchanged document
@@ -93,7 +93,7 @@ def run(quick: bool) -> list[Figure]:
 
     warm = best_of(repoll, repeat)
     figures.append(
-        Figure("parse stage (re-poll, memo)", entries / warm, "entries/s", entries / baseline,
+        Figure("parse_stage_repoll", entries / warm, "entries/s", entries / baseline,
                "feedparser default")
     )  # fmt: skip
     import random
@@ -104,9 +104,9 @@ def run(quick: bool) -> list[Figure]:
     process_lag = asyncio.run(_lag("process", big))
     mb = len(big[0]) / 1e6
     figures += [
-        Figure(f"loop lag, {mb:.1f} MB documents in the process pool", process_lag * 1000, "ms",
-               loop_lag * 1000, "parsed on the loop"),
-        Figure(f"loop lag, {mb:.1f} MB documents in a thread", thread_lag * 1000, "ms",
-               loop_lag * 1000, "parsed on the loop"),
+        Figure("loop_lag_process_pool", process_lag * 1000, "ms", loop_lag * 1000,
+               "parsed on the loop", note=f"{mb:.1f} MB documents"),
+        Figure("loop_lag_thread", thread_lag * 1000, "ms", loop_lag * 1000,
+               "parsed on the loop", note=f"{mb:.1f} MB documents"),
     ]  # fmt: skip
     return figures
