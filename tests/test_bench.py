@@ -34,6 +34,7 @@ def test_every_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert benches == modules, (benches, res.stderr)
     for fig in doc["figures"]:
         assert math.isfinite(fig["value"]), fig
+        assert fig["name"] and " " not in fig["name"], fig["name"]
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
     assert len(lines) == len(doc["figures"])
     assert all(len(ln.split()) >= 3 for ln in lines)
