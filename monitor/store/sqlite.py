@@ -305,6 +305,36 @@ class SQLiteStore:
                 out.update({r[0]: r[1] for r in await cur.fetchall()})
         return out
 
+    @staticmethod
+    async def _present_keys(
+        db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
+    ) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(keys), 400):
+            chunk = list(keys[i : i + 400])
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT key FROM stories WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            ) as cur:
+                out.update(r[0] for r in await cur.fetchall())
+        return out
+
+    @staticmethod
+    async def _story_ids(
+        db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
+    ) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 400):
+            chunk = list(keys[i : i + 400])
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT key, id FROM stories WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            ) as cur:
+                out.update((r[0], r[1]) for r in await cur.fetchall())
+        return out
+
     async def ingest(
         self,
         feed_id: int,
@@ -322,51 +352,48 @@ class SQLiteStore:
         inserted_keys: list[str] = []
         n_alerts = n_updated = 0
         async with self.transaction() as db:
+            # BEGIN IMMEDIATE holds the write lock: keys absent now stay absent until COMMIT,
+            # so the rows inserted are exactly the stories not stored before (one alert each)
+            present = await self._present_keys(db, feed_id, [s.entry.key for s in new])
+            fresh: dict[str, NewStory] = {}
             for story in new:
-                e = story.entry
-                cur = await db.execute(
+                if story.entry.key not in present:
+                    fresh.setdefault(story.entry.key, story)
+            if fresh:
+                await db.executemany(
                     """INSERT INTO stories (feed_id, key, link, title, summary, author,
                                             published_at, content_hash, first_seen_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (feed_id, key) DO NOTHING""",
-                    (
-                        feed_id,
-                        e.key,
-                        e.link,
-                        e.title,
-                        e.summary,
-                        e.author,
-                        e.published.timestamp() if e.published else None,
-                        e.content_hash,
-                        now,
-                    ),
-                )
-                if cur.rowcount != 1 or cur.lastrowid is None:
-                    continue
-                story_id = cur.lastrowid
-                inserted_keys.append(e.key)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        (feed_id, e.key, e.link, e.title, e.summary, e.author,
+                         e.published.timestamp() if e.published else None, e.content_hash, now)
+                        for e in (s.entry for s in fresh.values())
+                    ],
+                )  # fmt: skip
+                ids = await self._story_ids(db, feed_id, list(fresh))
                 await db.executemany(
                     "INSERT INTO story_topics (story_id, topic_id, terms, matched_at) "
                     "VALUES (?, ?, ?, ?)",
-                    [(story_id, m.topic_id, json.dumps(list(m.terms)), now) for m in story.matches],
+                    [
+                        (ids[key], m.topic_id, json.dumps(list(m.terms)), now)
+                        for key, story in fresh.items()
+                        for m in story.matches
+                    ],
                 )
-                for a in story.alerts:
-                    await db.execute(
-                        """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                               created_at, next_attempt_at)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (
-                            new_alert_id(),
-                            story_id,
-                            a.topic_id,
-                            a.sink_id,
-                            a.event,
-                            json.dumps({**a.data, "story_id": story_id}),
-                            now,
-                            now,
-                        ),
-                    )
-                    n_alerts += 1
+                alert_rows = [
+                    (new_alert_id(), ids[key], a.topic_id, a.sink_id, a.event,
+                     json.dumps({**a.data, "story_id": ids[key]}), now, now)
+                    for key, story in fresh.items()
+                    for a in story.alerts
+                ]  # fmt: skip
+                await db.executemany(
+                    """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
+                                           created_at, next_attempt_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    alert_rows,
+                )
+                n_alerts = len(alert_rows)
+                inserted_keys = list(fresh)
             for story in updated:
                 e = story.entry
                 async with db.execute(
