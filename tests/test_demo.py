@@ -32,7 +32,7 @@ def test_demo_prints_the_alerts_of_the_matching_stories_only() -> None:
     )
     assert res.returncode == 0, res.stdout + res.stderr
     match, other = expected()
-    assert len(match) == 8 and len(other) == 8
+    assert len(match) == 13 and len(other) == 13
     headlines = [
         line.split("] ", 1)[1]
         for line in res.stdout.splitlines()
@@ -40,5 +40,5 @@ def test_demo_prints_the_alerts_of_the_matching_stories_only() -> None:
     ]
     assert sorted(headlines) == sorted(match)
     assert not any(title in res.stdout for title in other)
-    assert "8 alerts received for 16 stories stored from 4 feeds." in res.stdout
+    assert "13 alerts received for 26 stories stored from 4 feeds." in res.stdout
     assert "matched: " in res.stdout and "https://" in res.stdout
