@@ -123,6 +123,12 @@ class AnalyzedDoc:
     def positions(self, f: int, word: str) -> Sequence[int]:
         return self._fields[f].pos.get(word, ())
 
+    def mentions(self, word: str, prefix: bool) -> bool:
+        """Does any field hold `word` (or, with `prefix`, a word starting with it)?"""
+        if prefix:
+            return any(self.prefix_positions(f, word) for f in range(3))
+        return any(word in idx.pos for idx in self._fields)
+
     def prefix_positions(self, f: int, prefix: str) -> tuple[int, ...]:
         """Sorted positions of all tokens starting with `prefix` (cached per story)."""
         found = self._prefixes.get((f, prefix))
@@ -264,6 +270,30 @@ class _Not(_Node):
         return not self.child.test(doc)
 
 
+Anchors = frozenset[tuple[str, bool]]  # (word, is_prefix): one of them must occur
+
+
+def _anchors(node: _Node) -> Anchors | None:
+    """Words of which a matching story must contain at least one (None: no such set, e.g.
+    under NOT). A cheap first test: most stories match few of many topics."""
+    if isinstance(node, _Term):
+        return frozenset({(node.words[0], node.prefix and len(node.words) == 1)})
+    if isinstance(node, _Near):
+        return _anchors(node.left)
+    if isinstance(node, _And):
+        found = [a for a in map(_anchors, node.parts) if a is not None]
+        return min(found, key=len) if found else None
+    if isinstance(node, _Or):
+        union: set[tuple[str, bool]] = set()
+        for part in node.parts:
+            a = _anchors(part)
+            if a is None:
+                return None
+            union |= a
+        return frozenset(union)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """A compiled query; build it with `compile_query`. Equal when the text is equal."""
@@ -271,10 +301,15 @@ class Query:
     text: str
     _root: _Node = field(repr=False, compare=False)
     _terms: tuple[str, ...] = field(repr=False, compare=False)
+    _anchors: Anchors | None = field(default=None, repr=False, compare=False)
 
     def match(self, doc: AnalyzedDoc) -> tuple[str, ...] | None:
         """None if the story does not match, else the positive terms that matched, as
         written in the query, deduplicated, in query order."""
+        if self._anchors is not None and not any(
+            doc.mentions(w, prefix) for w, prefix in self._anchors
+        ):
+            return None
         if not self._root.test(doc):
             return None
         out: list[str] = []
@@ -545,4 +580,4 @@ def compile_query(text: str) -> Query:
         raise _error("negative", 0)
     terms: list[str] = []
     root.positive(terms)
-    return Query(text, root, tuple(dict.fromkeys(terms)))
+    return Query(text, root, tuple(dict.fromkeys(terms)), _anchors(root))

@@ -70,3 +70,24 @@ def test_the_query_parser_parses_or_explains(text: str) -> None:
     result = query.match(doc)
     assert result is None or isinstance(result, tuple)
     assert query.terms()
+
+
+WORDS = st.sampled_from(["kyiv", "ukraine", "troops", "peacekeepers", "security", "guarantees",
+                         "grain", "storm", "abc", "a", "b", "c", "café"])  # fmt: skip
+
+
+@FUZZ
+@given(
+    st.lists(QUERY_ALPHABET, max_size=25).map("".join),
+    st.lists(WORDS, max_size=12).map(" ".join),
+    st.lists(WORDS, max_size=30).map(" ".join),
+)
+def test_the_anchor_prefilter_never_changes_a_result(text: str, title: str, body: str) -> None:
+    from dataclasses import replace
+
+    try:
+        query = compile_query(text)
+    except QueryError:
+        return
+    doc = analyze(Fields(title=title, body=body, source="wire"))
+    assert query.match(doc) == replace(query, _anchors=None).match(doc)
