@@ -35,12 +35,16 @@ bench: $(STAMP)
 check-config: $(STAMP)
 	$(BIN)/monitor check-config $(CONFIG)
 
-# Tools some tests use (promtool, systemd-analyze), from the distribution's packages.
+# Tools some tests use (promtool, systemd-analyze, nginx, chromium), from the distribution's packages.
 # Tests that need them skip without them on a developer's machine, and fail under CI.
-SYSTEM_TOOLS := promtool:prometheus systemd-analyze:systemd nginx:nginx-light
+# PostgreSQL (the shared store's tests): Debian keeps its server binaries off PATH, in
+# /usr/lib/postgresql/VERSION/bin, so it is looked for there too (as tests/pg.py does).
+SYSTEM_TOOLS := promtool:prometheus systemd-analyze:systemd nginx:nginx-light chromium:chromium
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

@@ -34,7 +34,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     print(
         f"{cfg.source}: OK ({len(cfg.feeds)} feeds, {len(cfg.topics)} topics, "
-        f"{len(cfg.sinks)} sinks; store {cfg.storage.path})"
+        f"{len(cfg.sinks)} sinks; store {cfg.storage.display})"
     )
     return 0
 
@@ -97,11 +97,10 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config)
     if cfg is None:
         return 2
-    from monitor.store import Store, StoreError
+    from monitor.store import StoreError, open_store
 
     async def go() -> tuple[int, int]:
-        store = Store(cfg.storage.path)
-        await store.open()
+        store = await open_store(cfg.storage)
         try:
             return await store.vacuum()
         finally:
@@ -112,7 +111,7 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{cfg.storage.path}: {before:,} -> {after:,} bytes")
+    print(f"{cfg.storage.display}: {before:,} -> {after:,} bytes")
     return 0
 
 
@@ -196,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.parse_cli import register as register_parse  # monitor parse FILE|URL
 
     register_parse(sub)
+
+    from monitor.migrate import register as register_migrate  # monitor migrate --from --to
+
+    register_migrate(sub)
     return parser
 
 

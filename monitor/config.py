@@ -42,9 +42,18 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    url: str
-    path: Path  # resolved SQLite database file
+    url: str = field(repr=False)  # may hold a password: print `display`, never `url`
+    path: Path | None  # resolved SQLite database file; None for a PostgreSQL store
     max_size: int | None = None  # cap of the database file; writes beyond it fail cleanly
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.path is not None else "postgresql"
+
+    @property
+    def display(self) -> str:
+        """The store for logs and /status: the SQLite file, or the URL without password."""
+        return str(self.path) if self.path is not None else redact_url(self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,12 @@ class DeliveryConfig:
     batch: int = 50
     max_age: float | None = 86400.0  # dead-lettered when still failing this long after written
     timezone: str = "UTC"  # of digest schedules
+    lease: float | None = None  # a claimed alert's lease; None: 3 * timeout + 30 s
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed alert stays with its instance before another may send it."""
+        return self.lease if self.lease is not None else self.timeout * 3 + 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +236,47 @@ def parse_size(value: object) -> int:
     return size
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password (user:password@, password= parameter) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if sep else netloc
+    query = re.sub(r"(?i)(^|&)(password|sslpassword)=[^&]*", r"\1\2=***", parts.query)
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def check_postgres_url(url: str) -> None:
+    """A postgresql:// URL asyncpg can use; errors never quote the URL (it may hold a
+    password)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid postgresql:// URL ({exc})") from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError(
+            "names no server: postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            "(or ?host=/run/postgresql for a socket)"
+        )
+
+
 def resolve_sqlite_url(url: str, base: Path) -> Path:
     """`sqlite:///rel/path` is relative to `base`; `sqlite:////abs/path` is absolute."""
     if not url.startswith("sqlite:///"):
-        raise ValueError('only sqlite:/// URLs are supported (e.g. "sqlite:///../var/monitor.db")')
+        raise ValueError(
+            "use sqlite:///PATH (a file, e.g. \"sqlite:///../var/monitor.db\") or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (a server shared by several "
+            "instances)"
+        )
     rest = url[len("sqlite:///") :]
     if not rest or rest == "/":
         raise ValueError("the URL names no database file")
@@ -412,14 +464,23 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         ),
     )
 
-    st = r.table(data, "storage", ("url", "max_size"))
-    url = r.get(st, "storage", "url", _str, default="sqlite:///monitor.db")
+    st = r.table(data, "storage", ("url", "url_env", "url_file", "max_size"))
+    url = _read_secret(r, st, "storage", "url") or "sqlite:///monitor.db"  # may hold a password
     max_size = r.get(st, "storage", "max_size", parse_size)
-    try:
-        db_path = resolve_sqlite_url(url, r.base)
-    except ValueError as exc:
-        r.problem("storage.url", str(exc))
-        db_path = r.base / "monitor.db"
+    db_path: Path | None = None
+    if url.startswith(POSTGRES_SCHEMES):
+        try:
+            check_postgres_url(url)
+        except ValueError as exc:
+            r.problem("storage.url", str(exc))
+        if max_size is not None:
+            r.problem("storage.max_size", "applies to a SQLite store only")
+    else:
+        try:
+            db_path = resolve_sqlite_url(url, r.base)
+        except ValueError as exc:
+            r.problem("storage.url", str(exc))
+            db_path = r.base / "monitor.db"
     storage = StorageConfig(url=url, path=db_path, max_size=max_size)
 
     sv = r.table(data, "server", ("listen", "enabled", "token", "token_env", "token_file"))
@@ -493,7 +554,10 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         batch=r.get(dl, "delivery", "batch", _positive_int, ddef.batch),
         max_age=r.get(dl, "delivery", "max_age", _age, ddef.max_age),
         timezone=r.get(dl, "delivery", "timezone", _timezone, ddef.timezone),
+        lease=r.get(dl, "delivery", "lease", parse_duration, ddef.lease),
     )
+    if delivery.lease is not None and delivery.lease <= delivery.timeout:
+        r.problem("delivery.lease", "must be longer than delivery.timeout (a send ends in it)")
 
     lg = r.table(data, "log", ("level",))
     level = r.get(lg, "log", "level", _choice(LOG_LEVELS), "info")

@@ -29,7 +29,7 @@ from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
 from monitor.politeness import HostLimiter
 from monitor.service import Service
-from monitor.store import Store, StoreError
+from monitor.store import StoreError, open_store
 from monitor.systemd import Notifier
 
 
@@ -52,11 +52,8 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
     """Store and HTTP session opened, feeds synced; yields the Service. Shared by `run` and
     `poll-once`."""
     async with AsyncExitStack() as stack:
-        store = Store(config.storage.path)
-        await store.open()
+        store = await open_store(config.storage)  # sqlite:/// or postgresql://, migrated
         stack.push_async_callback(store.close)
-        if config.storage.max_size is not None:
-            await store.set_max_size(config.storage.max_size)
         session = http_session(config)
         stack.push_async_callback(session.close)
         hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
@@ -154,7 +151,8 @@ async def run(
                 feeds=feeds,
                 topics=len(config.topics),
                 sinks=len(config.sinks),
-                store=str(config.storage.path),
+                store=config.storage.display,
+                instance=service.store.instance_id,
             )
             notifier.notify("READY=1", f"STATUS={await service.one_line()}")
             if on_ready is not None:
@@ -228,7 +226,7 @@ async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
             problems=[str(p) for p in exc.problems],
         )
     else:
-        if new.storage.path != service.config.storage.path or new.server != service.config.server:
+        if new.storage.url != service.config.storage.url or new.server != service.config.server:
             log.warning(
                 "config.reload_partial",
                 error="storage and server changes take effect at the next restart",

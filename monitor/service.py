@@ -214,6 +214,15 @@ class Service:
             "config": str(self.config.source),
             "last_reload_error": self.last_reload_error,
             "store_write_failure": self.store.write_failure,
+            "store": {  # the backend, the URL without its password, who holds which leases
+                "backend": self.config.storage.backend,
+                "location": self.config.storage.display,
+                "instance": self.store.instance_id,
+                "leases": [
+                    {**lease, "until": iso(lease["until"])}
+                    for lease in await self.store.leases(self.clock.now().timestamp())
+                ],
+            },
             "stories": await self.store.story_count(),
             "polls_in_flight": len(self.in_flight),
             "feeds_summary": _summary(feeds),

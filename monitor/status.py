@@ -4,6 +4,7 @@ GET /healthz  200 while the main loop runs and the scheduler ticks, else 503
 GET /readyz   200 when also the store answers, else 503
 GET /status   JSON: version, uptime, per feed its state, per topic its matches, alerts
 GET /metrics  Prometheus text exposition
+GET /          the dashboard; /api/… the JSON API (monitor/web)
 
 When a token is configured, everything but /healthz and /readyz requires
 `Authorization: Bearer <token>` (compared in constant time).
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from monitor import web as web_ui
 from monitor.metrics import CONTENT_TYPE
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -84,6 +86,9 @@ def make_app(source: StatusSource) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
+    # the dashboard (GET /) and the JSON API (/api/…), over the running service (monitor/web)
+    if isinstance(source, web_ui.WebSource):
+        web_ui.setup(app, source)
     return app
 
 

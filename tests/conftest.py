@@ -348,3 +348,57 @@ async def daemon_factory() -> AsyncIterator[Callable[..., DaemonProcess]]:
         if d.proc is not None and d.proc.returncode is None:
             d.proc.kill()
             await d.proc.wait()
+
+
+# PostgreSQL: a throw-away cluster for the session and a database per test (tests/pg.py)
+from tests.pg import pg_cluster, pg_url  # noqa: E402, F401
+
+# The dashboard and the API (monitor/web): a service with stored data (an ok and a failing
+# feed, matched stories, a delivered and a dead alert) and its status server on port 0.
+API_TOKEN = "api-token-for-tests-0123456789"
+
+
+@dataclass
+class WebServer:
+    service: Any
+    port: int
+    clock: Any
+    token: str | None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+@pytest.fixture
+async def web_factory(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> AsyncIterator[Callable[..., Any]]:
+    from monitor import status
+    from monitor.clock import FixedClock
+    from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, service_for
+
+    stack = contextlib.AsyncExitStack()
+
+    async def make(token: str | None = None, extra_items: list[dict[str, str]] | None = None):  # type: ignore[no-untyped-def]
+        good = feed_server.set("a.xml", rss([GUARANTEE, GRAIN, RUSSIA, *(extra_items or [])]))
+        bad = feed_server.set("b.xml", b"nope", status=503)
+        cfg = config_factory([good, bad], receiver.url)
+        if token:
+            cfg.write_text(cfg.read_text().replace("[server]\n", f'[server]\ntoken = "{token}"\n'))
+        clock = FixedClock(T0)
+        service, _out = await stack.enter_async_context(service_for(cfg, clock))
+        receiver.responses = [(204, {}), (400, {})]  # one alert delivered, one dead (4xx)
+        for _ in range(3):  # the 503 feed is failing after 3 consecutive errors
+            await service.poll_all()
+            await service.deliverer.deliver_due()
+            clock.advance(600)
+        runner, port = await status.start(service, "127.0.0.1", 0)
+        stack.push_async_callback(runner.cleanup)
+        return WebServer(service, port, clock, token)
+
+    yield make
+    await stack.aclose()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from standardwebhooks import Webhook
 
-from monitor.store import Store
+from monitor.store import SQLiteStore
 from tests.conftest import WEBHOOK_SECRET, DaemonProcess, FeedServer, rss
 from tests.test_alerts import Hub, hub  # noqa: F401  (the fixture)
 from tests.test_pipeline import GUARANTEE
@@ -43,7 +43,7 @@ async def test_a_daemon_killed_between_commit_and_send_delivers_after_restart_sa
     del hub.hang["/hook"]
     gate.set()
 
-    store = Store(cfg.parent / "var" / "monitor.db")
+    store = SQLiteStore(cfg.parent / "var" / "monitor.db")
     await store.open()
     try:
         [row] = await store.alert_log()

@@ -92,7 +92,7 @@ def test_the_shipped_configuration_is_valid() -> None:
         (('type = "webhook"', 'type = "carrier-pigeon"'), "sinks[0].type", "must be one of"),
         (('name = "Example"', 'nmae = "Example"'), "feeds[0].nmae", "did you mean 'name'"),
         (("OR peacekeepers)'", "OR peacekeepers'"), "topics[0].query", "position"),
-        (('url = "sqlite:///../var/monitor.db"', 'url = "postgres://x"'), "storage.url", "sqlite"),
+        (('url = "sqlite:///../var/monitor.db"', 'url = "mysql://x"'), "storage.url", "sqlite"),
         (("[server]", "[servers]"), "(top level).servers", "did you mean 'server'"),
     ],
 )

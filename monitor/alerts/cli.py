@@ -50,18 +50,17 @@ def register(sub: Any, default_config: str) -> None:
 
 
 def _with_store(args: argparse.Namespace, job: Callable[[Any], Awaitable[T]]) -> T | int:
-    from monitor.store import Store, StoreError
+    from monitor.store import StoreError, open_store
 
     cfg = load_or_report(args.config)
     if cfg is None:
         return 2
-    if not cfg.storage.path.exists():
+    if cfg.storage.path is not None and not cfg.storage.path.exists():
         print(f"error: no store at {cfg.storage.path} (has the daemon run?)", file=sys.stderr)
         return 1
 
     async def go() -> T:
-        store = Store(cfg.storage.path)
-        await store.open()
+        store = await open_store(cfg.storage)
         try:
             return await job(store)
         finally:

@@ -154,7 +154,7 @@ class Deliverer:
                 await self._housekeeping(cfg, now)
             except Exception as exc:  # never let digests or health checks stop deliveries
                 self.log.error("alert.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
-            lease = cfg.delivery.timeout * 3 + 30
+            lease = cfg.delivery.lease_seconds
             busy = {s for s, t in self._busy.items() if not t.done()}
             alerts = await self.store.claim_due_alerts(
                 now, cfg.delivery.batch, lease, exclude_sinks=busy

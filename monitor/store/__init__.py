@@ -1,11 +1,36 @@
-"""Storage: the schema and its migrations, and the stores behind one interface.
+"""Storage: the schema and its migrations, and the stores behind one interface (`Store`).
 
-SQLite is the embedded default. The PostgreSQL store for several instances is planned
-behind the same methods (see the README's design section).
+SQLite is the embedded default; PostgreSQL is the shared store of several instances. The
+`[storage] url` chooses: `sqlite:///…` or `postgresql://…`.
 """
 
-from monitor.store.sqlite import SQLiteStore, StoreError
+from __future__ import annotations
 
-Store = SQLiteStore
+from monitor.config import StorageConfig
+from monitor.store.base import Store, StoreError
+from monitor.store.sqlite import SQLiteStore
 
-__all__ = ["SQLiteStore", "Store", "StoreError"]
+
+def store_for(storage: StorageConfig) -> Store:
+    """The store the configuration names, not yet opened."""
+    if storage.path is not None:
+        return SQLiteStore(storage.path)
+    from monitor.store.postgres import PostgresStore  # asyncpg only when it is used
+
+    return PostgresStore(storage.url)
+
+
+async def open_store(storage: StorageConfig) -> Store:
+    """The store the configuration names, opened (migrated) and capped to `max_size`."""
+    store = store_for(storage)
+    await store.open()
+    try:
+        if storage.max_size is not None:
+            await store.set_max_size(storage.max_size)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+__all__ = ["SQLiteStore", "Store", "StoreError", "open_store", "store_for"]

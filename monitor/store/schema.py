@@ -153,4 +153,84 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE write_probe (data BLOB NOT NULL);
     """,
+    # 6: the dashboard and API (issue 10, monitor/web). A paused feed (an operator's choice,
+    # distinct from a 410-disabled one) is not claimed. Indexes for the feeds page's filters
+    # and keyset pages, a topic's timeline, the alert lists. Full-text search of stories
+    # (FTS5 over title and summary, kept in sync by triggers). Counters kept by triggers so
+    # no request counts a large table: stories first seen and polls (and poll errors) per
+    # hour, matches per topic.
+    """
+    ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN paused_at REAL;
+    DROP INDEX feeds_due;
+    CREATE INDEX feeds_due ON feeds (next_poll_at)
+        WHERE active = 1 AND disabled_reason IS NULL AND paused = 0;
+    CREATE INDEX feeds_last_poll ON feeds (IFNULL(last_poll_at, 0));
+    CREATE INDEX feeds_next_poll ON feeds (next_poll_at);
+    CREATE INDEX feeds_errors ON feeds (consecutive_errors);
+
+    DROP INDEX story_topics_recent;
+    CREATE INDEX story_topics_recent ON story_topics (topic_id, matched_at, story_id);
+    CREATE INDEX alerts_recent ON alerts (created_at, id);
+    CREATE INDEX alerts_state ON alerts (state, created_at, id);
+
+    CREATE VIRTUAL TABLE stories_fts USING fts5 (
+        title, summary, content = 'stories', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO stories_fts (stories_fts) VALUES ('rebuild');
+    CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN
+        INSERT INTO stories_fts (rowid, title, summary) VALUES (NEW.id, NEW.title, NEW.summary);
+    END;
+    CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN
+        INSERT INTO stories_fts (stories_fts, rowid, title, summary)
+            VALUES ('delete', OLD.id, OLD.title, OLD.summary);
+    END;
+    CREATE TRIGGER stories_fts_update AFTER UPDATE OF title, summary ON stories BEGIN
+        INSERT INTO stories_fts (stories_fts, rowid, title, summary)
+            VALUES ('delete', OLD.id, OLD.title, OLD.summary);
+        INSERT INTO stories_fts (rowid, title, summary) VALUES (NEW.id, NEW.title, NEW.summary);
+    END;
+
+    CREATE TABLE story_hours (
+        hour    INTEGER PRIMARY KEY,                 -- Unix time // 3600
+        stories INTEGER NOT NULL                     -- first seen in that hour (never pruned)
+    );
+    INSERT INTO story_hours (hour, stories)
+        SELECT CAST(first_seen_at / 3600 AS INTEGER), COUNT(*) FROM stories GROUP BY 1;
+    CREATE TRIGGER stories_hour AFTER INSERT ON stories BEGIN
+        INSERT INTO story_hours (hour, stories)
+            VALUES (CAST(NEW.first_seen_at / 3600 AS INTEGER), 1)
+            ON CONFLICT (hour) DO UPDATE SET stories = stories + 1;
+    END;
+
+    CREATE TABLE poll_hours (
+        hour   INTEGER PRIMARY KEY,                  -- Unix time // 3600
+        polls  INTEGER NOT NULL,
+        errors INTEGER NOT NULL
+    );
+    CREATE TRIGGER feeds_poll_hour AFTER UPDATE OF polls ON feeds
+        WHEN NEW.polls > OLD.polls AND NEW.last_poll_at IS NOT NULL BEGIN
+        INSERT INTO poll_hours (hour, polls, errors)
+            VALUES (CAST(NEW.last_poll_at / 3600 AS INTEGER), 1, NEW.last_result = 'error')
+            ON CONFLICT (hour) DO UPDATE SET polls = polls + 1, errors = errors + excluded.errors;
+    END;
+
+    CREATE TABLE topic_stats (
+        topic_id      TEXT PRIMARY KEY,
+        matches       INTEGER NOT NULL,              -- story_topics rows of the topic
+        last_match_at REAL
+    );
+    INSERT INTO topic_stats (topic_id, matches, last_match_at)
+        SELECT topic_id, COUNT(*), MAX(matched_at) FROM story_topics GROUP BY topic_id;
+    CREATE TRIGGER story_topics_count AFTER INSERT ON story_topics BEGIN
+        INSERT INTO topic_stats (topic_id, matches, last_match_at)
+            VALUES (NEW.topic_id, 1, NEW.matched_at)
+            ON CONFLICT (topic_id) DO UPDATE SET matches = matches + 1,
+                last_match_at = MAX(IFNULL(last_match_at, 0), excluded.last_match_at);
+    END;
+    CREATE TRIGGER story_topics_uncount AFTER DELETE ON story_topics BEGIN
+        UPDATE topic_stats SET matches = MAX(0, matches - 1) WHERE topic_id = OLD.topic_id;
+    END;
+    """,
 )

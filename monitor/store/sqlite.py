@@ -23,11 +23,12 @@ import aiosqlite
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
+from monitor.store.base import StoreError, new_instance_id
 from monitor.store.schema import MIGRATIONS
 
+__all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
-class StoreError(Exception):
-    """The store cannot be opened or written; the message says which file and why."""
+
 
 
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
@@ -186,7 +187,8 @@ class SQLiteStore:
 
     # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
     CLAIM_SQL = f"""SELECT {_FEED_COLUMNS} FROM feeds INDEXED BY feeds_due
-                    WHERE active = 1 AND disabled_reason IS NULL AND next_poll_at <= ?
+                    WHERE active = 1 AND disabled_reason IS NULL AND paused = 0
+                      AND next_poll_at <= ?
                     ORDER BY next_poll_at LIMIT ?"""
 
     async def claim_due_feeds(
@@ -207,7 +209,7 @@ class SQLiteStore:
     async def active_feeds(self) -> list[FeedRow]:
         async with self.db.execute(
             f"SELECT {self._FEED_COLUMNS} FROM feeds "
-            "WHERE active = 1 AND disabled_reason IS NULL ORDER BY id"
+            "WHERE active = 1 AND disabled_reason IS NULL AND paused = 0 ORDER BY id"
         ) as cur:
             return [FeedRow(**dict(r)) for r in await cur.fetchall()]
 
@@ -973,3 +975,27 @@ class SQLiteStore:
         sql += " ORDER BY created_at DESC LIMIT ?"
         async with self.db.execute(sql, (*args, limit)) as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+    # -- leases (the Store protocol; one process holds every lease of a SQLite store) ------
+
+    _instance_id: str | None = None
+
+    @property
+    def instance_id(self) -> str:
+        if self._instance_id is None:
+            SQLiteStore._instance_id = new_instance_id()
+        assert self._instance_id is not None
+        return self._instance_id
+
+    async def leases(self, now: float) -> list[dict[str, Any]]:
+        """The alerts this process holds leased (feed claims are not recorded: see the
+        daemon's polls in flight)."""
+        async with self.db.execute(
+            "SELECT COUNT(*), MAX(leased_until) FROM alerts "
+            "WHERE state = 'pending' AND leased_until > ?",
+            (now,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or not row[0]:
+            return []
+        return [{"instance": self.instance_id, "feeds": None, "alerts": row[0], "until": row[1]}]

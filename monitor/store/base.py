@@ -1,0 +1,175 @@
+"""The store interface: every method the daemon, the delivery loop and the commands use.
+
+Two implementations: `SQLiteStore` (embedded, one process) and `PostgresStore` (a server
+shared by several instances). Times are Unix seconds (floats); rows come back as plain dicts
+or the frozen records of `monitor.models`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from monitor.config import FeedConfig, RetentionConfig
+from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says which store and why (never a
+    password)."""
+
+
+def new_instance_id() -> str:
+    """Who holds a lease: host name, process id and a random part (a restarted process with
+    a recycled pid is another instance)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Store(Protocol):
+    """What a store offers. Each write method is one transaction, whole or not at all."""
+
+    write_failure: str | None  # why the last write failed, until one succeeds
+
+    @property
+    def instance_id(self) -> str:
+        """This process, as recorded with the leases it takes."""
+        ...
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and apply the pending schema migrations."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def probe_write(self) -> bool:
+        """After a failed write: can the store write again? Clears `write_failure` if so."""
+        ...
+
+    async def set_max_size(self, max_bytes: int | None) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    async def sync_feeds(
+        self, feeds: Sequence[FeedConfig], default_interval: float, now: float
+    ) -> None: ...
+
+    async def claim_due_feeds(
+        self, now: float, limit: int, exclude: Iterable[int] = ()
+    ) -> list[FeedRow]:
+        """Due feeds, earliest first, each pushed one interval ahead as it is claimed (the
+        lease: no other claim returns it before then)."""
+        ...
+
+    async def active_feeds(self) -> list[FeedRow]: ...
+
+    async def record_poll(self, feed_id: int, update: PollUpdate, now: float) -> None: ...
+
+    # -- stories ---------------------------------------------------------------------------
+
+    async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]: ...
+
+    async def ingest(
+        self,
+        feed_id: int,
+        update: PollUpdate,
+        new: Sequence[NewStory],
+        updated: Sequence[NewStory],
+        unchanged: int,
+        now: float,
+    ) -> IngestResult:
+        """Stories, topic matches, alert rows and the feed update in one transaction; only
+        rows this call inserted produce alerts."""
+        ...
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    async def claim_due_alerts(
+        self, now: float, limit: int, lease: float, exclude_sinks: Iterable[str] = ()
+    ) -> list[PendingAlert]: ...
+
+    async def record_attempt(
+        self,
+        alert_id: str,
+        *,
+        at: float,
+        status: int | None,
+        latency: float | None,
+        error: str | None,
+        state: str,
+        next_attempt_at: float | None,
+    ) -> None: ...
+
+    async def next_alert_due(self) -> float | None: ...
+
+    async def release_leases(self, now: float) -> int:
+        """At the start of a delivery loop: make alerts leased by a process that is gone due
+        now. Returns how many."""
+        ...
+
+    async def admit_alerts(
+        self,
+        items: Sequence[tuple[str, str, str, Sequence[tuple[bool, int, float]]]],
+        now: float,
+    ) -> set[str]: ...
+
+    async def alert_since(self, alert_id: str) -> float | None: ...
+
+    async def sync_digest_schedules(
+        self, wanted: Sequence[tuple[str, str, str, str, float]], now: float
+    ) -> int: ...
+
+    async def due_digests(self, now: float) -> list[dict[str, Any]]: ...
+
+    async def write_digest(
+        self,
+        topic_id: str,
+        sink_id: str,
+        topic: dict[str, Any],
+        now: float,
+        next_at: float,
+        max_listed: int = 100,
+    ) -> tuple[str | None, int]: ...
+
+    async def check_feed_health(
+        self, now: float, failing_after: int, after: float, sinks: Sequence[str]
+    ) -> list[tuple[str, str, str]]: ...
+
+    async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]: ...
+
+    async def alert_log(
+        self, state: str | None = None, limit: int = 50, alert_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    async def prune(self, now: float, retention: RetentionConfig) -> dict[str, int]: ...
+
+    async def checkpoint(self, mode: str = "PASSIVE") -> None: ...
+
+    async def vacuum(self) -> tuple[int, int]: ...
+
+    def size_bytes(self) -> int: ...
+
+    # -- reports ---------------------------------------------------------------------------
+
+    async def feed_report(self) -> list[dict[str, Any]]: ...
+
+    async def topic_report(self) -> dict[str, dict[str, Any]]: ...
+
+    async def alert_counts(self) -> dict[str, Any]: ...
+
+    async def story_count(self) -> int: ...
+
+    async def alerts(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    async def leases(self, now: float) -> list[dict[str, Any]]:
+        """Leases held now, per instance: {"instance", "feeds", "alerts", "until"} (feeds is
+        None where the store does not record feed leases: SQLite, one process)."""
+        ...

@@ -1,0 +1,595 @@
+"""Read queries of the dashboard and the JSON API (monitor/web), over a SQLite connection.
+
+Every query answers from an index or a counter, whatever the size of the store: lists are
+keyset-paginated (`WHERE (key, id) < (?, ?) ORDER BY key DESC, id DESC LIMIT n`, never
+OFFSET), counts of large tables come from the counters migration 6 keeps with triggers
+(`story_hours`, `poll_hours`, `topic_stats`), text search goes through the FTS5 table
+`stories_fts`. The only scan is the feeds table's state counts (one pass over the feeds,
+not the stories).
+
+The functions take the connection (the dashboard opens its own, read-only one) and return
+plain dicts shaped as the API returns them. Writes (pause, resume) go through the store's
+write transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from monitor.clock import iso
+from monitor.store.sqlite import SQLiteStore
+
+FEED_STATES = ("ok", "new", "erroring", "failing", "paused", "disabled", "inactive")
+ALERT_STATES = ("pending", "held", "delivered", "dead", "digested")
+
+# Feed list orders: name -> (SQL key expression (an index serves each), descending?)
+FEED_SORTS: dict[str, tuple[str, bool]] = {
+    "errors": ("consecutive_errors", True),
+    "-errors": ("consecutive_errors", False),
+    "last_poll": ("IFNULL(last_poll_at, 0)", True),
+    "-last_poll": ("IFNULL(last_poll_at, 0)", False),
+    "next_poll": ("next_poll_at", False),
+    "-next_poll": ("next_poll_at", True),
+    "url": ("url", False),
+    "-url": ("url", True),
+}
+DEFAULT_FEED_SORT = "errors"
+
+# Ingest writes `first_seen_at` from the clock read during the poll, and the row id in
+# commit order: two polls finishing together may commit out of clock order, by at most a
+# poll's duration. Time windows are turned into id ranges widened by this much.
+ARRIVAL_SKEW = 3600.0
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this list did not hand out."""
+
+
+# Cursors are the last item's sort key and id, as text: `<key>~<id>`. Every string matching
+# a list's pattern (published in the OpenAPI document) is a position in that list.
+_NUM = r"-?[0-9]{1,15}(?:\.[0-9]{1,9})?"
+CURSOR_PATTERNS = {
+    "feeds": rf"^(?:{_NUM}|u.{{0,900}})~[0-9]{{1,18}}$",
+    "stories": r"^[0-9]{1,18}$",
+    "timeline": rf"^{_NUM}~[0-9]{{1,18}}$",
+    "alerts": rf"^{_NUM}~.{{1,200}}$",
+}
+
+
+def _num(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+def encode_cursor(key: float | int | str | None, item_id: int | str | None = None) -> str:
+    """`<key>~<id>` (a text key is marked with `u`), or the bare key when there is no id."""
+    text = f"u{key}" if isinstance(key, str) else _num(key or 0)
+    return text if item_id is None else f"{text}~{item_id}"
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[Any, Any]:
+    """(key, id) of a cursor of the list `kind`; the key is a float, or a str for a `u` key."""
+    if re.fullmatch(CURSOR_PATTERNS[kind], cursor) is None:
+        raise BadCursor("cursor: not a cursor of this list")
+    if kind == "stories":
+        return None, int(cursor)
+    if kind == "alerts":
+        key, _, item = cursor.partition("~")
+        return float(key), item
+    key, _, item = cursor.rpartition("~")
+    return (key[1:] if key.startswith("u") else float(key)), int(item)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "next_cursor": self.next_cursor}
+
+
+# -- feeds ---------------------------------------------------------------------------------
+
+_FEED_COLUMNS = """id, url, config_url, name, title, interval, explicit_interval, rate,
+    server_interval, disabled_reason, active, paused, paused_at, last_poll_at,
+    last_success_at, last_result, last_status, last_error_kind, last_error,
+    consecutive_errors, next_poll_at, stories, polls"""
+
+
+def _state_filter(state: str) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of a feed state (the literal `consecutive_errors > 0` lets SQLite
+    use the partial plan on consecutive_errors); `?` is `failing_after`."""
+    live = "active = 1 AND disabled_reason IS NULL AND paused = 0"
+    return {
+        "inactive": "active = 0",
+        "disabled": "active = 1 AND disabled_reason IS NOT NULL",
+        "paused": "active = 1 AND disabled_reason IS NULL AND paused = 1",
+        "new": f"{live} AND last_poll_at IS NULL",
+        "failing": f"{live} AND last_poll_at IS NOT NULL AND consecutive_errors > 0 "
+        "AND consecutive_errors >= :failing_after",
+        "erroring": f"{live} AND last_poll_at IS NOT NULL AND consecutive_errors > 0 "
+        "AND consecutive_errors < :failing_after",
+        "ok": f"{live} AND last_poll_at IS NOT NULL AND consecutive_errors = 0",
+    }[state], ()
+
+
+def feed_state(f: dict[str, Any] | aiosqlite.Row, failing_after: int) -> str:
+    if not f["active"]:
+        return "inactive"
+    if f["disabled_reason"]:
+        return "disabled"
+    if f["paused"]:
+        return "paused"
+    if f["last_poll_at"] is None:
+        return "new"
+    if f["consecutive_errors"] >= failing_after:
+        return "failing"
+    if f["consecutive_errors"] > 0:
+        return "erroring"
+    return "ok"
+
+
+def feed_dict(f: aiosqlite.Row, failing_after: int) -> dict[str, Any]:
+    """A feed as the API shows it (the fields of /status, plus `paused`)."""
+    return {
+        "id": f["id"],
+        "url": f["url"],
+        "configured_url": f["config_url"],
+        "name": f["name"] or f["title"],
+        "state": feed_state(f, failing_after),
+        "active": bool(f["active"]),
+        "paused": bool(f["paused"]),
+        "paused_at": iso(f["paused_at"]),
+        "disabled": f["disabled_reason"],
+        "interval_seconds": round(f["interval"], 1),
+        "interval_mode": "explicit" if f["explicit_interval"] else "adaptive",
+        "stories_per_week": round(f["rate"] * 7 * 86400, 1) if f["rate"] else None,
+        "last_poll": iso(f["last_poll_at"]),
+        "last_success": iso(f["last_success_at"]),
+        "last_result": f["last_result"],
+        "last_status": f["last_status"],
+        "last_error": (
+            {"kind": f["last_error_kind"], "message": f["last_error"]}
+            if f["last_result"] == "error"
+            else None
+        ),
+        "consecutive_errors": f["consecutive_errors"],
+        "next_poll": iso(f["next_poll_at"]) if f["active"] and not f["paused"] else None,
+        "stories": f["stories"],
+        "polls": f["polls"],
+    }
+
+
+async def feeds_page(
+    db: aiosqlite.Connection,
+    *,
+    failing_after: int,
+    state: str | None = None,
+    sort: str = DEFAULT_FEED_SORT,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """One page of feeds, filtered by state, in `sort` order (an index walk, never a sort of
+    all feeds), from after `cursor`."""
+    key, desc = FEED_SORTS[sort]
+    where: list[str] = []
+    params: dict[str, Any] = {"failing_after": failing_after, "limit": limit + 1}
+    if state is not None:
+        where.append(_state_filter(state)[0])
+    if cursor is not None:
+        after, after_id = decode_cursor(cursor, "feeds")
+        where.append(f"({key}, id) {'<' if desc else '>'} (:after, :after_id)")
+        params.update(after=after, after_id=after_id)
+    direction = "DESC" if desc else "ASC"
+    sql = (
+        f"SELECT {_FEED_COLUMNS}, {key} AS sort_key FROM feeds "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + f"ORDER BY {key} {direction}, id {direction} LIMIT :limit"
+    )
+    async with db.execute(sql, params) as cur:
+        rows = list(await cur.fetchall())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last["sort_key"], last["id"])
+    return Page([feed_dict(r, failing_after) for r in rows], next_cursor)
+
+
+async def feed(db: aiosqlite.Connection, feed_id: int, failing_after: int) -> dict[str, Any] | None:
+    async with db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else feed_dict(row, failing_after)
+
+
+async def feed_counts(db: aiosqlite.Connection, failing_after: int) -> dict[str, Any]:
+    """Feeds per state and stories stored: one pass over the feeds table."""
+    async with db.execute(
+        """SELECT
+             SUM(active = 0),
+             SUM(active = 1 AND disabled_reason IS NOT NULL),
+             SUM(active = 1 AND disabled_reason IS NULL AND paused = 1),
+             SUM(live AND last_poll_at IS NULL),
+             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors >= :fa),
+             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors BETWEEN 1 AND :fa - 1),
+             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors = 0),
+             COUNT(*), IFNULL(SUM(stories), 0)
+           FROM (SELECT *, active = 1 AND disabled_reason IS NULL AND paused = 0 AS live
+                 FROM feeds)""",
+        {"fa": failing_after},
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    names = ("inactive", "disabled", "paused", "new", "failing", "erroring", "ok")
+    return {
+        "feeds": {name: int(row[i] or 0) for i, name in enumerate(names)},
+        "feeds_total": int(row[7]),
+        "stories": int(row[8]),
+    }
+
+
+async def set_paused(store: SQLiteStore, feed_id: int, paused: bool, now: float) -> bool:
+    """Pause a feed (it is no longer claimed; a poll in flight finishes) or resume it (due
+    now). False when there is no such feed."""
+    async with store.transaction() as db:
+        if paused:
+            cur = await db.execute(
+                "UPDATE feeds SET paused = 1, paused_at = IFNULL(paused_at, ?) WHERE id = ?",
+                (now, feed_id),
+            )
+        else:
+            cur = await db.execute(
+                "UPDATE feeds SET next_poll_at = CASE WHEN paused = 1 "
+                "THEN MIN(next_poll_at, ?) ELSE next_poll_at END, "
+                "paused = 0, paused_at = NULL WHERE id = ?",
+                (now, feed_id),
+            )
+        return cur.rowcount > 0
+
+
+# -- activity ------------------------------------------------------------------------------
+
+
+async def hourly(db: aiosqlite.Connection, now: float, hours: int = 48) -> dict[str, Any]:
+    """Stories first seen, polls and poll errors per hour over the last `hours` hours (the
+    current hour last), from the counters the triggers keep."""
+    last = int(now // 3600)
+    first = last - hours + 1
+    stories = [0] * hours
+    polls = [0] * hours
+    errors = [0] * hours
+    async with db.execute(
+        "SELECT hour, stories FROM story_hours WHERE hour BETWEEN ? AND ?", (first, last)
+    ) as cur:
+        for hour, n in await cur.fetchall():
+            stories[hour - first] = n
+    async with db.execute(
+        "SELECT hour, polls, errors FROM poll_hours WHERE hour BETWEEN ? AND ?", (first, last)
+    ) as cur:
+        for hour, n, e in await cur.fetchall():
+            polls[hour - first] = n
+            errors[hour - first] = e
+    return {
+        "start": iso(first * 3600.0),
+        "hours": hours,
+        "stories": stories,
+        "polls": polls,
+        "poll_errors": errors,
+    }
+
+
+# -- topics --------------------------------------------------------------------------------
+
+
+async def topic_stats(db: aiosqlite.Connection) -> dict[str, dict[str, Any]]:
+    async with db.execute("SELECT topic_id, matches, last_match_at FROM topic_stats") as cur:
+        return {
+            r["topic_id"]: {"matches": r["matches"], "last_match": iso(r["last_match_at"])}
+            for r in await cur.fetchall()
+        }
+
+
+async def has_developments(db: aiosqlite.Connection) -> bool:
+    """Whether developments are stored (the detection core is not yet wired into the
+    pipeline; when it is, its table is `developments`)."""
+    async with db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'developments'"
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def timeline(
+    db: aiosqlite.Connection, topic_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page:
+    """A topic's matched stories, newest match first: headline, link, source, first seen,
+    the terms that matched.
+
+    Each item carries `development`: None until developments are stored. When they are,
+    this is the one place that joins a story to its development (id, headline, first seen,
+    what was new), and the page groups the items under it."""
+    params: dict[str, Any] = {"topic": topic_id, "limit": limit + 1}
+    after = ""
+    if cursor is not None:
+        at, story_id = decode_cursor(cursor, "timeline")
+        after = "AND (st.matched_at, st.story_id) < (:at, :story_id)"
+        params.update(at=at, story_id=story_id)
+    sql = f"""SELECT st.story_id, st.matched_at, st.terms, s.title, s.link, s.summary,
+                     s.published_at, s.first_seen_at, s.revision, s.feed_id,
+                     COALESCE(f.name, f.title, f.url) AS source
+              FROM story_topics st
+              JOIN stories s ON s.id = st.story_id
+              JOIN feeds f ON f.id = s.feed_id
+              WHERE st.topic_id = :topic {after}
+              ORDER BY st.matched_at DESC, st.story_id DESC LIMIT :limit"""
+    async with db.execute(sql, params) as cur:
+        rows = list(await cur.fetchall())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["matched_at"], rows[-1]["story_id"])
+    items = [
+        {
+            "story_id": r["story_id"],
+            "title": r["title"],
+            "link": r["link"],
+            "summary": r["summary"],
+            "source": r["source"],
+            "feed_id": r["feed_id"],
+            "published": iso(r["published_at"]),
+            "first_seen": iso(r["first_seen_at"]),
+            "matched": iso(r["matched_at"]),
+            "matched_terms": _terms(r["terms"]),
+            "revision": r["revision"],
+            "development": None,
+        }
+        for r in rows
+    ]
+    return Page(items, next_cursor)
+
+
+def _terms(raw: str) -> list[str]:
+    try:
+        terms = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(t) for t in terms] if isinstance(terms, list) else []
+
+
+# -- stories -------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+\*?", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """The user's words as an FTS5 query: every word must appear (title or summary, case-
+    and accent-insensitive); a word ending in `*` is a prefix. FTS5 operators and quotes in
+    the text are not interpreted. None when the text has no word."""
+    terms = []
+    for word in _WORD.findall(text):
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if word:
+            terms.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(terms[:32]) if terms else None
+
+
+async def _id_bound(db: aiosqlite.Connection, sql: str, at: float) -> int | None:
+    async with db.execute(sql, (at,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def stories_page(
+    db: aiosqlite.Connection,
+    *,
+    q: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    feed_id: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Stories newest first (by arrival), optionally matching the words of `q` (FTS5) and
+    first seen in [since, until). The time window is also turned into a range of ids
+    (through the first_seen_at index, widened by ARRIVAL_SKEW) so the newest-first walk
+    starts and stops near the window instead of walking every story."""
+    where = []
+    params: dict[str, Any] = {"limit": limit + 1}
+    if since is not None:
+        where.append("+s.first_seen_at >= :since")
+        params["since"] = since
+        low = await _id_bound(
+            db,
+            "SELECT id FROM stories WHERE first_seen_at < ? ORDER BY first_seen_at DESC LIMIT 1",
+            since - ARRIVAL_SKEW,
+        )
+        if low is not None:
+            where.append("s.id > :low")
+            params["low"] = low
+    if until is not None:
+        where.append("+s.first_seen_at < :until")
+        params["until"] = until
+        high = await _id_bound(
+            db,
+            "SELECT id FROM stories WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1",
+            until + ARRIVAL_SKEW,
+        )
+        if high is not None:
+            where.append("s.id < :high")
+            params["high"] = high
+    if feed_id is not None:
+        where.append("+s.feed_id = :feed_id")
+        params["feed_id"] = feed_id
+    if cursor is not None:
+        _, before = decode_cursor(cursor, "stories")
+        where.append("s.id < :before")
+        params["before"] = before
+    source = "stories s"
+    if q is not None:
+        match = fts_query(q)
+        if match is None:
+            return Page([], None)
+        source = "stories_fts JOIN stories s ON s.id = stories_fts.rowid"
+        where.insert(0, "stories_fts MATCH :match")
+        params["match"] = match
+        where = [w.replace("s.id ", "stories_fts.rowid ") for w in where]
+        order = "stories_fts.rowid DESC"
+    else:
+        order = "s.id DESC"
+    sql = f"""SELECT s.id, s.feed_id, s.link, s.title, s.summary, s.author, s.published_at,
+                     s.first_seen_at, s.updated_at, s.revision,
+                     (SELECT COALESCE(f.name, f.title, f.url) FROM feeds f
+                      WHERE f.id = s.feed_id) AS source
+              FROM {source}
+              {"WHERE " + " AND ".join(where) if where else ""}
+              ORDER BY {order} LIMIT :limit"""
+    async with db.execute(sql, params) as cur:
+        rows = list(await cur.fetchall())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = str(rows[-1]["id"])
+    return Page([story_dict(r) for r in rows], next_cursor)
+
+
+def story_dict(r: aiosqlite.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "feed_id": r["feed_id"],
+        "source": r["source"],
+        "title": r["title"],
+        "link": r["link"],
+        "summary": r["summary"],
+        "author": r["author"],
+        "published": iso(r["published_at"]),
+        "first_seen": iso(r["first_seen_at"]),
+        "updated": iso(r["updated_at"]),
+        "revision": r["revision"],
+    }
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+_ALERT_COLUMNS = """id, story_id, topic_id, sink_id, event, state, attempts, created_at,
+    next_attempt_at, delivered_at, last_error, digest_id, queued_at, data"""
+
+
+def _alert_dict(r: aiosqlite.Row, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        data = json.loads(r["data"])
+    except ValueError:
+        data = {}
+    story = data.get("story") if isinstance(data, dict) else None
+    title = story.get("title") if isinstance(story, dict) else None
+    return {
+        "id": r["id"],
+        "event": r["event"],
+        "state": r["state"],
+        "topic": r["topic_id"] or None,
+        "sink": r["sink_id"],
+        "story_id": r["story_id"],
+        "title": title if isinstance(title, str) else None,
+        "attempts": r["attempts"],
+        "created": iso(r["created_at"]),
+        "queued": iso(r["queued_at"]),
+        "next_attempt": iso(r["next_attempt_at"]) if r["state"] == "pending" else None,
+        "delivered": iso(r["delivered_at"]),
+        "last_error": r["last_error"],
+        "digest_id": r["digest_id"],
+        "attempts_log": attempts,
+    }
+
+
+async def _attempts(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    marks = ",".join("?" * len(ids))
+    async with db.execute(
+        f"SELECT alert_id, attempt, at, status, latency, error FROM alert_attempts "
+        f"WHERE alert_id IN ({marks}) ORDER BY alert_id, attempt",
+        tuple(ids),
+    ) as cur:
+        for r in await cur.fetchall():
+            out[r["alert_id"]].append(
+                {
+                    "attempt": r["attempt"],
+                    "at": iso(r["at"]),
+                    "status": r["status"],
+                    "latency_seconds": None if r["latency"] is None else round(r["latency"], 4),
+                    "error": r["error"],
+                }
+            )
+    return out
+
+
+async def alerts_page(
+    db: aiosqlite.Connection,
+    *,
+    state: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Alerts newest first, with their delivery attempts."""
+    where = []
+    params: dict[str, Any] = {"limit": limit + 1}
+    if state is not None:
+        where.append("state = :state")
+        params["state"] = state
+    if cursor is not None:
+        created, alert_id = decode_cursor(cursor, "alerts")
+        where.append("(created_at, id) < (:created, :alert_id)")
+        params.update(created=created, alert_id=alert_id)
+    sql = (
+        f"SELECT {_ALERT_COLUMNS} FROM alerts "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + "ORDER BY created_at DESC, id DESC LIMIT :limit"
+    )
+    async with db.execute(sql, params) as cur:
+        rows = list(await cur.fetchall())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+    attempts = await _attempts(db, [r["id"] for r in rows])
+    return Page([_alert_dict(r, attempts[r["id"]]) for r in rows], next_cursor)
+
+
+async def alert(db: aiosqlite.Connection, alert_id: str) -> dict[str, Any] | None:
+    async with db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return _alert_dict(row, (await _attempts(db, [alert_id]))[alert_id])
+
+
+async def alert_summary(db: aiosqlite.Connection, now: float) -> dict[str, Any]:
+    """Alerts per state that needs attention, deliveries in the last 24 hours, the oldest
+    pending and the last delivery: index ranges, not a count of every alert."""
+    out: dict[str, Any] = {}
+    for state in ("pending", "held", "dead"):
+        async with db.execute("SELECT COUNT(*) FROM alerts WHERE state = ?", (state,)) as cur:
+            row = await cur.fetchone()
+        out[state] = int(row[0]) if row else 0
+    async with db.execute(
+        "SELECT COUNT(*) FROM alerts INDEXED BY alerts_done "
+        "WHERE state = 'delivered' AND delivered_at >= ?",
+        (now - 86400,),
+    ) as cur:
+        row = await cur.fetchone()
+    out["delivered_24h"] = int(row[0]) if row else 0
+    async with db.execute("SELECT MIN(created_at) FROM alerts WHERE state = 'pending'") as cur:
+        row = await cur.fetchone()
+    out["oldest_pending"] = iso(row[0]) if row else None
+    async with db.execute(
+        "SELECT MAX(delivered_at) FROM alerts INDEXED BY alerts_done WHERE state = 'delivered'"
+    ) as cur:
+        row = await cur.fetchone()
+    out["last_delivered"] = iso(row[0]) if row else None
+    return out

@@ -1,0 +1,118 @@
+"""`monitor migrate`: a SQLite store copied into PostgreSQL (and back) keeps every row and
+every id, and the copy goes on working as a store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from monitor.config import RetentionConfig, StorageConfig
+from monitor.models import PollUpdate
+from monitor.store import SQLiteStore, Store, store_for
+from tests.test_store_backends import FEEDS, T0, ok, story
+
+
+async def fill(store: Store) -> None:
+    """A bit of everything: feeds, stories with revisions and tombstones, alerts in every
+    state with attempts, a digest schedule, a feed-health episode."""
+    await store.sync_feeds(FEEDS, 900.0, T0)
+    f0, f1, f2 = await store.active_feeds()
+    await store.ingest(f0.id, ok(T0 + 900), [story(f"s{i}") for i in range(23)], [], 0, T0)
+    await store.ingest(f1.id, ok(T0 + 900), [story("old")], [], 0, T0 - 10_000)
+    await store.prune(
+        T0, RetentionConfig(stories=5000.0, revisions=None, attempts=None, tombstones=None)
+    )
+    await store.sync_digest_schedules([("t1", "ops", "0 * * * *", "UTC", T0 + 3600)], T0)
+    alerts = await store.claim_due_alerts(T0, 5, 30.0)
+    for n, a in enumerate(alerts):
+        state = ("delivered", "dead", "pending")[n % 3]
+        await store.record_attempt(
+            a.id, at=T0 + 1, status=204 if state == "delivered" else 500, latency=0.01,
+            error=None if state == "delivered" else "HTTP 500", state=state,
+            next_attempt_at=T0 + 60 if state == "pending" else None,
+        )  # fmt: skip
+    for n in range(3):
+        await store.record_poll(
+            f2.id,
+            PollUpdate(result="error", http_status=500, next_poll_at=T0, error_kind="http",
+                       error="HTTP 500"),
+            T0 + n,
+        )  # fmt: skip
+    await store.check_feed_health(T0 + 5, 3, 60.0, ["ops"])
+
+
+async def snapshot(store: Store) -> dict[str, Any]:
+    feeds = await store.active_feeds()
+    return {
+        "feeds": await store.feed_report(),
+        "alerts": await store.alert_log(limit=1000),
+        "stories": await store.story_count(),
+        "topics": await store.topic_report(),
+        "counts": await store.alert_counts(),
+        "known": [await store.known_hashes(f.id, ["s0", "s22", "old"]) for f in feeds],
+        "digests": await store.due_digests(T0 + 3600),
+    }
+
+
+def migrate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "migrate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+async def test_migrate_sqlite_to_postgresql_and_back(tmp_path: Path, pg_url: str) -> None:
+    source = SQLiteStore(tmp_path / "monitor.db")
+    await source.open()
+    try:
+        await fill(source)
+        before = await snapshot(source)
+    finally:
+        await source.close()
+
+    done = await asyncio.to_thread(
+        migrate, "--from", f"sqlite:///{tmp_path}/monitor.db", "--to", "env:PG_TARGET",
+        "--batch", "7", env={"PG_TARGET": pg_url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "stories" in done.stderr and "#" in done.stderr  # the progress bar
+    assert "copied" in done.stdout
+
+    pg = store_for(StorageConfig(url=pg_url, path=None))
+    await pg.open()
+    try:
+        after = await snapshot(pg)
+        assert after == before
+        # the copy is a working store: ids go on after the copied ones
+        [feed, *_] = await pg.active_feeds()
+        res = await pg.ingest(feed.id, ok(T0 + 2000), [story("fresh")], [], 0, T0 + 1000)
+        assert res.new == 1 and res.alerts == 1
+    finally:
+        await pg.close()
+
+    # and back into a new SQLite file
+    back = await asyncio.to_thread(
+        migrate, "--from", pg_url, "--to", f"sqlite:///{tmp_path}/back.db"
+    )
+    assert back.returncode == 0, back.stderr
+    copy = SQLiteStore(tmp_path / "back.db")
+    await copy.open()
+    try:
+        again = await snapshot(copy)
+        assert again["stories"] == before["stories"] + 1
+        assert {a["id"] for a in before["alerts"]} < {a["id"] for a in again["alerts"]}
+    finally:
+        await copy.close()
+
+    # a target that holds a store already is refused
+    refused = await asyncio.to_thread(
+        migrate, "--from", f"sqlite:///{tmp_path}/monitor.db", "--to", pg_url
+    )
+    assert refused.returncode == 1 and "not empty" in refused.stderr

@@ -1,0 +1,473 @@
+"""Every method of the Store protocol against both backends: SQLite always, PostgreSQL on a
+throw-away cluster (tests/pg.py; skipped without server binaries, a failure under CI).
+
+The same assertions hold for both, except where the README says the backends differ
+(release_leases: SQLite releases every lease at start, PostgreSQL only expired ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import FeedConfig, RetentionConfig, StorageConfig
+from monitor.models import AlertDraft, Entry, NewStory, PollUpdate, TopicMatch
+from monitor.store import SQLiteStore, Store, store_for
+from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
+from monitor.store.schema import MIGRATIONS
+
+T0 = 1_700_000_000.0
+
+
+def storage(url_or_path: str) -> StorageConfig:
+    if url_or_path.startswith("postgresql://"):
+        return StorageConfig(url=url_or_path, path=None)
+    return StorageConfig(url=f"sqlite:///{url_or_path}", path=Path(url_or_path))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig:
+    if request.param == "sqlite":
+        return storage(str(tmp_path / "monitor.db"))
+    return storage(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def make_store(backend: StorageConfig) -> AsyncIterator[Callable[[], Any]]:
+    """Opens stores on the test's database (several: as several processes would)."""
+    opened: list[Store] = []
+
+    async def make() -> Store:
+        s = store_for(backend)
+        await s.open()
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        await s.close()
+
+
+@pytest.fixture
+async def store(make_store: Callable[[], Any]) -> Store:
+    s: Store = await make_store()
+    return s
+
+
+def entry(key: str, title: str = "Kyiv troops", summary: str = "text", h: str = "h1") -> Entry:
+    return Entry(
+        key=key,
+        link=f"https://example.org/{key}",
+        title=title,
+        summary=summary,
+        published=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        author=None,
+        content_hash=h,
+    )
+
+
+def story(key: str, sinks: tuple[str, ...] = ("ops",), **kw: Any) -> NewStory:
+    return NewStory(
+        entry=entry(key, **kw),
+        matches=(TopicMatch("t1", ("kyiv",)),),
+        alerts=tuple(
+            AlertDraft("t1", s, "story.matched", {"story": {"title": key}}) for s in sinks
+        ),
+    )
+
+
+def ok(next_at: float, **kw: Any) -> PollUpdate:
+    return PollUpdate(result="ok", http_status=200, next_poll_at=next_at, **kw)
+
+
+FEEDS = [FeedConfig(url=f"http://127.0.0.1:1/f{i}", name=f"F{i}") for i in range(3)]
+
+
+async def test_open_is_idempotent_and_the_store_answers(make_store: Callable[[], Any]) -> None:
+    first: Store = await make_store()
+    second: Store = await make_store()  # migrations already applied: nothing to do
+    assert await first.ping() and await second.ping()
+    assert first.write_failure is None
+    assert await first.probe_write()
+    assert first.size_bytes() > 0
+    assert isinstance(first.instance_id, str) and first.instance_id.count(":") == 2
+    await first.set_max_size(None)
+    await first.checkpoint()
+    before, after = await first.vacuum()
+    assert before > 0 and after > 0
+
+
+async def test_sync_feeds_follows_the_configuration(store: Store) -> None:
+    await store.sync_feeds(FEEDS, 900.0, T0)
+    feeds = await store.active_feeds()
+    assert [f.url for f in feeds] == [f.url for f in FEEDS]
+    assert all(f.next_poll_at == T0 and f.interval == 900.0 for f in feeds)
+    # one removed, one given an explicit interval
+    await store.sync_feeds(
+        [FEEDS[0], FeedConfig(url=FEEDS[1].url, name="renamed", interval=60.0)], 900.0, T0 + 5
+    )
+    report = {r["url"]: r for r in await store.feed_report()}
+    assert report[FEEDS[2].url]["active"] == 0
+    assert report[FEEDS[1].url]["name"] == "renamed"
+    assert report[FEEDS[1].url]["interval"] == 60.0
+    assert report[FEEDS[1].url]["explicit_interval"] == 60.0
+    assert len(await store.active_feeds()) == 2
+
+
+async def test_a_claim_leases_due_feeds_for_one_interval(store: Store) -> None:
+    await store.sync_feeds(FEEDS, 100.0, T0)
+    claimed = await store.claim_due_feeds(T0, 10)
+    assert [f.url for f in claimed] == [f.url for f in FEEDS]
+    assert all(f.next_poll_at == T0 for f in claimed)  # as it was when claimed
+    assert await store.claim_due_feeds(T0 + 50, 10) == []  # leased
+    again = await store.claim_due_feeds(T0 + 100, 2, exclude=[claimed[0].id])
+    assert [f.id for f in again] == [claimed[1].id, claimed[2].id]
+
+
+async def test_record_poll_updates_the_feed_row(store: Store) -> None:
+    await store.sync_feeds(FEEDS, 100.0, T0)
+    f0, f1, _ = await store.active_feeds()
+    await store.record_poll(
+        f0.id,
+        PollUpdate(
+            result="not_modified",
+            http_status=304,
+            next_poll_at=T0 + 300,
+            etag='"e"',
+            last_modified="lm",
+            interval=300.0,
+            rate=0.5,
+            url="http://127.0.0.1:1/moved",
+        ),
+        T0,
+    )
+    for n in range(2):
+        await store.record_poll(
+            f1.id,
+            PollUpdate(
+                result="error", http_status=503, next_poll_at=T0 + 60, error_kind="http",
+                error="HTTP 503",
+            ),
+            T0 + n,
+        )  # fmt: skip
+    rows = {r["id"]: r for r in await store.feed_report()}
+    r0, r1 = rows[f0.id], rows[f1.id]
+    assert r0["url"] == "http://127.0.0.1:1/moved" and r0["config_url"] == FEEDS[0].url
+    assert (r0["last_result"], r0["last_status"], r0["polls"]) == ("not_modified", 304, 1)
+    assert (r0["interval"], r0["rate"], r0["next_poll_at"]) == (300.0, 0.5, T0 + 300)
+    assert r0["last_success_at"] == T0
+    assert (r1["consecutive_errors"], r1["last_error_kind"], r1["polls"]) == (2, "http", 2)
+    assert r1["last_success_at"] is None
+    [feed] = [f for f in await store.active_feeds() if f.id == f0.id]
+    assert (feed.etag, feed.last_modified) == ('"e"', "lm")
+    # 410 Gone disables the feed: no longer claimed
+    await store.record_poll(
+        f1.id,
+        PollUpdate(result="error", http_status=410, next_poll_at=T0, disabled_reason="gone"),
+        T0 + 5,
+    )
+    assert f1.id not in {f.id for f in await store.claim_due_feeds(T0 + 10_000, 10)}
+
+
+async def test_ingest_stores_new_stories_once_with_matches_and_alerts(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    stories = [story("a", sinks=("ops", "chat")), story("b"), story("a")]  # "a" twice
+    res = await store.ingest(feed.id, ok(T0 + 100, etag='"x"'), stories, [], 1, T0)
+    assert (res.new, res.alerts, res.new_keys, res.unchanged) == (2, 3, ("a", "b"), 2)
+    assert await store.known_hashes(feed.id, ["a", "b", "c"]) == {"a": "h1", "b": "h1"}
+    assert await store.story_count() == 2
+    assert (await store.topic_report())["t1"]["matches"] == 2
+    assert (await store.alert_counts())["pending"] == 3
+    # the same stories again: nothing new, no alert
+    again = await store.ingest(feed.id, ok(T0 + 200), [story("a"), story("b")], [], 0, T0 + 1)
+    assert (again.new, again.alerts, again.unchanged) == (0, 0, 2)
+    # an update becomes a revision
+    changed = NewStory(entry=entry("a", title="Kyiv troops (updated)", h="h2"))
+    upd = await store.ingest(feed.id, ok(T0 + 300), [], [changed], 0, T0 + 2)
+    assert upd.updated == 1
+    assert await store.known_hashes(feed.id, ["a"]) == {"a": "h2"}
+    [row] = [r for r in await store.feed_report() if r["id"] == feed.id]
+    assert (row["stories"], row["polls"], row["last_result"]) == (2, 3, "ok")
+    [feed] = await store.active_feeds()
+    assert feed.etag is None  # the last update carried no validator
+
+
+async def test_alerts_are_claimed_leased_and_recorded(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a", sinks=("ops", "chat"))], [], 0, T0)
+    assert await store.next_alert_due() == T0
+    claimed = await store.claim_due_alerts(T0, 10, lease=30.0, exclude_sinks=["chat"])
+    assert [a.sink_id for a in claimed] == ["ops"]
+    a = claimed[0]
+    assert (a.topic_id, a.event, a.attempts, a.created_at) == ("t1", "story.matched", 0, T0)
+    assert a.data["story_id"] and a.data["story"] == {"title": "a"}
+    assert await store.claim_due_alerts(T0 + 10, 10, 30.0, exclude_sinks=["chat"]) == []
+    [lease] = await store.leases(T0 + 10)
+    assert lease["instance"] == store.instance_id and lease["alerts"] == 1
+    assert lease["until"] == T0 + 30
+    # the lease ran out: claimable again under the same id
+    [same] = await store.claim_due_alerts(T0 + 31, 10, 30.0, exclude_sinks=["chat"])
+    assert same.id == a.id
+    await store.record_attempt(
+        a.id, at=T0 + 32, status=503, latency=0.1, error="HTTP 503", state="pending",
+        next_attempt_at=T0 + 40,
+    )  # fmt: skip
+    await store.record_attempt(
+        a.id, at=T0 + 41, status=204, latency=0.05, error=None, state="delivered",
+        next_attempt_at=None,
+    )  # fmt: skip
+    [log] = await store.alert_log(alert_id=a.id)
+    assert log["state"] == "delivered" and log["attempts"] == 2 and log["delivered_at"] == T0 + 41
+    assert [x["status"] for x in log["attempts_log"]] == [503, 204]
+    assert [x["attempt"] for x in log["attempts_log"]] == [1, 2]
+    assert log["data"]["story"] == {"title": "a"}
+    assert await store.alert_since(a.id) == T0
+    assert await store.leases(T0 + 41) == []
+    counts = await store.alert_counts()
+    assert (counts["delivered"], counts["pending"], counts["oldest_pending_at"]) == (1, 1, T0)
+    assert [r["id"] for r in await store.alerts(state="delivered")] == [a.id]
+    assert len(await store.alert_log(state="pending")) == 1
+
+
+async def test_dead_letters_are_requeued_with_a_fresh_budget(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a"), story("b")], [], 0, T0)
+    first, second = await store.claim_due_alerts(T0, 10, 30.0)
+    for a in (first, second):
+        await store.record_attempt(
+            a.id, at=T0 + 1, status=400, latency=0.1, error="HTTP 400", state="dead",
+            next_attempt_at=None,
+        )  # fmt: skip
+    assert {r["id"] for r in await store.alerts(state="dead")} == {first.id, second.id}
+    assert await store.requeue_dead([first.id, "msg_unknown"], T0 + 5) == [first.id]
+    assert await store.requeue_dead(None, T0 + 6) == [second.id]
+    again = await store.claim_due_alerts(T0 + 6, 10, 30.0)
+    assert {a.id for a in again} == {first.id, second.id}
+    assert all(a.attempts == 0 for a in again)
+    assert await store.alert_since(first.id) == T0 + 5
+
+
+async def test_release_leases_at_start(store: Store, backend: StorageConfig) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a")], [], 0, T0)
+    [a] = await store.claim_due_alerts(T0, 10, 30.0)
+    released = await store.release_leases(T0 + 1)
+    if backend.backend == "sqlite":  # one process: any lease left is a dead process's
+        assert released == 1
+    else:  # other instances may be sending: only expired leases are cleared
+        assert released == 0
+        assert await store.release_leases(T0 + 31) == 1
+    [again] = await store.claim_due_alerts(T0 + 31, 10, 30.0)
+    assert again.id == a.id
+
+
+async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a"), story("b")], [], 0, T0)
+    assert await store.sync_digest_schedules([("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0) == 0
+    alerts = await store.claim_due_alerts(T0, 10, 30.0)
+    limits = [(False, 1, 3600.0)]  # one an hour per sink
+    held = await store.admit_alerts([(a.id, "t1", "ops", limits) for a in alerts], T0)
+    assert held == {alerts[1].id}
+    assert (await store.alert_counts())["held"] == 1
+    assert await store.due_digests(T0 + 10) == []
+    [due] = await store.due_digests(T0 + 50)
+    assert (due["topic_id"], due["sink_id"], due["cron"]) == ("t1", "ops", "0 * * * *")
+    digest_id, count = await store.write_digest(
+        "t1", "ops", {"id": "t1", "name": "T"}, T0 + 50, T0 + 3650
+    )
+    assert digest_id is not None and count == 2
+    assert await store.due_digests(T0 + 60) == []
+    [log] = await store.alert_log(alert_id=digest_id)
+    assert log["event"] == "topic.digest" and log["data"]["folded"] == 1
+    assert (await store.alert_counts())["held"] == 0
+    # a schedule removed from the configuration releases what it held
+    await store.ingest(feed.id, ok(T0 + 200), [story("c")], [], 0, T0 + 60)
+    claimed = await store.claim_due_alerts(T0 + 60, 10, 30.0)
+    [c] = [a for a in claimed if a.data.get("story") == {"title": "c"}]
+    assert await store.admit_alerts([(c.id, "t1", "ops", limits)], T0 + 60) == {c.id}
+    assert await store.sync_digest_schedules([], T0 + 70) == 1
+
+
+async def test_feed_health_episodes(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    for n in range(3):
+        await store.record_poll(
+            feed.id,
+            PollUpdate(result="error", http_status=500, next_poll_at=T0, error_kind="http",
+                       error="HTTP 500"),
+            T0 + n,
+        )  # fmt: skip
+    assert await store.check_feed_health(T0 + 3, 3, 60.0, ["ops"]) == []  # episode opened
+    [(event, url, alert_id)] = await store.check_feed_health(T0 + 100, 3, 60.0, ["ops"])
+    assert (event, url) == ("feed.failing", FEEDS[0].url)
+    assert await store.check_feed_health(T0 + 200, 3, 60.0, ["ops"]) == []  # once
+    await store.record_poll(feed.id, ok(T0 + 400), T0 + 300)
+    [(event, _, _)] = await store.check_feed_health(T0 + 301, 3, 60.0, ["ops"])
+    assert event == "feed.recovered"
+    [log] = await store.alert_log(alert_id=alert_id)
+    assert log["data"]["consecutive_errors"] == 3
+
+
+async def test_prune_leaves_tombstones(store: Store) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("old")], [], 0, T0)
+    await store.ingest(feed.id, ok(T0 + 100), [story("new")], [], 0, T0 + 5000)
+    [a, _] = await store.claim_due_alerts(T0 + 5000, 10, 30.0)
+    await store.record_attempt(
+        a.id, at=T0, status=204, latency=0.1, error=None, state="delivered", next_attempt_at=None
+    )
+    retention = RetentionConfig(
+        stories=1000.0, revisions=1000.0, attempts=1000.0, tombstones=2000.0, batch=1
+    )
+    counts = await store.prune(T0 + 5100, retention)
+    assert counts["stories"] == 1 and counts["alerts"] == 1
+    assert await store.story_count() == 1
+    assert await store.known_hashes(feed.id, ["old", "new"]) == {"old": "h1", "new": "h1"}
+    counts = await store.prune(T0 + 9000, retention)
+    assert counts["tombstones"] == 1 and counts["stories"] == 1
+
+
+async def test_two_writers_store_one_story_once(make_store: Callable[[], Any]) -> None:
+    """The same story ingested by two stores (two instances) at once: one row, one alert."""
+    one: Store = await make_store()
+    two: Store = await make_store()
+    await one.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await one.active_feeds()
+    results = await asyncio.gather(
+        *(
+            s.ingest(feed.id, ok(T0 + 100), [story(f"k{i}") for i in range(50)], [], 0, T0)
+            for s in (one, two, one, two)
+        )
+    )
+    assert sum(r.new for r in results) == 50
+    assert sum(r.alerts for r in results) == 50
+    assert await one.story_count() == 50
+    assert (await two.alert_counts())["pending"] == 50
+
+
+async def test_two_claimers_share_the_due_work(make_store: Callable[[], Any]) -> None:
+    one: Store = await make_store()
+    two: Store = await make_store()
+    feeds = [FeedConfig(url=f"http://127.0.0.1:1/g{i}") for i in range(60)]
+    await one.sync_feeds(feeds, 100.0, T0)
+    got: list[int] = []
+    alerts: list[str] = []
+    [feed, *_] = await one.active_feeds()
+    await one.ingest(feed.id, ok(T0), [story(f"s{i}") for i in range(60)], [], 0, T0)
+
+    async def claim(s: Store) -> None:
+        for _ in range(10):
+            got.extend(f.id for f in await s.claim_due_feeds(T0, 7))
+            alerts.extend(a.id for a in await s.claim_due_alerts(T0, 7, 30.0))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(claim(one), claim(two))
+    assert sorted(got) == sorted(f.id for f in await one.active_feeds())
+    assert len(alerts) == len(set(alerts)) == 60
+
+
+async def test_leases_name_their_instance(
+    make_store: Callable[[], Any], backend: StorageConfig
+) -> None:
+    one: Store = await make_store()
+    two: Store = await make_store()
+    await one.sync_feeds(FEEDS, 100.0, T0)
+    await one.claim_due_feeds(T0, 2)
+    await two.claim_due_feeds(T0, 2)
+    leases = await one.leases(T0 + 1)
+    if backend.backend == "sqlite":
+        assert leases == []  # feed claims are not recorded in SQLite
+        return
+    by = {lease["instance"]: lease for lease in leases}
+    assert by[one.instance_id]["feeds"] == 2 and by[two.instance_id]["feeds"] == 1
+    assert by[one.instance_id]["until"] == T0 + 100
+    [f] = [f for f in await one.active_feeds() if f.url == FEEDS[2].url]
+    await two.record_poll(f.id, ok(T0 + 100), T0 + 2)  # the poll ends the lease
+    assert two.instance_id not in {lease["instance"] for lease in await one.leases(T0 + 3)}
+
+
+# -- the two schemas -----------------------------------------------------------------------
+
+
+def test_the_migration_lists_are_aligned() -> None:
+    """A migration added to one backend is added to the other under the same number."""
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS)
+
+
+async def test_the_schemas_have_the_same_tables_and_columns(pg_url: str, tmp_path: Path) -> None:
+    import asyncpg
+
+    lite = SQLiteStore(tmp_path / "s.db")
+    await lite.open()
+    await lite.close()
+    con = sqlite3.connect(tmp_path / "s.db")
+    tables = [
+        r[0]
+        for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if r[0] not in SQLITE_ONLY_TABLES and not r[0].startswith("sqlite_")
+    ]
+    sqlite_cols = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in tables}
+    con.close()
+    pg = store_for(storage(pg_url))
+    await pg.open()
+    await pg.close()
+    pcon = await asyncpg.connect(pg_url)
+    try:
+        rows = await pcon.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name <> 'monitor_schema'"
+        )
+    finally:
+        await pcon.close()
+    pg_cols: dict[str, set[str]] = {}
+    for r in rows:
+        pg_cols.setdefault(r["table_name"], set()).add(r["column_name"])
+    for table, only in PG_ONLY_COLUMNS.items():
+        pg_cols[table] -= set(only)
+    assert pg_cols == sqlite_cols
+
+
+async def test_two_instances_migrating_at_once(pg_url: str) -> None:
+    stores = [store_for(storage(pg_url)) for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))  # the advisory lock: one migrates
+    try:
+        assert all([await s.ping() for s in stores])
+    finally:
+        for s in stores:
+            await s.close()
+
+
+def test_the_url_password_is_never_shown(tmp_path: Path) -> None:
+    from monitor.config import load
+
+    (tmp_path / "db.url").write_text("postgresql://mon:s3cret@db.internal:5432/monitor\n")
+    path = tmp_path / "monitor.toml"
+    path.write_text('[storage]\nurl_file = "db.url"\n', encoding="utf-8")
+    cfg = load(path)
+    assert cfg.storage.backend == "postgresql" and cfg.storage.path is None
+    assert cfg.storage.url.endswith("@db.internal:5432/monitor")
+    assert cfg.storage.display == "postgresql://mon:***@db.internal:5432/monitor"
+    assert "s3cret" not in repr(cfg) and "s3cret" not in repr(store_for(cfg.storage))
+
+
+async def test_an_unreachable_server_is_a_store_error(pg_cluster: Any) -> None:
+    from monitor.store import StoreError
+
+    url = f"postgresql://u:pw@127.0.0.1:{pg_cluster.port + 1}/x"
+    s = store_for(storage(url))
+    with pytest.raises(StoreError) as err:
+        await s.open()
+    assert "u:pw@" not in str(err.value) and "u:***@" in str(err.value)
