@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from monitor.pipeline import PollOutcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-FEED_STATES = ("new", "ok", "erroring", "failing", "disabled", "inactive")
+FEED_STATES = ("new", "ok", "erroring", "failing", "paused", "disabled", "inactive")
 ALERT_STATES = ("pending", "delivered", "dead")
 ENTRY_KINDS = ("new", "updated", "duplicate", "unchanged")
 

@@ -276,6 +276,8 @@ def _feed_state(f: dict[str, Any], failing_after: int) -> str:
         return "inactive"
     if f["disabled_reason"]:
         return "disabled"
+    if f.get("paused"):
+        return "paused"
     if f["last_poll_at"] is None:
         return "new"
     if f["consecutive_errors"] >= failing_after:

@@ -174,6 +174,9 @@ async def test_with_a_token_requeue_pause_and_resume(web_factory: Callable[..., 
     assert [f.id for f in claimed] == [2]  # the paused feed is not polled
     assert [f.id for f in await server.service.store.active_feeds()] == [2]
     assert (await get(server, "/api/overview"))["feeds"]["paused"] == 1
+    status = {f["id"]: f["state"] for f in (await server.service.status())["feeds"]}
+    assert status[1] == "paused"  # /status and /metrics say so too
+    assert b'monitor_feeds{state="paused"} 1.0' in await server.service.metrics_text()
     resumed = await post(server, "/api/feeds/1/resume", 200)
     assert resumed["state"] == "ok" and not resumed["paused"]
     assert [f.id for f in await server.service.store.claim_due_feeds(now, 10)] == [1]

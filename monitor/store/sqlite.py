@@ -931,7 +931,7 @@ class SQLiteStore:
     async def feed_report(self) -> list[dict[str, Any]]:
         async with self.db.execute(
             """SELECT id, url, config_url, name, title, interval, explicit_interval, rate,
-                      server_interval, disabled_reason, active, last_poll_at,
+                      server_interval, disabled_reason, paused, active, last_poll_at,
                       last_success_at, last_result, last_status, last_error_kind, last_error,
                       consecutive_errors, next_poll_at, stories, polls
                FROM feeds ORDER BY active DESC, id"""
