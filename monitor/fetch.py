@@ -213,8 +213,7 @@ async def fetch(
                 if declared is not None and declared > limits.max_bytes:
                     return failed(
                         "too_large",
-                        f"Content-Length {declared} exceeds the limit "
-                        f"of {limits.max_bytes} bytes",
+                        f"Content-Length {declared} exceeds the limit of {limits.max_bytes} bytes",
                         resp.status,
                     )
                 chunks: list[bytes] = []
