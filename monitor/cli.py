@@ -174,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate", help="write dedup/development decisions for a labelled story stream"
     )
-    p.add_argument("--stories", required=True, metavar="FILE.jsonl",
-                   help="one story a line: id, published, source, url, title, summary")
+    p.add_argument(
+        "--stories",
+        required=True,
+        metavar="FILE.jsonl",
+        help="one story a line: id, published, source, url, title, summary",
+    )
     p.add_argument("--out", required=True, metavar="DECISIONS.jsonl")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_evaluate)

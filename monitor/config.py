@@ -273,7 +273,7 @@ def resolve_sqlite_url(url: str, base: Path) -> Path:
     """`sqlite:///rel/path` is relative to `base`; `sqlite:////abs/path` is absolute."""
     if not url.startswith("sqlite:///"):
         raise ValueError(
-            "use sqlite:///PATH (a file, e.g. \"sqlite:///../var/monitor.db\") or "
+            'use sqlite:///PATH (a file, e.g. "sqlite:///../var/monitor.db") or '
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (a server shared by several "
             "instances)"
         )

@@ -29,8 +29,6 @@ from monitor.store.schema import MIGRATIONS
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
 
-
-
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return any(w in text for w in ("full", "readonly", "read-only", "disk i/o", "locked"))
