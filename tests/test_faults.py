@@ -126,3 +126,30 @@ async def test_weeks_of_polling_stay_flat_and_bounded(
         assert len(receiver.delivered()) > 0
     finally:
         await runner.cleanup()
+
+
+async def test_a_read_only_store_fails_cleanly_and_resumes(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    """The store turned read-only under the daemon (as after a remount): polls fail with
+    error kind "store", nothing partial is written, readiness drops, and it resumes."""
+    url = feed_server.set("a.xml", rss([GUARANTEE]))
+    clock = FixedClock(T0)
+    async with service_for(config_factory([url], receiver.url), clock) as (service, _out):
+        await service.poll_all()
+        async with service.store.db.execute("PRAGMA query_only = ON") as cur:
+            await cur.fetchall()
+        feed_server.set("a.xml", rss(big_items("r", 3)))
+        [outcome] = await service.poll_all()
+        assert outcome.error_kind == "store" and "readonly" in (outcome.error or "").replace(
+            " ", ""
+        ), outcome
+        assert not await service.ready()
+        async with service.store.db.execute("SELECT COUNT(*) FROM stories") as cur:
+            assert (await cur.fetchone())[0] == 1  # type: ignore[index]
+        async with service.store.db.execute("PRAGMA query_only = OFF") as cur:
+            await cur.fetchall()
+        assert await service.ready(), "a write probe finds the store writable again"
+        clock.advance(3600)
+        [outcome] = await service.poll_all()
+        assert outcome.ingest.new == 3
