@@ -7,12 +7,14 @@ or the frozen records of `monitor.models`.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
 
@@ -173,3 +175,30 @@ class Store(Protocol):
         """Leases held now, per instance: {"instance", "feeds", "alerts", "until"} (feeds is
         None where the store does not record feed leases: SQLite, one process)."""
         ...
+
+
+def digest_data(
+    topic: Any, rows: Sequence[Any], since: float, now: float, max_listed: int
+) -> dict[str, Any]:
+    """The data of a `topic.digest` alert listing the story alerts `rows` (mappings with
+    id, story_id, state, data), the same for every store."""
+    stories = []
+    for r in rows[:max_listed]:
+        d = json.loads(r["data"])
+        stories.append(
+            {
+                "alert_id": r["id"],
+                "story_id": r["story_id"],
+                **d.get("story", {}),
+                "matched_terms": d.get("matched_terms", []),
+                "folded": r["state"] == "held",
+            }
+        )
+    return {
+        "topic": topic,
+        "period": {"from": iso(since), "to": iso(now)},
+        "count": len(rows),
+        "folded": sum(1 for r in rows if r["state"] == "held"),
+        "more": max(0, len(rows) - max_listed),
+        "stories": stories,
+    }

@@ -23,7 +23,7 @@ import aiosqlite
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
-from monitor.store.base import StoreError, new_instance_id
+from monitor.store.base import StoreError, digest_data, new_instance_id
 from monitor.store.schema import MIGRATIONS
 
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
@@ -676,26 +676,7 @@ class SQLiteStore:
             if not rows:
                 return None, 0
             digest_id = new_alert_id()
-            stories = []
-            for r in rows[:max_listed]:
-                d = json.loads(r["data"])
-                stories.append(
-                    {
-                        "alert_id": r["id"],
-                        "story_id": r["story_id"],
-                        **d.get("story", {}),
-                        "matched_terms": d.get("matched_terms", []),
-                        "folded": r["state"] == "held",
-                    }
-                )
-            data = {
-                "topic": topic,
-                "period": {"from": iso(since), "to": iso(now)},
-                "count": len(rows),
-                "folded": sum(1 for r in rows if r["state"] == "held"),
-                "more": max(0, len(rows) - max_listed),
-                "stories": stories,
-            }
+            data = digest_data(topic, rows, since, now, max_listed)
             await db.execute(
                 """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
                                        created_at, next_attempt_at, released_at)
