@@ -20,6 +20,7 @@ from monitor.metrics import Metrics
 from monitor.models import FeedRow
 from monitor.pipeline import Deps, PollOutcome, refresh_feed
 from monitor.store import Store
+from monitor.store.queries import feed_state
 
 
 class Service:
@@ -161,7 +162,7 @@ class Service:
                     "configured_url": f["config_url"],
                     "name": f["name"] or f["title"],
                     "active": bool(f["active"]),
-                    "state": _feed_state(f, failing_after),
+                    "state": feed_state(f, failing_after),
                     "interval_seconds": round(f["interval"], 1),
                     "interval_mode": "explicit" if f["explicit_interval"] else "adaptive",
                     "stories_per_week": round(f["rate"] * 7 * 86400, 1) if f["rate"] else None,
@@ -177,7 +178,9 @@ class Service:
                         else None
                     ),
                     "consecutive_errors": f["consecutive_errors"],
-                    "next_poll": iso(f["next_poll_at"]) if f["active"] else None,
+                    "next_poll": iso(f["next_poll_at"])
+                    if f["active"] and not f["paused"]
+                    else None,
                     "stories": f["stories"],
                     "polls": f["polls"],
                 }
@@ -238,7 +241,7 @@ class Service:
         failing_after = self.config.polling.failing_after
         by_state: dict[str, int] = {}
         for f in await self.store.feed_report():
-            state = _feed_state(f, failing_after)
+            state = feed_state(f, failing_after)
             by_state[state] = by_state.get(state, 0) + 1
         counts = await self.store.alert_counts()
         oldest = counts["oldest_pending_at"]
@@ -259,7 +262,7 @@ class Service:
         failing = sum(
             1
             for f in report
-            if f["active"] and _feed_state(f, self.config.polling.failing_after) == "failing"
+            if f["active"] and feed_state(f, self.config.polling.failing_after) == "failing"
         )
         pending = (await self.store.alert_counts())["pending"]
         active = sum(1 for f in report if f["active"])
@@ -269,22 +272,6 @@ class Service:
 def _proxies(config: Config) -> dict[str, str | None]:
     """The proxy of each configured feed URL (its own, else the global one)."""
     return {f.url: f.proxy or config.polling.proxy for f in config.feeds}
-
-
-def _feed_state(f: dict[str, Any], failing_after: int) -> str:
-    if not f["active"]:
-        return "inactive"
-    if f["disabled_reason"]:
-        return "disabled"
-    if f.get("paused"):
-        return "paused"
-    if f["last_poll_at"] is None:
-        return "new"
-    if f["consecutive_errors"] >= failing_after:
-        return "failing"
-    if f["consecutive_errors"] > 0:
-        return "erroring"
-    return "ok"
 
 
 def _summary(feeds: Iterable[dict[str, Any]]) -> dict[str, int]:
