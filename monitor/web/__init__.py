@@ -6,6 +6,7 @@ exist only when a token is configured. Reads go through a read-only connection o
 so a page never waits for, nor sees the inside of, a write transaction.
 """
 
-from monitor.web.app import WebSource, setup
+from monitor.web.app import setup
+from monitor.web.context import WebSource
 
 __all__ = ["WebSource", "setup"]

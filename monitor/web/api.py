@@ -14,7 +14,7 @@ from aiohttp import web
 from monitor import __version__
 from monitor.clock import iso
 from monitor.store import queries
-from monitor.web.app import READER, WEB, WebSource, store_of
+from monitor.web.context import READER, WEB, WebSource, store_of
 from monitor.web.openapi import document
 from monitor.web.params import ParamError, Params
 

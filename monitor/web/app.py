@@ -1,49 +1,16 @@
-"""Wiring: what the web layer needs from the service, its read connection, its routes."""
+"""Wiring: the web layer's read connection and its routes on the status app."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol, runtime_checkable
 
 import aiosqlite
 from aiohttp import web
 
-from monitor.clock import Clock
-from monitor.config import Config
 from monitor.store.sqlite import SQLiteStore
-
-
-class Kicker(Protocol):
-    def kick(self) -> None: ...
-
-
-@runtime_checkable
-class WebSource(Protocol):
-    """The running service, as the dashboard and the API see it."""
-
-    @property
-    def store(self) -> object: ...
-
-    @property
-    def config(self) -> Config: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def deliverer(self) -> Kicker: ...
-
-    def token(self) -> str | None: ...
-
-
-WEB = web.AppKey("web", WebSource)
-READER = web.AppKey("reader", aiosqlite.Connection)
-
-
-def store_of(app: web.Application) -> SQLiteStore:
-    store = app[WEB].store
-    assert isinstance(store, SQLiteStore)
-    return store
+from monitor.web.api import add_routes as add_api
+from monitor.web.context import READER, WEB, WebSource, store_of
+from monitor.web.dashboard import add_routes as add_dashboard
 
 
 async def _reader(app: web.Application) -> AsyncIterator[None]:
@@ -62,9 +29,6 @@ def setup(app: web.Application, source: WebSource) -> bool:
     is not SQLite (the PostgreSQL store has no queries of its own yet)."""
     if not isinstance(source.store, SQLiteStore):
         return False
-    from monitor.web.api import add_routes as add_api
-    from monitor.web.dashboard import add_routes as add_dashboard
-
     app[WEB] = source
     app.cleanup_ctx.append(_reader)
     add_dashboard(app)

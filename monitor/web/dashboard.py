@@ -20,7 +20,7 @@ from aiohttp import web
 
 from monitor.store import queries
 from monitor.web import api
-from monitor.web.app import READER, WEB
+from monitor.web.context import READER, WEB
 from monitor.web.params import ParamError, Params
 from monitor.web.style import CSS
 
