@@ -123,11 +123,16 @@ class AnalyzedDoc:
     def positions(self, f: int, word: str) -> Sequence[int]:
         return self._fields[f].pos.get(word, ())
 
-    def mentions(self, word: str, prefix: bool) -> bool:
-        """Does any field hold `word` (or, with `prefix`, a word starting with it)?"""
-        if prefix:
-            return any(self.prefix_positions(f, word) for f in range(3))
-        return any(word in idx.pos for idx in self._fields)
+    def mentions(self, word: str, prefix: bool, fields: Sequence[int] = (0, 1, 2)) -> bool:
+        """Does one of `fields` hold `word` (or, with `prefix`, a word starting with it)?"""
+        if not prefix:
+            return any(word in self._fields[f].pos for f in fields)
+        for f in fields:
+            vocab = self._fields[f].vocab
+            i = bisect_left(vocab, word)
+            if i < len(vocab) and vocab[i].startswith(word):
+                return True
+        return False
 
     def prefix_positions(self, f: int, prefix: str) -> tuple[int, ...]:
         """Sorted positions of all tokens starting with `prefix` (cached per story)."""
@@ -198,9 +203,8 @@ class _Term(_Leaf):
         return [p for p in lists[0] if all(p + k in s for k, s in enumerate(rest, 1))]
 
     def test(self, doc: AnalyzedDoc) -> bool:
-        if len(self.words) == 1 and not self.prefix:  # the common case: one plain word
-            w = self.words[0]
-            return any(w in doc._fields[f].pos for f in self.fields)
+        if len(self.words) == 1:  # the common case: one word, or one prefix
+            return doc.mentions(self.words[0], self.prefix, self.fields)
         return any(self.starts(doc, f) for f in self.fields)
 
 
