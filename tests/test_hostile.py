@@ -252,3 +252,30 @@ async def test_a_hanging_receiver_does_not_delay_other_sinks(
         assert "timeout" in out.getvalue()
     finally:
         await runner.cleanup()
+
+
+async def test_a_redirect_to_a_private_address_is_refused(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check runs on every hop. No public address exists here, so the test lets
+    127.0.0.1 stand for the internet (the classification itself is tested above) and
+    redirects to 127.0.0.2, which stands for the private network."""
+    import monitor.fetch
+
+    monkeypatch.setattr(
+        monitor.fetch, "public_addresses", lambda addrs: [a for a in addrs if a == "127.0.0.1"]
+    )
+    ok = feed_server.set("ok.xml", rss([GRAIN]))
+    hop = feed_server.set(
+        "hop.xml", b"", status=302, conditional=False,
+        headers={"Location": f"http://127.0.0.2:{feed_server.port}/ok.xml"},
+    )  # fmt: skip
+    path = with_polling(config_factory([ok, hop], receiver.url), allow_private_addresses="false")
+    async with service_for(path, FixedClock(T0)) as (service, _out):
+        outcomes = {o.url: o for o in await service.poll_all()}
+    assert outcomes[ok].result == "ok", "the pinned connection keeps working"
+    assert outcomes[hop].error_kind == "blocked" and "127.0.0.2" in (outcomes[hop].error or "")
+    assert feed_server.requests["/hop.xml"] == 1 and feed_server.requests["/ok.xml"] == 1
