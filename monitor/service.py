@@ -20,7 +20,7 @@ from monitor.metrics import Metrics
 from monitor.models import FeedRow
 from monitor.pipeline import Deps, PollOutcome, refresh_feed
 from monitor.store import Store
-from monitor.store.queries import feed_state
+from monitor.store.queries import feed_dict, feed_state
 
 
 class Service:
@@ -153,38 +153,10 @@ class Service:
 
     async def status(self) -> dict[str, Any]:
         failing_after = self.config.polling.failing_after
-        feeds = []
-        for f in await self.store.feed_report():
-            feeds.append(
-                {
-                    "id": f["id"],
-                    "url": f["url"],
-                    "configured_url": f["config_url"],
-                    "name": f["name"] or f["title"],
-                    "active": bool(f["active"]),
-                    "state": feed_state(f, failing_after),
-                    "interval_seconds": round(f["interval"], 1),
-                    "interval_mode": "explicit" if f["explicit_interval"] else "adaptive",
-                    "stories_per_week": round(f["rate"] * 7 * 86400, 1) if f["rate"] else None,
-                    "server_interval_seconds": f["server_interval"],
-                    "disabled": f["disabled_reason"],
-                    "last_poll": iso(f["last_poll_at"]),
-                    "last_success": iso(f["last_success_at"]),
-                    "last_result": f["last_result"],
-                    "last_status": f["last_status"],
-                    "last_error": (
-                        {"kind": f["last_error_kind"], "message": f["last_error"]}
-                        if f["last_result"] == "error"
-                        else None
-                    ),
-                    "consecutive_errors": f["consecutive_errors"],
-                    "next_poll": iso(f["next_poll_at"])
-                    if f["active"] and not f["paused"]
-                    else None,
-                    "stories": f["stories"],
-                    "polls": f["polls"],
-                }
-            )
+        feeds = [
+            {**feed_dict(f, failing_after), "server_interval_seconds": f["server_interval"]}
+            for f in await self.store.feed_report()
+        ]
         matches = await self.store.topic_report()
         topics = [
             {

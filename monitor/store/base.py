@@ -202,3 +202,16 @@ def digest_data(
         "more": max(0, len(rows) - max_listed),
         "stories": stories,
     }
+
+
+def pending_alert(r: Any) -> PendingAlert:
+    """A claimed outbox row (a mapping with its columns) as the delivery loop sees it."""
+    return PendingAlert(
+        id=r["id"],
+        topic_id=r["topic_id"],
+        sink_id=r["sink_id"],
+        event=r["event"],
+        data=json.loads(r["data"]),
+        created_at=r["created_at"],
+        attempts=r["attempts"],
+    )

@@ -24,7 +24,7 @@ import asyncpg
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
-from monitor.store.base import StoreError, digest_data, new_instance_id
+from monitor.store.base import StoreError, digest_data, new_instance_id, pending_alert
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 from monitor.store.sqlite import new_alert_id
 
@@ -418,18 +418,7 @@ class PostgresStore:
                 self._instance,
             )
         rows.sort(key=lambda r: (r["due_at"], r["id"]))
-        return [
-            PendingAlert(
-                id=r["id"],
-                topic_id=r["topic_id"],
-                sink_id=r["sink_id"],
-                event=r["event"],
-                data=json.loads(r["data"]),
-                created_at=r["created_at"],
-                attempts=r["attempts"],
-            )
-            for r in rows
-        ]
+        return [pending_alert(r) for r in rows]
 
     async def record_attempt(
         self,
@@ -884,7 +873,7 @@ class PostgresStore:
         async with self.connection() as con:
             rows = await con.fetch(
                 """SELECT id, url, config_url, name, title, "interval", explicit_interval, rate,
-                          server_interval, disabled_reason, paused, active, last_poll_at,
+                          server_interval, disabled_reason, paused, paused_at, active, last_poll_at,
                           last_success_at, last_result, last_status, last_error_kind, last_error,
                           consecutive_errors, next_poll_at, stories, polls
                    FROM feeds ORDER BY active DESC, id"""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,7 @@ def _state_filter(state: str) -> tuple[str, tuple[Any, ...]]:
     }[state], ()
 
 
-def feed_state(f: dict[str, Any] | aiosqlite.Row, failing_after: int) -> str:
+def feed_state(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> str:
     if not f["active"]:
         return "inactive"
     if f["disabled_reason"]:
@@ -135,7 +135,7 @@ def feed_state(f: dict[str, Any] | aiosqlite.Row, failing_after: int) -> str:
     return "ok"
 
 
-def feed_dict(f: aiosqlite.Row, failing_after: int) -> dict[str, Any]:
+def feed_dict(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> dict[str, Any]:
     """A feed as the API shows it (the fields of /status, plus `paused`)."""
     return {
         "id": f["id"],

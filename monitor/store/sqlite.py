@@ -23,7 +23,7 @@ import aiosqlite
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
-from monitor.store.base import StoreError, digest_data, new_instance_id
+from monitor.store.base import StoreError, digest_data, new_instance_id, pending_alert
 from monitor.store.schema import MIGRATIONS
 
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
@@ -471,18 +471,7 @@ class SQLiteStore:
                 "UPDATE alerts SET next_attempt_at = ?, leased_until = ? WHERE id = ?",
                 [(now + lease, now + lease, r["id"]) for r in rows],
             )
-        return [
-            PendingAlert(
-                id=r["id"],
-                topic_id=r["topic_id"],
-                sink_id=r["sink_id"],
-                event=r["event"],
-                data=json.loads(r["data"]),
-                created_at=r["created_at"],
-                attempts=r["attempts"],
-            )
-            for r in rows
-        ]
+        return [pending_alert(r) for r in rows]
 
     async def record_attempt(
         self,
@@ -910,7 +899,7 @@ class SQLiteStore:
     async def feed_report(self) -> list[dict[str, Any]]:
         async with self.db.execute(
             """SELECT id, url, config_url, name, title, interval, explicit_interval, rate,
-                      server_interval, disabled_reason, paused, active, last_poll_at,
+                      server_interval, disabled_reason, paused, paused_at, active, last_poll_at,
                       last_success_at, last_result, last_status, last_error_kind, last_error,
                       consecutive_errors, next_poll_at, stories, polls
                FROM feeds ORDER BY active DESC, id"""
