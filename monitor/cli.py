@@ -1,4 +1,4 @@
-"""Command line: `monitor run | check-config | poll-once | demo`.
+"""Command line: `monitor run | check-config | poll-once | backtest | evaluate | demo | …`.
 
 Exit codes: 0 success, 1 runtime failure (store cannot be opened, …), 2 bad configuration
 or usage.
@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.migrate import register as register_migrate  # monitor migrate --from --to
 
     register_migrate(sub)
+
+    from monitor.backtest import register as register_backtest  # monitor backtest --topic
+
+    register_backtest(sub, DEFAULT_CONFIG)
     return parser
 
 

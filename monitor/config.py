@@ -77,6 +77,15 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectionConfig:
+    """Duplicates and developments (monitor/detection.py)."""
+
+    dedup_window: float = 7 * 86400.0  # a copy is looked for among stories first seen this recently
+    development_window: float = 90 * 86400.0  # a story may join developments active this recently
+    batch: int = 200  # stories detected per transaction
+
+
+@dataclass(frozen=True, slots=True)
 class PollingConfig:
     interval: float = 900.0  # first interval of a feed without its own, before it is adapted
     adaptive: bool = True  # feeds without an explicit interval follow their publication rate
@@ -152,6 +161,9 @@ class TopicConfig:
     seeds: tuple[Path, ...] = ()
     rate_limit: RateLimit | None = None  # per sink of the topic
     digest: str | None = None  # cron expression of this topic's digests
+    alert_on: str = "developments"  # developments: new developments (and updates); stories: each
+    updates: bool = True  # development.update alerts for stories that add substantial news
+    update_gap: float = 3600.0  # at most one development.update per development in this time
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +194,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     feeds_files: tuple[str, ...] = ()  # globs of included [[feeds]] files, as written
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
 
     def sink(self, sink_id: str) -> SinkConfig:
         return next(s for s in self.sinks if s.id == sink_id)
@@ -461,6 +474,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             "topics",
             "sinks",
             "health",
+            "detection",
         ),
     )
 
@@ -559,6 +573,16 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     if delivery.lease is not None and delivery.lease <= delivery.timeout:
         r.problem("delivery.lease", "must be longer than delivery.timeout (a send ends in it)")
 
+    xdef = DetectionConfig()
+    dt = r.table(data, "detection", tuple(DetectionConfig.__dataclass_fields__))
+    detection = DetectionConfig(
+        dedup_window=r.get(dt, "detection", "dedup_window", parse_duration, xdef.dedup_window),
+        development_window=r.get(
+            dt, "detection", "development_window", parse_duration, xdef.development_window
+        ),
+        batch=r.get(dt, "detection", "batch", _positive_int, xdef.batch),
+    )
+
     lg = r.table(data, "log", ("level",))
     level = r.get(lg, "log", "level", _choice(LOG_LEVELS), "info")
 
@@ -590,6 +614,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         retention=retention,
         health=health,
         feeds_files=tuple(feeds_files),
+        detection=detection,
     )
 
 
@@ -719,12 +744,24 @@ def _included_feeds(
 # --- end feeds_files ---
 
 
+_TOPIC_KEYS = (
+    "id", "name", "query", "seeds", "sinks", "rate_limit", "digest", "alert_on", "updates",
+    "update_gap",
+)  # fmt: skip
+# developments: one alert per new development (and development.update for substantial news);
+# stories: one story.matched alert per matching story that is not a duplicate (keyword alerts)
+ALERT_ON = ("developments", "stories")
+
+
 def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
     seen: set[str] = set()
     out = []
     for key, item in _array(r, value, "topics"):
-        r.unknown(item, key, ("id", "name", "query", "seeds", "sinks", "rate_limit", "digest"))
+        r.unknown(item, key, _TOPIC_KEYS)
         rate_limit = r.get(item, key, "rate_limit", _rate_limit)
+        alert_on = r.get(item, key, "alert_on", _choice(ALERT_ON), "developments")
+        updates = r.get(item, key, "updates", _bool, True)
+        update_gap = r.get(item, key, "update_gap", _duration_or_zero, 3600.0)
         digest = r.get(item, key, "digest", _cron)
         tid = r.get(item, key, "id", _ident, required=True)
         name = r.get(item, key, "name", _str, default=tid)
@@ -762,6 +799,9 @@ def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 seeds=tuple(seeds),
                 rate_limit=rate_limit,
                 digest=digest,
+                alert_on=alert_on,
+                updates=updates,
+                update_gap=update_gap,
             )
         )
     return out

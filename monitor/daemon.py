@@ -24,6 +24,7 @@ from monitor import config as config_mod
 from monitor import scheduler as scheduler_mod
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
+from monitor.detection import Detection
 from monitor.metrics import probe_loop_lag
 from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
@@ -67,9 +68,11 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
             user_agent=USER_AGENT,
             hosts=hosts,
             parser=parser,
+            detection=Detection(store, clock, log),
         )
         service = Service(config, deps)
         await service.sync_feeds()
+        await deps.detection.process(config)  # what a stop left waiting (and the trackers)
         yield service
 
 
@@ -116,6 +119,10 @@ async def run(
             async def prune() -> None:
                 await retention(service, log)
 
+            async def detect() -> None:  # stories a failed detection left waiting
+                if (await service.deps.detection.process(service.config)).alerts:
+                    service.deliverer.kick()
+
             async def checkpoint() -> None:
                 try:
                     await service.store.checkpoint()
@@ -129,6 +136,7 @@ async def run(
                     ("heartbeat", beat, _heartbeat_seconds()),
                     ("retention", prune, config.retention.every),
                     ("checkpoint", checkpoint, 300.0),
+                    ("detection", detect, 30.0),
                 ],
             )
             sched.start()

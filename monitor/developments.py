@@ -121,6 +121,10 @@ class DevelopmentStore(Protocol):
     def story(self, story_id: str) -> StoryState | None: ...
     def add_story(self, story: StoryState) -> None: ...
     def development(self, development_id: str) -> DevelopmentState | None: ...
+    def developments(self) -> list[str]:
+        """Ids of the developments held (those within the window)."""
+        ...
+
     def save_development(self, development: DevelopmentState) -> None: ...
     def phrase_developments(self, shingle: int) -> int:
         """In how many developments (0, 1 or 2 meaning "two or more") a 3-shingle occurred."""
@@ -165,6 +169,9 @@ class MemoryDevelopmentStore:
     def development(self, development_id: str) -> DevelopmentState | None:
         return self._developments.get(development_id)
 
+    def developments(self) -> list[str]:
+        return list(self._developments)
+
     def save_development(self, development: DevelopmentState) -> None:
         self._developments[development.id] = development
 
@@ -185,8 +192,12 @@ class MemoryDevelopmentStore:
         self._seen[development_id] |= seen
 
 
-def _content_words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The words that say what a sentence is about (no stopwords, no 1-2 letter words)."""
     return {w for w in words(text) if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+
+
+_content_words = content_words
 
 
 def new_sentences(title: str, text: str, seen: set[str]) -> tuple[str, ...]:
@@ -365,6 +376,35 @@ class DevelopmentTracker:
             if p >= self.threshold and (best is None or p > best[0]):
                 best = (p, sim, other.development_id, sid)
         return None if best is None else (best[1], best[2], best[3])
+
+    def replay(
+        self,
+        story: StoryText,
+        development_id: str,
+        vector: Mapping[str, float],
+    ) -> None:
+        """Put back a story assigned earlier (from the store, at start): the state changes
+        as :meth:`assign` made them, without deciding anything."""
+        store = self.store
+        dev = store.development(development_id)
+        if dev is None:
+            dev = DevelopmentState(development_id, story.published, story.published, 0)
+        last = max(dev.last_published, story.published)
+        store.save_development(replace(dev, last_published=last, size=dev.size + 1))
+        title_words, body_words = words(story.title), words(story.text)
+        store.add_seen_words(
+            development_id, _content_words(story.title) | _content_words(story.text)
+        )
+        store.add_phrases(development_id, shingles(title_words) | shingles(body_words))
+        store.add_story(StoryState(story.id, story.published, development_id, vector, story.source))
+
+    def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
+        """A story of the development changed (a new revision): the sentences of `title`
+        and `text` (what the revision added) not covered yet; they count as covered now."""
+        seen = self.store.seen_words(development_id)
+        what = new_sentences(title, text, set(seen))
+        self.store.add_seen_words(development_id, _content_words(title) | _content_words(text))
+        return what
 
     def assign(
         self, story: StoryText, *, duplicate_of: str | None = None, template: bool = False

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# alerts about one story of a topic (rate limits and digests apply to these)
+STORY_EVENTS = ("development.new", "development.update", "story.matched")
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -59,6 +62,10 @@ class NewStory:
     entry: Entry
     matches: tuple[TopicMatch, ...] = ()
     alerts: tuple[AlertDraft, ...] = ()
+    # an updated story: what changed from the stored revision (monitor.diff), and whether it
+    # matters (a change that does not is stored in place, no new revision)
+    diff: dict[str, Any] | None = None
+    meaningful: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +106,69 @@ class PendingAlert:
     data: dict[str, Any]
     created_at: float
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStory:
+    """A stored story waiting for the detection stage: new (`detected_rev` None) or changed
+    since detection last saw it (then `old_title`/`old_summary` are that revision's text)."""
+
+    id: int
+    feed_id: int
+    feed_name: str | None
+    feed_url: str
+    link: str | None
+    title: str
+    summary: str
+    author: str | None
+    published: float | None
+    first_seen_at: float
+    revision: int
+    detected_rev: int | None = None
+    old_title: str | None = None
+    old_summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """An earlier story as the duplicate check compares it."""
+
+    id: int
+    title: str
+    summary: str
+    published: float  # published, else first seen
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentRow:
+    """A development as stored (times in Unix seconds)."""
+
+    id: str
+    topic_id: str
+    story_id: int | None
+    headline: str
+    first_seen_at: float
+    last_seen_at: float
+    first_published: float
+    last_published: float
+    stories: int = 1
+    sources: int = 1
+    last_update_alert_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentStoryRow:
+    """One story's place in a development, as stored (what rebuilds the tracker)."""
+
+    development_id: str
+    topic_id: str
+    story_id: int
+    source: str
+    published: float
+    similarity: float
+    duplicate: bool
+    what_is_new: tuple[str, ...]
+    vector: dict[str, float]
+    title: str = ""
+    summary: str = ""

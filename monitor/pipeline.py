@@ -1,8 +1,10 @@
 """The one place where the order of the stages of a feed refresh lives.
 
 fetch (conditional GET) -> modified? -> parse (in a worker thread) -> normalize
--> which entries are new / updated / unchanged -> topics -> store (stories, matches, alert
-rows and the feed's validators in one transaction) -> wake the delivery loop.
+-> which entries are new / updated (and whether the change matters) / unchanged -> store
+(stories, revisions with their diff, the feed's validators in one transaction) -> the
+detection stage (duplicates, topics, developments and alert rows for the stories waiting,
+in one transaction: monitor/detection.py) -> wake the delivery loop.
 
 No exception escapes: every failure becomes an error recorded on the feed (kind and
 message), logged, and the feed's next poll backs off.
@@ -14,13 +16,15 @@ import asyncio
 import functools
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
 
 from monitor.clock import Clock
 from monitor.config import Config, PollingConfig
+from monitor.detection import Detection
+from monitor.diff import diff_revisions
 from monitor.fetch import FetchLimits, FetchResult, fetch
 from monitor.intervals import (
     choose_interval,
@@ -29,12 +33,11 @@ from monitor.intervals import (
     server_interval,
     update_rate,
 )
-from monitor.models import FeedRow, IngestResult, NewStory, PollUpdate
+from monitor.models import Entry, FeedRow, IngestResult, NewStory, PollUpdate
 from monitor.parse import ParseError
 from monitor.parsestage import ParseStage
 from monitor.politeness import HostLimiter
 from monitor.store import Store, StoreError
-from monitor.topics import alert_drafts, match_topics, source_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Deps:
     user_agent: str
     hosts: HostLimiter
     parser: ParseStage
+    detection: Detection
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,20 +201,16 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
 
     parsed, entries = stage.feed, stage.entries
     known = await deps.store.known_hashes(feed.id, [e.key for e in entries])
-    topics, name = cfg.topics, feed.name
-    new, updated, unchanged = [], [], 0
+    new, changed, unchanged = [], [], 0
     for e in entries:
         old = known.get(e.key)
         if old is None:
-            matches = match_topics(topics, e, source_label(name, feed.url, e.link))
-            drafts = alert_drafts(
-                topics, matches, e, feed_name=name or parsed.title, feed_url=feed.url
-            )
-            new.append(NewStory(entry=e, matches=tuple(matches), alerts=tuple(drafts)))
+            new.append(NewStory(entry=e))
         elif old != e.content_hash:
-            updated.append(NewStory(entry=e))
+            changed.append(e)
         else:
             unchanged += 1
+    updated = await _revisions(deps, feed, changed)
     if feed.rate is None and feed.last_success_at is None:
         rate = initial_rate([e.published for e in entries])
     else:
@@ -231,6 +231,9 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
         server_interval=server,
     )
     ingest = await deps.store.ingest(feed.id, update, new, updated, unchanged, now)
+    if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
+        found = await deps.detection.process(cfg)
+        ingest = replace(ingest, alerts=found.alerts)
     deps.log.info(
         "feed.polled",
         feed_url=feed.url,
@@ -246,6 +249,20 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
         **({"parse_warning": parsed.warning} if parsed.warning else {}),
     )
     return PollOutcome(feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed)
+
+
+async def _revisions(deps: Deps, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:
+    """Stories whose stored text changed, with what changed (a change that does not matter,
+    such as a date or whitespace, is stored in place: no revision, no detection)."""
+    if not changed:
+        return []
+    stored = await deps.store.story_texts(feed.id, [e.key for e in changed])
+    out = []
+    for e in changed:
+        old_title, old_text = stored.get(e.key, ("", ""))
+        d = diff_revisions(old_title, old_text, e.title, e.summary)
+        out.append(NewStory(entry=e, diff=d.to_dict(), meaningful=d.meaningful))
+    return out
 
 
 async def _record_unchanged(

@@ -158,6 +158,9 @@ class Service:
             for f in await self.store.feed_report()
         ]
         matches = await self.store.topic_report()
+        detection = await self.store.detection_report()
+        per_topic = detection.pop("topics")
+        det = self.deps.detection
         topics = [
             {
                 "id": t.id,
@@ -167,6 +170,12 @@ class Service:
                 "seeds": len(t.seeds),
                 "matches": matches.get(t.id, {}).get("matches", 0),
                 "last_match": iso(matches.get(t.id, {}).get("last_match_at")),
+                "alert_on": t.alert_on,
+                "developments": per_topic.get(t.id, {}).get("developments", 0),
+                "last_development": per_topic.get(t.id, {}).get("last_development_at"),
+                "open_developments": len(det.trackers[t.id].store.developments())
+                if t.id in det.trackers
+                else 0,
             }
             for t in self.config.topics
         ]
@@ -203,6 +212,16 @@ class Service:
             "feeds_summary": _summary(feeds),
             "feeds": feeds,
             "topics": topics,
+            "detection": {  # stories waiting for it, duplicates linked, what it last failed on
+                **detection,
+                "last_error": det.last_error,
+                "since_start": {
+                    "stories": det.totals.stories,
+                    "duplicates": det.totals.duplicates,
+                    "developments": det.totals.developments,
+                    "alerts": det.totals.alerts,
+                },
+            },
             "alerts": alerts,
         }
 

@@ -179,6 +179,7 @@ def write_config(
     secret: str | None = WEBHOOK_SECRET,
     listen: str = "127.0.0.1:0",
     interval: str = "1h",
+    alert_on: str = "developments",
 ) -> Path:
     feeds_toml = "".join(
         f'[[feeds]]\nurl = "{u}"\nname = "Feed {i}"\n\n' for i, u in enumerate(feeds)
@@ -210,6 +211,7 @@ def write_config(
         name = "Ukraine security guarantees"
         query = '{query}'
         sinks = ["ops"]
+        alert_on = "{alert_on}"
 
         [[sinks]]
         id = "ops"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from monitor.cliutil import load_or_report
 from monitor.clock import iso
+from monitor.models import STORY_EVENTS
 
 T = TypeVar("T")
 STATES = ("pending", "delivered", "dead", "held", "digested")
@@ -75,7 +76,7 @@ def _with_store(args: argparse.Namespace, job: Callable[[Any], Awaitable[T]]) ->
 
 def _title(a: dict[str, Any]) -> str:
     d = a["data"]
-    if a["event"] == "story.matched":
+    if a["event"] in STORY_EVENTS:
         return str(d.get("story", {}).get("title") or "")
     if a["event"] == "topic.digest":
         return f"digest of {d.get('count', 0)} stories ({d.get('folded', 0)} folded)"

@@ -28,7 +28,7 @@ from monitor.alerts.sinks import send
 from monitor.alerts.webhook import SendResult
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.models import PendingAlert
+from monitor.models import STORY_EVENTS, PendingAlert
 from monitor.store import Store
 
 
@@ -229,7 +229,7 @@ class Deliverer:
         items = [
             (a.id, a.topic_id, a.sink_id, limits)
             for a in alerts
-            if a.event == "story.matched"
+            if a.event in STORY_EVENTS
             and a.attempts == 0
             and (limits := limits_for(cfg, a.topic_id, a.sink_id))
         ]

@@ -1,6 +1,8 @@
 """What an alert says on each kind of sink: pure functions from an outbox row to a payload.
 
-Events: `story.matched` (one story of a topic), `topic.digest` (a topic's stories over a
+Events: `development.new` (the first story of a new development of a topic, with what is
+new), `development.update` (a story that adds substantial news to one), `story.matched` (one
+story of a topic whose alerts are per story), `topic.digest` (a topic's stories over a
 period, including those folded by a rate limit), `feed.failing` and `feed.recovered` (feed
 health). The generic webhook sends the row's frozen JSON (webhook.render_body); chat sinks get
 their own formats, built here:
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.models import PendingAlert
+from monitor.models import STORY_EVENTS, PendingAlert
 
 SLACK_TEXT_MAX = 3000
 DISCORD_CONTENT_MAX = 2000
@@ -77,14 +79,18 @@ def _item(story: dict[str, Any], data: dict[str, Any]) -> Item:
     )
 
 
+_LEADS = {"development.new": "New development on", "development.update": "Update on"}
+
+
 def message(alert: PendingAlert) -> Message:
     d = alert.data
     topic = (d.get("topic") or {}).get("name") or alert.topic_id or None
-    if alert.event == "story.matched":
+    if alert.event in STORY_EVENTS:
         item = _item(d.get("story", {}), d)
+        lead = _LEADS.get(alert.event, "New on")
         return Message(
             event=alert.event,
-            title=f"New on {topic}: {item.title}",
+            title=f"{lead} {topic}: {item.title}",
             topic=topic,
             items=(item,),
             link=item.link,
@@ -135,7 +141,7 @@ def plain_text(m: Message) -> str:
         return m.text or m.title
     lines = []
     for it in m.items[:LIST_MAX]:
-        if len(m.items) == 1 and m.event == "story.matched":
+        if len(m.items) == 1 and m.event in STORY_EVENTS:
             lines.append(it.new)
             if it.source:
                 lines.append(f"Source: {it.source}")
@@ -167,7 +173,7 @@ def _slack_link(it: Item) -> str:
 def slack_payload(alert: PendingAlert) -> dict[str, Any]:
     m = message(alert)
     blocks: list[dict[str, Any]] = []
-    if m.event == "story.matched" and m.items:
+    if m.event in STORY_EVENTS and m.items:
         it = m.items[0]
         blocks.append(
             {
@@ -233,7 +239,7 @@ def _md_link(it: Item) -> str:
 def discord_payload(alert: PendingAlert) -> dict[str, Any]:
     m = message(alert)
     payload: dict[str, Any] = {"allowed_mentions": {"parse": []}}
-    if m.event == "story.matched" and m.items:
+    if m.event in STORY_EVENTS and m.items:
         it = m.items[0]
         embed: dict[str, Any] = {
             "title": _clip(it.title, DISCORD_TITLE_MAX),
@@ -258,7 +264,8 @@ def discord_payload(alert: PendingAlert) -> dict[str, Any]:
             )
         if it.published:
             embed["timestamp"] = it.published
-        payload["content"] = _clip(f"New on **{m.topic}**", DISCORD_CONTENT_MAX)
+        lead = _LEADS.get(m.event, "New on")
+        payload["content"] = _clip(f"{lead} **{m.topic}**", DISCORD_CONTENT_MAX)
         payload["embeds"] = [embed]
     elif m.items:
         lines: list[str] = []
@@ -284,6 +291,8 @@ def discord_payload(alert: PendingAlert) -> dict[str, Any]:
 
 _NTFY_TAGS = {
     "story.matched": ["newspaper"],
+    "development.new": ["newspaper"],
+    "development.update": ["memo"],
     "topic.digest": ["newspaper", "books"],
     "feed.failing": ["warning"],
     "feed.recovered": ["white_check_mark"],

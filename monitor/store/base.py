@@ -11,12 +11,30 @@ import json
 import os
 import secrets
 import socket
+import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
+from monitor.models import (
+    STORY_EVENTS,
+    AlertDraft,
+    DevelopmentRow,
+    DevelopmentStoryRow,
+    FeedRow,
+    IngestResult,
+    NewStory,
+    PendingAlert,
+    PendingStory,
+    PollUpdate,
+    StoredText,
+    TopicMatch,
+)
+
+# the story alerts (monitor.models.STORY_EVENTS) as an SQL list
+STORY_EVENTS_SQL = "(" + ", ".join(f"'{e}'" for e in STORY_EVENTS) + ")"
 
 
 class StoreError(Exception):
@@ -24,10 +42,53 @@ class StoreError(Exception):
     password)."""
 
 
+def new_alert_id() -> str:
+    """A Standard Webhooks message id: time-ordered prefix, random suffix."""
+    return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
 def new_instance_id() -> str:
     """Who holds a lease: host name, process id and a random part (a restarted process with
     a recycled pid is another instance)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class DetectionTx(Protocol):
+    """The detection stage's reads and writes, within one transaction."""
+
+    async def pending(self, limit: int, after: int = 0) -> list[PendingStory]:
+        """Stories waiting for detection (new, or with a revision it has not seen), by id."""
+        ...
+
+    async def url_original(self, canonical: str, before_id: int) -> int | None: ...
+
+    async def near_candidates(
+        self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
+    ) -> list[StoredText]: ...
+
+    async def mark_detected(
+        self,
+        story: PendingStory,
+        *,
+        canonical_url: str | None,
+        duplicate_of: int | None,
+        duplicate_by: str | None,
+        bands: Sequence[int],
+    ) -> None: ...
+
+    async def add_matches(
+        self, story_id: int, matches: Sequence[TopicMatch], now: float
+    ) -> None: ...
+
+    async def development(self, development_id: str) -> DevelopmentRow | None: ...
+
+    async def story_developments(self, story_id: int) -> dict[str, str]: ...
+
+    async def save_development(self, d: DevelopmentRow) -> None: ...
+
+    async def add_development_story(self, row: DevelopmentStoryRow, now: float) -> bool: ...
+
+    async def add_alerts(self, story_id: int, drafts: Sequence[AlertDraft], now: float) -> int: ...
 
 
 class Store(Protocol):
@@ -89,6 +150,28 @@ class Store(Protocol):
         """Stories, topic matches, alert rows and the feed update in one transaction; only
         rows this call inserted produce alerts."""
         ...
+
+    async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
+        ...
+
+    # -- detection -------------------------------------------------------------------------
+
+    def detection(self) -> AbstractAsyncContextManager[DetectionTx]:
+        """One detection transaction: the only one at a time (across instances, too)."""
+        ...
+
+    async def pending_count(self) -> int: ...
+
+    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]: ...
+
+    async def replay_count(self, since: float) -> int: ...
+
+    async def development_history(
+        self, since: float
+    ) -> tuple[list[DevelopmentRow], list[DevelopmentStoryRow]]: ...
+
+    async def detection_report(self) -> dict[str, Any]: ...
 
     # -- alerts ----------------------------------------------------------------------------
 

@@ -24,9 +24,15 @@ import asyncpg
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
 from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
-from monitor.store.base import StoreError, digest_data, new_instance_id, pending_alert
+from monitor.store.base import (
+    STORY_EVENTS_SQL,
+    StoreError,
+    digest_data,
+    new_alert_id,
+    new_instance_id,
+    pending_alert,
+)
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
-from monitor.store.sqlite import new_alert_id
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -500,7 +506,7 @@ class PostgresStore:
                 for per_topic, count, period in limits:
                     n = await con.fetchval(
                         "SELECT COUNT(*) FROM alerts WHERE sink_id = $1 AND released_at > $2 "
-                        "AND event = 'story.matched' AND ($3::text IS NULL OR topic_id = $3)",
+                        f"AND event IN {STORY_EVENTS_SQL} AND ($3::text IS NULL OR topic_id = $3)",
                         sink_id,
                         now - period,
                         topic_id if per_topic else None,
@@ -616,8 +622,8 @@ class PostgresStore:
                 return None, 0
             since = float(row["last_at"]) if row else now
             rows = await con.fetch(
-                """SELECT id, story_id, state, data, created_at FROM alerts
-                   WHERE topic_id = $1 AND sink_id = $2 AND event = 'story.matched'
+                f"""SELECT id, story_id, state, data, created_at FROM alerts
+                   WHERE topic_id = $1 AND sink_id = $2 AND event IN {STORY_EVENTS_SQL}
                      AND digest_id IS NULL AND created_at <= $3
                      AND (state = 'held' OR created_at >= $4)
                    ORDER BY created_at, id""",

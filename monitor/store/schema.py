@@ -233,4 +233,66 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE topic_stats SET matches = MAX(0, matches - 1) WHERE topic_id = OLD.topic_id;
     END;
     """,
+    # 7: detection (issues 5 and 6). Each story gets a canonical URL and, when it repeats an
+    # earlier story (same canonical URL, or near-duplicate text), a link to the earliest one;
+    # `detected_rev` is the revision the detection stage has seen (NULL: not yet): stories
+    # waiting for it are a queue, so a crash between storing a story and detecting it loses
+    # nothing. LSH band keys of each story's MinHash (the near-duplicate index: an indexed
+    # lookup, no load at start-up). Developments of each topic and their stories (with the
+    # term vector that rebuilds the tracker at start, and what each story added). Revisions
+    # keep the readable diff to the next one. Stories stored before this migration count as
+    # detected (no alerts for the past).
+    """
+    ALTER TABLE stories ADD COLUMN canonical_url TEXT;
+    ALTER TABLE stories ADD COLUMN duplicate_of INTEGER;
+    ALTER TABLE stories ADD COLUMN duplicate_by TEXT;          -- url | text | title
+    ALTER TABLE stories ADD COLUMN detected_rev INTEGER;
+    UPDATE stories SET detected_rev = revision;
+    CREATE INDEX stories_pending ON stories (id)
+        WHERE detected_rev IS NULL OR detected_rev < revision;
+    CREATE INDEX stories_canonical ON stories (canonical_url, id)
+        WHERE canonical_url IS NOT NULL;
+    CREATE INDEX stories_duplicate ON stories (duplicate_of) WHERE duplicate_of IS NOT NULL;
+    ALTER TABLE story_revisions ADD COLUMN diff TEXT;          -- JSON: what the next one changed
+
+    CREATE TABLE story_bands (
+        band     INTEGER NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+        PRIMARY KEY (band, story_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_bands_story ON story_bands (story_id);
+
+    CREATE TABLE developments (
+        id                   TEXT PRIMARY KEY,         -- topic id:id of its first story
+        topic_id             TEXT NOT NULL,
+        story_id             INTEGER,                  -- its first story
+        headline             TEXT NOT NULL,
+        first_seen_at        REAL NOT NULL,
+        last_seen_at         REAL NOT NULL,
+        first_published      REAL NOT NULL,
+        last_published       REAL NOT NULL,
+        stories              INTEGER NOT NULL DEFAULT 1,
+        sources              INTEGER NOT NULL DEFAULT 1,
+        last_update_alert_at REAL
+    );
+    CREATE INDEX developments_topic ON developments (topic_id, last_seen_at, id);
+
+    CREATE TABLE development_stories (
+        seq            INTEGER PRIMARY KEY,
+        development_id TEXT NOT NULL REFERENCES developments (id) ON DELETE CASCADE,
+        topic_id       TEXT NOT NULL,
+        story_id       INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+        source         TEXT NOT NULL,
+        published      REAL NOT NULL,
+        similarity     REAL NOT NULL,
+        duplicate      INTEGER NOT NULL DEFAULT 0,
+        what_is_new    TEXT NOT NULL,                  -- JSON array of sentences
+        vector         TEXT NOT NULL,                  -- JSON term weights
+        added_at       REAL NOT NULL,
+        UNIQUE (topic_id, story_id)
+    );
+    CREATE INDEX development_stories_dev ON development_stories (development_id, seq);
+    CREATE INDEX development_stories_story ON development_stories (story_id);
+    CREATE INDEX development_stories_recent ON development_stories (topic_id, published);
+    """,
 )

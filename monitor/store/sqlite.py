@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -22,9 +20,32 @@ import aiosqlite
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
-from monitor.store.base import StoreError, digest_data, new_instance_id, pending_alert
+from monitor.models import (
+    DevelopmentRow,
+    DevelopmentStoryRow,
+    FeedRow,
+    IngestResult,
+    NewStory,
+    PendingAlert,
+    PendingStory,
+    PollUpdate,
+)
+from monitor.store.base import (
+    STORY_EVENTS_SQL,
+    StoreError,
+    digest_data,
+    new_alert_id,
+    new_instance_id,
+    pending_alert,
+)
 from monitor.store.schema import MIGRATIONS
+from monitor.store.sqlite_detect import (
+    DEVELOPMENT_COLUMNS,
+    REPLAY_SQL,
+    SQLiteDetection,
+    development_row,
+    pending_story,
+)
 
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
@@ -32,11 +53,6 @@ __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return any(w in text for w in ("full", "readonly", "read-only", "disk i/o", "locked"))
-
-
-def new_alert_id() -> str:
-    """A Standard Webhooks message id: time-ordered prefix, random suffix."""
-    return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
 class SQLiteStore:
@@ -404,9 +420,15 @@ class SQLiteStore:
                     old = await cur.fetchone()
                 if old is None or old["content_hash"] == e.content_hash:
                     continue
+                if not story.meaningful:  # e.g. only a date changed: stored in place
+                    await db.execute(
+                        "UPDATE stories SET title = ?, summary = ?, content_hash = ? WHERE id = ?",
+                        (e.title, e.summary, e.content_hash, old["id"]),
+                    )
+                    continue
                 await db.execute(
                     "INSERT OR IGNORE INTO story_revisions (story_id, revision, title, summary, "
-                    "content_hash, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "content_hash, seen_at, diff) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         old["id"],
                         old["revision"],
@@ -414,6 +436,7 @@ class SQLiteStore:
                         old["summary"],
                         old["content_hash"],
                         now,
+                        None if story.diff is None else json.dumps(story.diff),
                     ),
                 )
                 await db.execute(
@@ -447,6 +470,103 @@ class SQLiteStore:
             alerts=n_alerts,
             new_keys=tuple(inserted_keys),
         )
+
+    async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
+        out: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(keys), 400):
+            chunk = list(keys[i : i + 400])
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT key, title, summary FROM stories WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            ) as cur:
+                out.update({r[0]: (r[1], r[2]) for r in await cur.fetchall()})
+        return out
+
+    # -- detection -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def detection(self) -> AsyncIterator[SQLiteDetection]:
+        """One detection transaction (see monitor/store/sqlite_detect.py)."""
+        async with self.transaction() as db:
+            yield SQLiteDetection(db)
+
+    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+        """Stored stories first seen since `since`, ids above `after`, oldest first, as new
+        stories (for `monitor backtest`)."""
+        async with self.db.execute(REPLAY_SQL, (since, after, limit)) as cur:
+            return [pending_story(r) for r in await cur.fetchall()]
+
+    async def replay_count(self, since: float) -> int:
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM stories WHERE first_seen_at >= ?", (since,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def pending_count(self) -> int:
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL OR detected_rev < revision"
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def development_history(
+        self, since: float
+    ) -> tuple[list[DevelopmentRow], list[DevelopmentStoryRow]]:
+        """Developments active since `since` and their stories in the order they joined:
+        what rebuilds the detection stage's trackers at start."""
+        async with self.db.execute(
+            f"SELECT {DEVELOPMENT_COLUMNS} FROM developments WHERE last_seen_at >= ? "
+            "ORDER BY first_seen_at",
+            (since,),
+        ) as cur:
+            devs = [development_row(r) for r in await cur.fetchall()]
+        async with self.db.execute(
+            """SELECT d.development_id, d.topic_id, d.story_id, d.source, d.published,
+                      d.similarity, d.duplicate, d.what_is_new, d.vector, s.title, s.summary
+                 FROM development_stories d JOIN developments v ON v.id = d.development_id
+                 JOIN stories s ON s.id = d.story_id
+                WHERE v.last_seen_at >= ? ORDER BY d.seq""",
+            (since,),
+        ) as cur:
+            rows = [
+                DevelopmentStoryRow(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    bool(r[6]),
+                    tuple(json.loads(r[7])),
+                    json.loads(r[8]),
+                    r[9],
+                    r[10],
+                )
+                for r in await cur.fetchall()
+            ]
+        return devs, rows
+
+    async def detection_report(self) -> dict[str, Any]:
+        """Counts for /status: stories waiting, duplicates, developments per topic."""
+        async with self.db.execute(
+            "SELECT topic_id, COUNT(*), MAX(last_seen_at) FROM developments GROUP BY topic_id"
+        ) as cur:
+            topics = {
+                r[0]: {"developments": r[1], "last_development_at": iso(r[2])}
+                for r in await cur.fetchall()
+            }
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM stories WHERE duplicate_of IS NOT NULL"
+        ) as cur:
+            row = await cur.fetchone()
+        return {
+            "pending": await self.pending_count(),
+            "duplicates": int(row[0]) if row else 0,
+            "topics": topics,
+        }
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -542,7 +662,7 @@ class SQLiteStore:
                 for per_topic, count, period in limits:
                     sql = (
                         "SELECT COUNT(*) FROM alerts WHERE sink_id = ? AND released_at > ? "
-                        "AND event = 'story.matched'"
+                        f"AND event IN {STORY_EVENTS_SQL}"
                     )
                     args: tuple[Any, ...] = (sink_id, now - period)
                     if per_topic:
@@ -649,8 +769,8 @@ class SQLiteStore:
                 row = await cur.fetchone()
             since = float(row[0]) if row else now
             async with db.execute(
-                """SELECT id, story_id, state, data, created_at FROM alerts
-                   WHERE topic_id = ? AND sink_id = ? AND event = 'story.matched'
+                f"""SELECT id, story_id, state, data, created_at FROM alerts
+                   WHERE topic_id = ? AND sink_id = ? AND event IN {STORY_EVENTS_SQL}
                      AND digest_id IS NULL AND created_at <= ?
                      AND (state = 'held' OR created_at >= ?)
                    ORDER BY created_at, rowid""",

@@ -1,0 +1,396 @@
+"""The detection stage: duplicates, topics, developments and their alerts, for stored stories.
+
+The pipeline stores what a feed brought (new stories; meaningful new revisions) and kicks this
+stage, which takes the stories waiting for it in the order they were stored (`detected_rev`
+behind: a queue in the store) and, one batch per transaction:
+
+1. new story: canonical URL (:mod:`monitor.canonical`); the earliest story with the same one
+   is its original, else a near-duplicate by text (:mod:`monitor.dedup`: MinHash LSH bands
+   looked up in the store's band index, verified against the candidates' texts);
+2. topic matches (query and seed profile, :mod:`monitor.topics`);
+3. per matching topic, its development (:mod:`monitor.developments`: a duplicate joins its
+   original's; otherwise the most probable link, or a new development), and what is new;
+4. alert rows (`development.new`; `development.update` for a story or a revision that adds
+   substantial news, at most one per development per `update_gap`; or `story.matched` per
+   story when the topic says `alert_on = "stories"`), written with the decisions.
+
+Why a queue rather than deciding inside the feed's own ingest: developments are one ordered
+state per topic, shared by every feed (and every instance on PostgreSQL), so assignment is
+serial; a crash between storing a story and detecting it loses nothing (the story is still
+waiting at start); and a story whose text changes later (a revision) goes through the same
+door. The trackers' state is kept in memory for the `development_window` and rebuilt from
+the store at start (and daily, to forget what fell out of the window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.canonical import canonical_url
+from monitor.clock import Clock
+from monitor.config import Config, TopicConfig
+from monitor.dedup import StoryText, check, fingerprint
+from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
+from monitor.development_alerts import alert_drafts_for, substantial
+from monitor.developments import Assignment, DevelopmentTracker
+from monitor.models import DevelopmentRow, DevelopmentStoryRow, Entry, PendingStory, TopicMatch
+from monitor.store import Store, StoreError
+from monitor.textfeatures import sentences, words
+from monitor.topics import match_topics, source_label
+
+RELOAD_EVERY = 86400.0
+
+
+@dataclass(slots=True)
+class DetectionOutcome:
+    stories: int = 0
+    duplicates: int = 0
+    developments: int = 0
+    alerts: int = 0
+
+    def add(self, other: DetectionOutcome) -> None:
+        self.stories += other.stories
+        self.duplicates += other.duplicates
+        self.developments += other.developments
+        self.alerts += other.alerts
+
+
+class _Candidates:
+    """The candidates the store found by band key, as :func:`monitor.dedup.check` asks."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+
+    def add(self, story_id: str, bands: Sequence[int], signature: Sequence[int]) -> None:
+        raise NotImplementedError  # the store keeps the bands
+
+    def candidates(self, bands: Sequence[int]) -> list[str]:
+        return self.ids
+
+
+def publisher(link: str | None, feed_url: str) -> str:
+    """The host a story comes from (without www.): a development's sources are counted so."""
+    host = urlsplit(link or feed_url).hostname or urlsplit(feed_url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def story_time(story: PendingStory) -> float:
+    """When the story happened, as far as we know: its date, never after we first saw it."""
+    if story.published is None:
+        return story.first_seen_at
+    return min(story.published, story.first_seen_at)
+
+
+def added_text(old_title: str, old_text: str, title: str, text: str) -> tuple[str, str]:
+    """The headline (if it changed) and the sentences a revision added (compared as words)."""
+    before = {tuple(words(s)) for s in sentences(old_text)}
+    added = [s for s in sentences(text) if words(s) and tuple(words(s)) not in before]
+    new_title = title if words(title) != words(old_title) else ""
+    return new_title, " ".join(added)
+
+
+class Detection:
+    """The stage's state (per-topic trackers, recent bodies per feed) and its loop."""
+
+    def __init__(self, store: Store, clock: Clock, log: Any) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self._config: Config | None = None  # the configuration of the current call
+        self.trackers: dict[str, DevelopmentTracker] = {}
+        self.history = MemoryBodyHistory()
+        self.loaded_at: float | None = None  # monotonic
+        self.last_error: str | None = None
+        self.totals = DetectionOutcome()
+        self._lock = asyncio.Lock()
+
+    @property
+    def config(self) -> Config:
+        assert self._config is not None, "load() or process() sets the configuration"
+        return self._config
+
+    def tracker(self, topic_id: str) -> DevelopmentTracker:
+        t = self.trackers.get(topic_id)
+        if t is None:
+            t = self.trackers[topic_id] = DevelopmentTracker()
+        return t
+
+    # -- state -----------------------------------------------------------------------------
+
+    async def load(self, config: Config) -> int:
+        """Rebuild the trackers from the developments active within the window."""
+        self._config = config
+        now = self.clock.now().timestamp()
+        _devs, rows = await self.store.development_history(
+            now - config.detection.development_window
+        )
+        self.trackers = {}
+        for r in rows:
+            self.tracker(r.topic_id).replay(
+                StoryText(str(r.story_id), _dt(r.published), r.title, r.summary, r.source),
+                local_id(r.development_id),
+                r.vector,
+            )
+        self.loaded_at = time.monotonic()
+        return len(rows)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def process(self, config: Config) -> DetectionOutcome:
+        """Detect every story waiting, a batch per transaction; never raises (a failure is
+        logged and kept in `last_error`; the stories stay queued)."""
+        total = DetectionOutcome()
+        async with self._lock:
+            self._config = config
+            if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
+                await self._reload()
+            batch = config.detection.batch
+            while True:
+                try:
+                    outcome, done = await self._batch(batch)
+                except StoreError as exc:
+                    self._failed("store", str(exc))
+                    await self._reload()
+                    break
+                except Exception as exc:  # a bug on some story: isolate it, keep the rest going
+                    self._failed("internal", f"{type(exc).__name__}: {exc}", exc_info=True)
+                    await self._reload()
+                    if batch > 1:
+                        batch = 1
+                        continue
+                    await self._skip_first()
+                    continue
+                total.add(outcome)
+                if done:
+                    break
+        self.totals.add(total)
+        if total.stories:
+            self.last_error = None
+        return total
+
+    async def _reload(self) -> None:
+        try:
+            await self.load(self.config)
+        except Exception as exc:
+            self._failed("store", f"cannot load developments: {type(exc).__name__}: {exc}")
+
+    def _failed(self, kind: str, error: str, exc_info: bool = False) -> None:
+        self.last_error = error
+        self.log.error("detection.failed", error_kind=kind, error=error, exc_info=exc_info)
+
+    async def _skip_first(self) -> None:
+        """The first waiting story fails on its own: mark it detected without decisions, so
+        it cannot block the queue (it is stored; it just makes no alert)."""
+        async with self.store.detection() as tx:
+            stories = await tx.pending(1)
+            for story in stories:
+                await tx.mark_detected(
+                    story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+                )
+                self.log.error("detection.story_skipped", story_id=story.id, feed_id=story.feed_id)
+
+    async def _batch(self, limit: int) -> tuple[DetectionOutcome, bool]:
+        outcome = DetectionOutcome()
+        async with self.store.detection() as tx:
+            stories = await tx.pending(limit)
+            now = self.clock.now().timestamp()
+            for story in stories:
+                outcome.add(await self._detect(tx, story, now))
+        return outcome, len(stories) < limit
+
+    async def _detect(self, tx: Any, story: PendingStory, now: float) -> DetectionOutcome:
+        cfg = self.config
+        out = DetectionOutcome(stories=1)
+        source = publisher(story.link, story.feed_url)
+        text = StoryText(
+            str(story.id), _dt(story_time(story)), story.title, story.summary, source,
+            story.link or "",
+        )  # fmt: skip
+        entry = Entry(
+            key="", link=story.link, title=story.title, summary=story.summary,
+            published=_dt(story.published) if story.published is not None else None,
+            author=story.author, content_hash="",
+        )  # fmt: skip
+        matches = match_topics(
+            cfg.topics, entry, source_label(story.feed_name, story.feed_url, story.link)
+        )
+        by_id = {t.id: t for t in cfg.topics}
+        if story.detected_rev is None:  # a new story
+            dup, by, template, bands = await self._duplicate(tx, story, text, now)
+            out.duplicates += dup is not None
+            await tx.mark_detected(
+                story, canonical_url=canonical_url(story.link) if story.link else None,
+                duplicate_of=dup, duplicate_by=by, bands=bands,
+            )  # fmt: skip
+            body = strip_and_remember(self.history, str(story.feed_id), story.summary)
+            await tx.add_matches(story.id, matches, now)
+            for m in matches:
+                opened, alerts = await self._assign(
+                    tx, by_id[m.topic_id], m, story, replace(text, text=body), dup, template, now
+                )
+                out.developments += opened
+                out.alerts += alerts
+            return out
+        await tx.mark_detected(
+            story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+        )
+        await tx.add_matches(story.id, matches, now)
+        joined = await tx.story_developments(story.id)
+        for m in matches:
+            topic = by_id[m.topic_id]
+            tracker = self.tracker(topic.id)
+            if m.topic_id not in joined or tracker.store.story(str(story.id)) is None:
+                # matches now (or its development left the window): as a new story of the topic
+                opened, alerts = await self._assign(tx, topic, m, story, text, None, False, now)
+            else:
+                opened, alerts = 0, await self._revised(tx, topic, m, story, joined[topic.id], now)
+            out.developments += opened
+            out.alerts += alerts
+        return out
+
+    async def _duplicate(
+        self, tx: Any, story: PendingStory, text: StoryText, now: float
+    ) -> tuple[int | None, str | None, bool, tuple[int, ...]]:
+        """(original story id, "url" | "text" | "title", body is a template, band keys)."""
+        fp = fingerprint(text)
+        canonical = canonical_url(story.link) if story.link else None
+        if canonical is not None:
+            original = await tx.url_original(canonical, story.id)
+            if original is not None:
+                return original, "url", False, fp.bands
+        since = now - self.config.detection.dedup_window
+        found = await tx.near_candidates(fp.bands, since, story.id)
+        if not found:
+            return None, None, False, fp.bands
+        texts = {
+            str(c.id): StoryText(str(c.id), _dt(c.published), c.title, c.summary) for c in found
+        }
+        roots = {str(c.id): c.duplicate_of or c.id for c in found}
+        result = check(text, _Candidates(list(texts)), texts.get, fp=fp)
+        if result.match is None:
+            return None, None, result.template, fp.bands
+        by = "title" if result.match.by_title_only else "text"
+        return roots[result.match.story_id], by, result.template, fp.bands
+
+    async def _assign(
+        self,
+        tx: Any,
+        topic: TopicConfig,
+        match: TopicMatch,
+        story: PendingStory,
+        text: StoryText,
+        dup: int | None,
+        template: bool,
+        now: float,
+    ) -> tuple[int, int]:
+        """Assign a new story of `topic`; returns (developments opened, alerts written)."""
+        tracker = self.tracker(topic.id)
+        original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
+        a = tracker.assign(text, duplicate_of=original, template=template)
+        dev_id = global_id(topic.id, a.development_id)
+        published = story_time(story)
+        row = None if a.is_new else await tx.development(dev_id)
+        if row is None:
+            row = DevelopmentRow(
+                dev_id, topic.id, story.id, story.title, now, now, published, published
+            )
+        else:
+            row = replace(
+                row, last_seen_at=now, last_published=max(row.last_published, published),
+                stories=row.stories + 1,
+            )  # fmt: skip
+        state = tracker.store.story(text.id)
+        new_source = await tx.add_development_story(
+            DevelopmentStoryRow(
+                dev_id, topic.id, story.id, text.source, published, round(a.similarity, 4),
+                original is not None, a.what_is_new, dict(state.vector) if state else {},
+            ),
+            now,
+        )  # fmt: skip
+        if not a.is_new and new_source:
+            row = replace(row, sources=row.sources + 1)
+        event = self._event(topic, a, original is not None or dup is not None, row, now)
+        if event == "development.update":
+            row = replace(row, last_update_alert_at=now)
+        await tx.save_development(row)
+        alerts = 0
+        if event is not None:
+            drafts = alert_drafts_for(topic, event, row, story, match, a.similarity, a.what_is_new)
+            alerts = await tx.add_alerts(story.id, drafts, now)
+        return int(a.is_new), alerts
+
+    @staticmethod
+    def _event(
+        topic: TopicConfig, a: Assignment, duplicate: bool, row: DevelopmentRow, now: float
+    ) -> str | None:
+        if topic.alert_on == "stories":
+            return None if duplicate else "story.matched"
+        if a.is_new:
+            return "development.new"
+        if duplicate or not topic.updates or not substantial(a.what_is_new):
+            return None
+        if (
+            row.last_update_alert_at is not None
+            and now - row.last_update_alert_at < topic.update_gap
+        ):
+            return None
+        return "development.update"
+
+    async def _revised(
+        self,
+        tx: Any,
+        topic: TopicConfig,
+        match: TopicMatch,
+        story: PendingStory,
+        dev_id: str,
+        now: float,
+    ) -> int:
+        """A story of a development has a new revision: what it added that the development had
+        not covered may make a `development.update`. Returns alerts written."""
+        row = await tx.development(dev_id)
+        if row is None:
+            return 0
+        title, text = added_text(
+            story.old_title or "", story.old_summary or "", story.title, story.summary
+        )
+        what = self.tracker(topic.id).revise(local_id(dev_id), title, text)
+        row = replace(row, last_seen_at=now)
+        event = None
+        if topic.alert_on == "developments" and topic.updates and substantial(what):
+            gap_ok = (
+                row.last_update_alert_at is None
+                or now - row.last_update_alert_at >= topic.update_gap
+            )
+            if gap_ok:
+                event = "development.update"
+                row = replace(row, last_update_alert_at=now)
+        await tx.save_development(row)
+        if event is None:
+            return 0
+        drafts = alert_drafts_for(topic, event, row, story, match, 1.0, what, revised=True)
+        return int(await tx.add_alerts(story.id, drafts, now))
+
+
+def _gap_passed(row: DevelopmentRow, now: float, gap: float) -> bool:
+    """No update alert of the development within the last `gap` seconds."""
+    return row.last_update_alert_at is None or now - row.last_update_alert_at >= gap
+
+
+def global_id(topic_id: str, local: str) -> str:
+    """A development's id in the store: its topic and the id of its first story."""
+    return f"{topic_id}:{local}"
+
+
+def local_id(development_id: str) -> str:
+    """The tracker's id of a development (the id of its first story)."""
+    return development_id.rsplit(":", 1)[-1]

@@ -1,0 +1,278 @@
+"""Duplicates, revisions and developments through the real service: feed documents served on
+127.0.0.1, a real SQLite store, a webhook receiver, an injected clock."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import logs
+from monitor.clock import FixedClock
+from monitor.config import load
+from monitor.daemon import open_service
+from monitor.service import Service
+from tests.conftest import FeedServer, Receiver, rss
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+QUERY = "Ukraine OR Kyiv"
+
+WIRE = (
+    "The Pentagon has begun planning joint air-defence exercises with Ukraine for the spring "
+    "of 2027, defence secretary Pete Hegseth said on Tuesday. The drills would take place in "
+    "Poland and Romania and involve about 4,000 troops from nine countries, he told reporters "
+    "in Brussels after a meeting of the Ukraine Defense Contact Group. Kyiv welcomed the plan "
+    "as a first step towards the security guarantees promised by its allies."
+)
+PENTAGON = {
+    "guid": "a1",
+    "title": "Pentagon begins planning exercises with Ukraine",
+    "link": "https://wire.example/world/pentagon-exercises-ukraine?utm_source=rss",
+    "description": "WASHINGTON (Wire) - " + WIRE,
+    "pubDate": "Thu, 26 Nov 2026 09:00:00 GMT",
+}
+PENTAGON_COPY = {  # the wire story reprinted: another URL, dateline and credit line
+    "guid": "b7",
+    "title": "US plans air-defence drills with Ukraine, Hegseth says",
+    "link": "https://daily.example/news/2026/11/26/us-drills-ukraine",
+    "description": WIRE + " (Reporting by Wire staff; editing by Jane Doe)",
+    "pubDate": "Thu, 26 Nov 2026 10:30:00 GMT",
+}
+PENTAGON_SAME_URL = {  # the wire's own URL carried by a third feed with other tracking tags
+    "guid": "c3",
+    "title": "Pentagon plans exercises with Ukraine",
+    "link": "https://WIRE.example/world/pentagon-exercises-ukraine?utm_medium=social#top",
+    "description": "Hegseth announces joint drills with Ukraine.",
+    "pubDate": "Thu, 26 Nov 2026 11:00:00 GMT",
+}
+PENTAGON_FOLLOWUP = {  # the same event, a day on, with news of its own
+    "guid": "b9",
+    "title": "Hegseth: Ukraine exercises in Poland to start in March 2027",
+    "link": "https://daily.example/news/2026/11/27/hegseth-ukraine-exercises-march",
+    "description": (
+        "The joint air-defence exercises with Ukraine that Pete Hegseth announced in Brussels "
+        "will start in March 2027 in Poland, the Pentagon said. Germany has offered two Patriot "
+        "batteries for the drills. Romania will host a second phase in May with 1,200 troops."
+    ),
+    "pubDate": "Fri, 27 Nov 2026 08:00:00 GMT",
+}
+RUSSIA = {  # another event of the topic
+    "guid": "a2",
+    "title": "Russia rules out NATO troops in Ukraine",
+    "link": "https://wire.example/world/russia-rules-out-nato-troops",
+    "description": (
+        "Moscow will never accept troops from NATO countries on Ukrainian soil as part of any "
+        "settlement, Kremlin spokesman Dmitry Peskov said on Wednesday, rejecting a British "
+        "proposal for a reassurance force of up to 10,000 soldiers."
+    ),
+    "pubDate": "Thu, 26 Nov 2026 12:00:00 GMT",
+}
+WEATHER = {
+    "guid": "a3",
+    "title": "Storm brings snow to the Alps",
+    "link": "https://wire.example/weather/alps-snow",
+    "description": "Heavy snow closed passes in Switzerland and Austria on Thursday.",
+}
+
+
+@asynccontextmanager
+async def service_for(config: Path, clock: FixedClock) -> AsyncIterator[Service]:
+    logs.configure("debug", stream=io.StringIO(), json=True)
+    async with open_service(load(config), clock, logs.get("monitor")) as service:
+        yield service
+
+
+def rows(config: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(config.parent / "var" / "monitor.db") as db:
+        return list(db.execute(sql, args))
+
+
+def alerts(config: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (event, title, json.loads(data))
+        for event, title, data in rows(
+            config,
+            "SELECT event, json_extract(data, '$.story.title'), data FROM alerts ORDER BY rowid",
+        )
+    ]
+
+
+async def test_a_wire_story_in_two_feeds_is_one_story_with_one_duplicate_link(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    wire = feed_server.set("wire.xml", rss([PENTAGON, WEATHER]))
+    daily = feed_server.set("daily.xml", rss([]))
+    third = feed_server.set("third.xml", rss([]))
+    config = config_factory([wire, daily, third], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        feed_server.set("daily.xml", rss([PENTAGON_COPY]))
+        feed_server.set("third.xml", rss([PENTAGON_SAME_URL]))
+        clock.advance(3600)
+        await service.poll_all()
+        status = await service.status()
+    stories = dict(rows(config, "SELECT title, duplicate_of FROM stories"))
+    original = rows(config, "SELECT id FROM stories WHERE title = ?", PENTAGON["title"])[0][0]
+    by = dict(rows(config, "SELECT title, duplicate_by FROM stories"))
+    assert stories[PENTAGON_COPY["title"]] == original and by[PENTAGON_COPY["title"]] == "text"
+    assert stories[PENTAGON_SAME_URL["title"]] == original
+    assert by[PENTAGON_SAME_URL["title"]] == "url"
+    assert stories[PENTAGON["title"]] is None and stories[WEATHER["title"]] is None
+    canonical = rows(config, "SELECT canonical_url FROM stories WHERE id = ?", original)[0][0]
+    assert canonical == "https://wire.example/world/pentagon-exercises-ukraine"
+    # every copy is stored, only the first alerts; the copies joined its development
+    assert [(e, t) for e, t, _ in alerts(config)] == [("development.new", PENTAGON["title"])]
+    [(dev, n)] = rows(config, "SELECT id, stories FROM developments")
+    assert n == 3
+    assert status["detection"]["duplicates"] == 2 and status["detection"]["pending"] == 0
+    [topic] = status["topics"]
+    assert topic["developments"] == 1
+
+
+async def test_a_second_report_joins_the_development_and_another_event_opens_one(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    wire = feed_server.set("wire.xml", rss([PENTAGON, RUSSIA]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        feed_server.set("wire.xml", rss([PENTAGON, RUSSIA, PENTAGON_FOLLOWUP]))
+        clock.advance(86400)
+        await service.poll_all()
+        assert await service.deliverer.deliver_due() == 3
+    got = alerts(config)
+    assert [(e, t) for e, t, _ in got] == [
+        ("development.new", PENTAGON["title"]),
+        ("development.new", RUSSIA["title"]),
+        ("development.update", PENTAGON_FOLLOWUP["title"]),
+    ]
+    new, _, update = (d for _, _, d in got)
+    assert new["development"]["id"] == update["development"]["id"]
+    assert update["development"]["stories"] == 2
+    assert update["development"]["headline"] == PENTAGON["title"]
+    # what is new: exactly the follow-up's sentences the first report did not cover
+    assert update["what_is_new"] == [
+        "Hegseth: Ukraine exercises in Poland to start in March 2027",
+        "Germany has offered two Patriot batteries for the drills.",
+        "Romania will host a second phase in May with 1,200 troops.",
+    ]
+    assert new["what_is_new"][0] == PENTAGON["title"]
+    assert set(new["match"]["terms"]) == {"Ukraine"} or "Kyiv" in new["match"]["terms"]
+    delivered = [r["json"]["type"] for r in receiver.delivered()]
+    assert sorted(delivered) == ["development.new", "development.new", "development.update"]
+
+
+async def test_update_alerts_keep_to_their_rate_limit(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    second = {
+        **PENTAGON_FOLLOWUP,
+        "guid": "b10",
+        "title": "Hegseth says 800 US soldiers will join Ukraine drills in Poland",
+        "link": "https://daily.example/news/2026/11/27/us-soldiers-ukraine-drills",
+        "description": (
+            "Pete Hegseth said 800 US soldiers would join the air-defence exercises with Ukraine "
+            "in Poland. Lithuania and Latvia will send observers to the Pentagon-led drills."
+        ),
+    }
+    wire = feed_server.set("wire.xml", rss([PENTAGON]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        feed_server.set("wire.xml", rss([PENTAGON, PENTAGON_FOLLOWUP]))
+        clock.advance(600)
+        await service.poll_all()
+        feed_server.set("wire.xml", rss([PENTAGON, PENTAGON_FOLLOWUP, second]))
+        clock.advance(600)  # within the default update_gap (1 h) of the first update
+        await service.poll_all()
+    events = [e for e, _, _ in alerts(config)]
+    assert events == ["development.new", "development.update"]
+    assert rows(config, "SELECT stories FROM developments") == [(3,)]
+
+
+async def test_an_appended_paragraph_is_a_revision_with_its_diff_and_a_date_change_is_not(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    story = {**RUSSIA, "description": RUSSIA["description"] + " Updated 09:00 GMT, 26 November."}
+    wire = feed_server.set("wire.xml", rss([story]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        # only the time stamp changes: stored in place, no revision
+        restamped = {
+            **RUSSIA,
+            "description": RUSSIA["description"] + " Updated 14:30 GMT, 26 November.",
+        }
+        feed_server.set("wire.xml", rss([restamped]))
+        clock.advance(600)
+        [o] = await service.poll_all()
+        assert o.ingest.updated == 0
+        assert rows(config, "SELECT revision FROM stories") == [(1,)]
+        appended = {
+            **restamped,
+            "description": restamped["description"]
+            + " Peskov added that Moscow would discuss guarantees only with Washington.",
+        }
+        feed_server.set("wire.xml", rss([appended]))
+        clock.advance(600)
+        [o] = await service.poll_all()
+        assert o.ingest.updated == 1
+    assert rows(config, "SELECT revision FROM stories") == [(2,)]
+    [(diff,)] = rows(config, "SELECT diff FROM story_revisions")
+    assert json.loads(diff)["added"] == [
+        "Peskov added that Moscow would discuss guarantees only with Washington."
+    ]
+    assert json.loads(diff)["removed"] == []
+
+
+async def test_developments_survive_a_restart_and_stories_left_waiting_are_detected(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    wire = feed_server.set("wire.xml", rss([PENTAGON]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+    # a stop after the story was stored, before detection: it waits in the store
+    rows(config, "UPDATE stories SET detected_rev = NULL")
+    rows(config, "DELETE FROM alerts")
+    rows(config, "DELETE FROM development_stories")
+    rows(config, "DELETE FROM developments")
+    rows(config, "DELETE FROM story_bands")
+    async with service_for(config, clock) as service:  # detected at start
+        assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
+    assert [e for e, _, _ in alerts(config)] == ["development.new"]
+    async with service_for(config, clock) as service:  # a restart rebuilds the tracker
+        feed_server.set("wire.xml", rss([PENTAGON, PENTAGON_FOLLOWUP]))
+        clock.advance(86400)
+        await service.poll_all()
+    assert [e for e, _, _ in alerts(config)] == ["development.new", "development.update"]
+    assert rows(config, "SELECT COUNT(*) FROM developments") == [(1,)]
+
+
+async def test_a_topic_may_alert_on_every_story_instead(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    wire = feed_server.set("wire.xml", rss([PENTAGON, PENTAGON_FOLLOWUP]))
+    daily = feed_server.set("daily.xml", rss([]))
+    config = config_factory([wire, daily], receiver.url, query=QUERY, alert_on="stories")
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        feed_server.set("daily.xml", rss([PENTAGON_COPY]))
+        clock.advance(3600)
+        await service.poll_all()
+    # one per story, none for the duplicate
+    assert sorted(t for _, t, _ in alerts(config)) == sorted(
+        [PENTAGON["title"], PENTAGON_FOLLOWUP["title"]]
+    )
+    assert {e for e, _, _ in alerts(config)} == {"story.matched"}
