@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from monitor.textfeatures import STOPWORDS, MinHasher, shingles, stable_hash64, words
+from monitor.minhash import MinHasher, shingles, stable_hash64
+from monitor.textfeatures import STOPWORDS, words
 
 BODY_CONTAINMENT = 0.8
 TITLE_OVERLAP = 0.5

@@ -4,9 +4,8 @@ Pure functions, no I/O, deterministic across processes (no use of Python's salte
 
 - :func:`fold` / :func:`words`: accent-stripped, casefolded word tokens.
 - :func:`sentences`: a rule-based sentence splitter that knows common news abbreviations.
-- :func:`shingles`: word k-shingles hashed to 64-bit ints with blake2b.
-- :class:`MinHasher`: MinHash signatures (universal hashing ``(a*x + b) mod p`` with a fixed seed)
-  and LSH band keys (blake2b of band number and rows, as signed 63-bit ints for a SQL column).
+- :func:`shingles`, :class:`MinHasher`: hashed word shingles, MinHash signatures and LSH band
+  keys (defined in :mod:`monitor.minhash`, re-exported here).
 - :func:`names`: capitalised (multi)word names, the "specifics" that tell look-alike news apart;
   :func:`is_person`: whether such a name looks like a person's (not a place or an organisation).
 - :func:`stem`, :func:`term_vector`, :func:`idf`: the weighted bag of terms used to compare
@@ -15,13 +14,15 @@ Pure functions, no I/O, deterministic across processes (no use of Python's salte
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+
+from monitor.minhash import MinHasher as MinHasher
+from monitor.minhash import shingles as shingles
+from monitor.minhash import stable_hash64 as stable_hash64
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
@@ -108,71 +109,6 @@ def sentences(text: str) -> list[str]:
     if tail:
         out.append(tail)
     return out
-
-
-def stable_hash64(text: str) -> int:
-    """A 64-bit unsigned hash of ``text`` that is the same in every process (blake2b)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
-
-
-def shingles(tokens: Sequence[str], k: int = 3) -> frozenset[int]:
-    """Hashed word ``k``-shingles of ``tokens``; a text shorter than ``k`` words is one shingle."""
-    if not tokens:
-        return frozenset()
-    if len(tokens) < k:
-        return frozenset({stable_hash64(" ".join(tokens))})
-    return frozenset(stable_hash64(" ".join(tokens[i : i + k])) for i in range(len(tokens) - k + 1))
-
-
-_MERSENNE61 = (1 << 61) - 1
-_EMPTY = _MERSENNE61
-
-
-class MinHasher:
-    """MinHash signatures and LSH band keys.
-
-    ``num_perm`` hash functions ``h_i(x) = (a_i * x + b_i) mod (2**61 - 1)`` drawn from
-    ``random.Random(seed)`` (deterministic for a given seed on every platform). The signature is
-    split into ``bands`` bands of ``num_perm // bands`` rows; two texts share a band key with
-    probability ``1 - (1 - J**r)**b`` for Jaccard similarity J. The default 32 bands x 4 rows puts
-    the 50% point near J = 0.42, well under the verification bar used by :mod:`monitor.dedup`,
-    so lightly edited copies are still found (J = 0.6 is a candidate 99% of the time).
-    """
-
-    def __init__(self, num_perm: int = 128, bands: int = 32, seed: int = 20130101) -> None:
-        if num_perm % bands:
-            raise ValueError("num_perm must be a multiple of bands")
-        rng = random.Random(seed)
-        self.num_perm = num_perm
-        self.bands = bands
-        self.rows = num_perm // bands
-        self._params = [
-            (rng.randrange(1, _MERSENNE61), rng.randrange(0, _MERSENNE61)) for _ in range(num_perm)
-        ]
-
-    def signature(self, shingle_set: Iterable[int]) -> tuple[int, ...]:
-        """The MinHash signature of a set of 64-bit shingle hashes (all-max for an empty set)."""
-        xs = [x % _MERSENNE61 for x in shingle_set]
-        if not xs:
-            return (_EMPTY,) * self.num_perm
-        p = _MERSENNE61
-        return tuple(min([(a * x + b) % p for x in xs]) for a, b in self._params)
-
-    def band_keys(self, signature: Sequence[int]) -> list[int]:
-        """One signed 63-bit key per band (band number is hashed in, so bands never collide)."""
-        keys = []
-        r = self.rows
-        for i in range(self.bands):
-            data = f"{i}:" + ",".join(map(str, signature[i * r : (i + 1) * r]))
-            keys.append(stable_hash64(data) >> 1)
-        return keys
-
-    @staticmethod
-    def estimate_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-        """Share of equal signature positions: an unbiased estimate of Jaccard similarity."""
-        if not a or len(a) != len(b):
-            return 0.0
-        return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
 
 
 _RAW_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:—–]|\s-\s")

@@ -1,6 +1,7 @@
 """Behaviour of the text features (texts written for these tests)."""
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,20 @@ def test_minhash_estimates_jaccard_and_bands_are_deterministic() -> None:
     assert not set(hasher.band_keys(sa)) & set(hasher.band_keys(sc))
     assert MinHasher().band_keys(sa) == hasher.band_keys(sa)
     assert all(0 <= k < 2**63 for k in hasher.band_keys(sa))
+
+
+def test_minhash_equals_big_integer_arithmetic_at_the_edges() -> None:
+    """The vectorised uint64 arithmetic gives exactly ``min((a*x + b) mod (2**61 - 1))``."""
+    p = (1 << 61) - 1
+    hasher = MinHasher(num_perm=8, bands=2, seed=7)
+    rng = random.Random(7)
+    params = [(rng.randrange(1, p), rng.randrange(0, p)) for _ in range(8)]
+    edges = {0, 1, p - 1, p, p + 1, 2**61, 2**63, 2**64 - 1, 2**64 - 2, 0xDEADBEEFCAFEBABE}
+    for xs in [edges, {2**64 - 1}, {p}, set(range(1000, 1100))]:
+        expected = tuple(min((a * (x % p) + b) % p for x in xs) for a, b in params)
+        assert hasher.signature(xs) == expected
+    assert hasher.signature([]) == (p,) * 8
+    assert all(type(v) is int for v in hasher.signature(edges))
 
 
 def test_stem_joins_inflections_and_number_words() -> None:
