@@ -193,7 +193,7 @@ def report(store: ReplayStore, out: Any = sys.stdout) -> dict[str, int]:
             f"{d.sources:>3} sources  {d.headline}",
             file=out,
         )
-    matched = len({s for m in store.members.values() for s in m})
+    matched = sum(1 for m in store.members.values() if m)
     return {
         "stories": store.seen,
         "matched": matched,

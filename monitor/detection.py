@@ -309,6 +309,10 @@ class Detection:
                 row, last_seen_at=now, last_published=max(row.last_published, published),
                 stories=row.stories + 1,
             )  # fmt: skip
+        event = self._event(topic, a, original is not None or dup is not None, row, now)
+        if event == "development.update":
+            row = replace(row, last_update_alert_at=now)
+        await tx.save_development(row)
         state = tracker.store.story(text.id)
         new_source = await tx.add_development_story(
             DevelopmentStoryRow(
@@ -319,10 +323,7 @@ class Detection:
         )  # fmt: skip
         if not a.is_new and new_source:
             row = replace(row, sources=row.sources + 1)
-        event = self._event(topic, a, original is not None or dup is not None, row, now)
-        if event == "development.update":
-            row = replace(row, last_update_alert_at=now)
-        await tx.save_development(row)
+            await tx.save_development(row)
         alerts = 0
         if event is not None:
             drafts = alert_drafts_for(topic, event, row, story, match, a.similarity, a.what_is_new)

@@ -147,6 +147,7 @@ def write(
         name = "Ukraine security guarantees"
         query = '{TOPIC_QUERY}'
         sinks = {topic_sinks}
+        alert_on = "stories"  # delivery is tested here: one alert per story, whatever its news
         """)
         + textwrap.dedent(topic_extra)
         + "\n"

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -157,9 +159,9 @@ async def test_a_second_report_joins_the_development_and_another_event_opens_one
     assert new["development"]["id"] == update["development"]["id"]
     assert update["development"]["stories"] == 2
     assert update["development"]["headline"] == PENTAGON["title"]
-    # what is new: exactly the follow-up's sentences the first report did not cover
+    # what is new: exactly the follow-up's sentences the first report did not cover (its
+    # headline and first sentence mostly repeat it)
     assert update["what_is_new"] == [
-        "Hegseth: Ukraine exercises in Poland to start in March 2027",
         "Germany has offered two Patriot batteries for the drills.",
         "Romania will host a second phase in May with 1,200 troops.",
     ]
@@ -276,3 +278,45 @@ async def test_a_topic_may_alert_on_every_story_instead(
         [PENTAGON["title"], PENTAGON_FOLLOWUP["title"]]
     )
     assert {e for e, _, _ in alerts(config)} == {"story.matched"}
+
+
+async def test_backtest_replays_the_store_through_a_topic_without_writing(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    wire = feed_server.set("wire.xml", rss([PENTAGON, RUSSIA, WEATHER]))
+    daily = feed_server.set("daily.xml", rss([]))
+    config = config_factory([wire, daily], receiver.url, query=QUERY)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        feed_server.set("daily.xml", rss([PENTAGON_COPY, PENTAGON_FOLLOWUP]))
+        clock.advance(86400)
+        await service.poll_all()
+    before = rows(config, "SELECT COUNT(*) FROM alerts")
+    # a narrower query than the one that ran: only stories naming the Pentagon or Hegseth
+    text = config.read_text().replace(f"query = '{QUERY}'", "query = 'Pentagon OR Hegseth'")
+    config.write_text(text)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "backtest", "--topic", "ukraine-security-guarantees",
+        "--config", str(config), "--progress",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    alert_lines = [ln for ln in lines if "development." in ln]
+    assert len(alert_lines) == 2
+    assert "development.new" in alert_lines[0] and PENTAGON["title"] in alert_lines[0]
+    assert "development.update" in alert_lines[1]
+    assert PENTAGON_FOLLOWUP["title"] in alert_lines[1]
+    assert not any(RUSSIA["title"] in ln for ln in lines)
+    assert "5 stories replayed, 3 matched, 1 developments, 2 alerts" in out.decode()
+    assert "5/5 stories" in err.decode()  # the progress bar
+    assert rows(config, "SELECT COUNT(*) FROM alerts") == before  # nothing written
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "backtest", "--topic", "nope", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and "no topic 'nope'" in err.decode()

@@ -67,8 +67,10 @@ async def test_a_new_matching_story_gives_exactly_one_alert_and_a_second_poll_no
         assert await service.deliverer.deliver_due() == 1
         [hook] = receiver.delivered()
         payload = hook["json"]
-        assert payload["type"] == "story.matched"
+        assert payload["type"] == "development.new"
         data = payload["data"]
+        assert data["development"]["stories"] == 1
+        assert data["what_is_new"][0] == GUARANTEE["title"]
         assert data["topic"] == {
             "id": "ukraine-security-guarantees",
             "name": "Ukraine security guarantees",
