@@ -1,16 +1,20 @@
-"""Topics: match a normalized story against every configured topic query.
+"""Topics: match a normalized story against every configured topic.
 
-Queries are compiled once when the configuration loads (config.py); a story is analyzed
-(tokenized) once and then matched against each topic. Pure functions.
+Queries and seed profiles are compiled once when the configuration loads (config.py); a story
+is analyzed once (tokenized for the queries, and turned into one term vector for all the
+profiles) and then matched against each topic by its match mode: its query, its profile
+(cosine similarity at or above the topic's threshold), both, or either. Pure functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.config import TopicConfig
+from monitor.config import TopicConfig, TopicSet
 from monitor.models import AlertDraft, Entry, TopicMatch
+from monitor.profile import ProfileIndex, is_match, story_vector
 from monitor.query import Fields, analyze
 
 
@@ -21,14 +25,23 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
 
 
 def match_topics(topics: Sequence[TopicConfig], entry: Entry, source: str) -> list[TopicMatch]:
+    """The topics `entry` matches. Pass the configuration's topics (a TopicSet): its profile
+    index was compiled at load; for any other sequence it is built on each call."""
     if not topics:
         return []
     doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
+    index = (
+        topics.profiles
+        if isinstance(topics, TopicSet)
+        else ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
+    )
+    scores = index.scores(story_vector(entry.title, entry.summary)) if index.keys else {}
     out = []
     for topic in topics:
-        terms = topic.query.match(doc)
-        if terms is not None:
-            out.append(TopicMatch(topic_id=topic.id, terms=terms))
+        terms = topic.query.match(doc) if topic.query is not None else None
+        similarity = scores.get(topic.id)
+        if is_match(topic.match, terms is not None, similarity, topic.profile_threshold):
+            out.append(TopicMatch(topic_id=topic.id, terms=terms or (), similarity=similarity))
     return out
 
 
@@ -45,7 +58,7 @@ def alert_drafts(
     out: list[AlertDraft] = []
     for m in matches:
         topic = by_id[m.topic_id]
-        data = {
+        data: dict[str, Any] = {
             "topic": {"id": topic.id, "name": topic.name},
             "story": {
                 "title": entry.title,
@@ -60,6 +73,8 @@ def alert_drafts(
             },
             "matched_terms": list(m.terms),
         }
+        if m.similarity is not None:
+            data["similarity"] = round(m.similarity, 3)
         out.extend(
             AlertDraft(topic_id=topic.id, sink_id=s, event="story.matched", data=data)
             for s in topic.sinks
