@@ -209,7 +209,9 @@ class ProfileIndex:
             if found is not None:
                 for number, weight in zip(*found, strict=True):
                     acc[number] += sw * weight
-        return {k: min(1.0, s) for k, s in zip(self.keys, acc, strict=True)}
+        if acc and max(acc) > 1.0:  # rounding, at most an ulp or two above the true cosine
+            acc = [min(1.0, x) for x in acc]
+        return dict(zip(self.keys, acc, strict=True))
 
 
 def seed_text(path: Path) -> str:
