@@ -22,7 +22,7 @@ from typing import Any
 from monitor import logs
 from monitor.cliutil import load_or_report
 from monitor.clock import iso
-from monitor.config import Config
+from monitor.config import Config, TopicSet
 from monitor.detection import Detection
 from monitor.models import (
     AlertDraft,
@@ -161,7 +161,7 @@ async def replay(
     topic = next(t for t in config.topics if t.id == topic_id)
     cfg = replace(
         config,
-        topics=(replace(topic, sinks=topic.sinks or ("backtest",)),),
+        topics=TopicSet([replace(topic, sinks=topic.sinks or ("backtest",))]),
         detection=replace(config.detection, batch=1),
     )
     clock = ReplayClock()

@@ -36,6 +36,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{cfg.source}: OK ({len(cfg.feeds)} feeds, {len(cfg.topics)} topics, "
         f"{len(cfg.sinks)} sinks; store {cfg.storage.display})"
     )
+    for t in cfg.topics:
+        if t.profile is not None:
+            top = ", ".join(term for term, _ in t.profile.top(8))
+            print(
+                f"  topic {t.id}: match {t.match}, threshold {t.profile_threshold:g}; profile of "
+                f"{t.profile.seeds} seeds, {len(t.profile.weights)} terms, led by: {top}"
+            )
     return 0
 
 

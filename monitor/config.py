@@ -15,12 +15,21 @@ import glob
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.profile import (
+    DEFAULT_THRESHOLD,
+    MATCH_MODES,
+    Profile,
+    ProfileIndex,
+    SeedError,
+    default_match,
+    load_profile,
+)
 from monitor.query import Query, QueryError, compile_query
 
 
@@ -156,14 +165,29 @@ class FeedConfig:
 class TopicConfig:
     id: str
     name: str
-    query: Query
+    query: Query | None  # None: a topic matched by its seed profile only
     sinks: tuple[str, ...]
     seeds: tuple[Path, ...] = ()
     rate_limit: RateLimit | None = None  # per sink of the topic
     digest: str | None = None  # cron expression of this topic's digests
+    match: str = "query"  # query | profile | both | either (see monitor/profile.py)
+    profile: Profile | None = None  # compiled from the seeds at load
+    profile_threshold: float = DEFAULT_THRESHOLD  # similarity at which the profile matches
     alert_on: str = "developments"  # developments: new developments (and updates); stories: each
     updates: bool = True  # development.update alerts for stories that add substantial news
     update_gap: float = 3600.0  # at most one development.update per development in this time
+
+
+class TopicSet(tuple[TopicConfig, ...]):
+    """The configured topics (a tuple), with their seed profiles compiled into one index at
+    load, so that a story is compared with every profile at once (see monitor/profile.py)."""
+
+    profiles: ProfileIndex
+
+    def __new__(cls, topics: Iterable[TopicConfig] = ()) -> TopicSet:
+        self = super().__new__(cls, topics)
+        self.profiles = ProfileIndex.build((t.id, t.profile) for t in self if t.profile)
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,7 +620,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     except ValueError as exc:
         r.problem("feeds_files", f'{exc} (e.g. feeds_files = ["feeds.d/*.toml"])')
     feeds += tuple(_included_feeds(r, feeds_files, feed_places))
-    topics = tuple(_topics(r, data.get("topics", []), sink_ids))
+    topics = TopicSet(_topics(r, data.get("topics", []), sink_ids))
     health = _health(r, data, sink_ids)
 
     if r.problems:
@@ -745,8 +769,8 @@ def _included_feeds(
 
 
 _TOPIC_KEYS = (
-    "id", "name", "query", "seeds", "sinks", "rate_limit", "digest", "alert_on", "updates",
-    "update_gap",
+    "id", "name", "query", "seeds", "match", "profile_threshold", "sinks", "rate_limit",
+    "digest", "alert_on", "updates", "update_gap",
 )  # fmt: skip
 # developments: one alert per new development (and development.update for substantial news);
 # stories: one story.matched alert per matching story that is not a duplicate (keyword alerts)
@@ -765,7 +789,10 @@ def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
         digest = r.get(item, key, "digest", _cron)
         tid = r.get(item, key, "id", _ident, required=True)
         name = r.get(item, key, "name", _str, default=tid)
-        qtext = r.get(item, key, "query", _str, required=True)
+        mode = r.get(item, key, "match", _choice(MATCH_MODES))
+        mode = mode or default_match("query" in item, bool(item.get("seeds")))
+        threshold = r.get(item, key, "profile_threshold", _threshold, DEFAULT_THRESHOLD)
+        qtext = r.get(item, key, "query", _str, required=mode != "profile")
         query = None
         if qtext is not None:
             try:
@@ -777,14 +804,8 @@ def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
             if s not in sink_ids:
                 known = ", ".join(sorted(sink_ids)) or "none are configured"
                 r.problem(f"{key}.sinks", f"no sink with id {s!r} (known: {known})")
-        seeds: list[Path] = []
-        for pattern in r.get(item, key, "seeds", _str_list, default=[]):
-            full = pattern if os.path.isabs(pattern) else str(r.base / pattern)
-            found = sorted(Path(p) for p in glob.glob(full) if os.path.isfile(p))
-            if not found:
-                r.problem(f"{key}.seeds", f"{pattern!r} matches no file")
-            seeds.extend(found)
-        if tid is None or query is None:
+        seeds, profile = _seeds(r, item, key, mode)
+        if tid is None or (query is None and mode != "profile"):
             continue
         if tid in seen:
             r.problem(f"{key}.id", f"topic id {tid!r} is used twice")
@@ -799,12 +820,52 @@ def _topics(r: _Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 seeds=tuple(seeds),
                 rate_limit=rate_limit,
                 digest=digest,
+                match=mode,
+                profile=profile,
+                profile_threshold=threshold,
                 alert_on=alert_on,
                 updates=updates,
                 update_gap=update_gap,
             )
         )
     return out
+
+
+def _seeds(
+    r: _Reader, item: Mapping[str, Any], key: str, mode: str
+) -> tuple[list[Path], Profile | None]:
+    """The seed files of a topic (globs relative to the configuration's folder) and the
+    profile compiled from them; a match mode that needs a profile needs seeds."""
+    if not item.get("seeds"):
+        if mode != "query":
+            r.problem(
+                f"{key}.match",
+                f'"{mode}" compares stories with a profile built from seed documents: '
+                'add seeds = ["seeds/TOPIC/*.txt"] or use match = "query"',
+            )
+        if "profile_threshold" in item:
+            r.problem(f"{key}.profile_threshold", "applies to a topic with seeds only")
+        return [], None
+    seeds: list[Path] = []
+    for pattern in r.get(item, key, "seeds", _str_list, default=[]):
+        full = pattern if os.path.isabs(pattern) else str(r.base / pattern)
+        found = sorted(Path(p) for p in glob.glob(full) if os.path.isfile(p))
+        if not found:
+            r.problem(f"{key}.seeds", f"{pattern!r} matches no file")
+        seeds.extend(p for p in found if p not in seeds)  # a file matched twice counts once
+    if not seeds:
+        return [], None
+    try:
+        return seeds, load_profile(seeds)
+    except SeedError as exc:
+        r.problem(f"{key}.seeds", str(exc))
+        return seeds, None
+
+
+def _threshold(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError("must be a number above 0 and at most 1, e.g. 0.2")
+    return float(value)
 
 
 def _str_list(value: Any) -> list[str]:

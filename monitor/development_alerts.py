@@ -75,8 +75,10 @@ def alert_drafts_for(
         "story": story_data(story),
         "matched_terms": list(match.terms),
     }
+    if match.similarity is not None:
+        data["similarity"] = round(match.similarity, 3)
     if event != "story.matched":
-        profile = getattr(match, "similarity", None)
+        profile = match.similarity
         data["development"] = development_data(row)
         data["match"] = {
             "terms": list(match.terms),

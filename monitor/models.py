@@ -44,7 +44,8 @@ class FeedRow:
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
     topic_id: str
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # the query's positive terms that matched (none: profile only)
+    similarity: float | None = None  # cosine with the topic's seed profile, when it has one
 
 
 @dataclass(frozen=True, slots=True)

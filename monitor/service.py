@@ -165,7 +165,8 @@ class Service:
             {
                 "id": t.id,
                 "name": t.name,
-                "query": t.query.text,
+                "query": t.query.text if t.query is not None else None,
+                "match": t.match,
                 "sinks": list(t.sinks),
                 "seeds": len(t.seeds),
                 "matches": matches.get(t.id, {}).get("matches", 0),

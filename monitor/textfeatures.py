@@ -279,7 +279,11 @@ def recurrent_words(
 
 
 def term_vector(
-    title: str, text: str, drop: frozenset[str] | set[str] = frozenset()
+    title: str,
+    text: str,
+    drop: frozenset[str] | set[str] = frozenset(),
+    *,
+    name_boost: float = NAME_BOOST,
 ) -> dict[str, float]:
     """Weighted terms of a story before IDF: ``(1 + log tf) * boost`` per term.
 
@@ -290,7 +294,8 @@ def term_vector(
     place is shared by unrelated events. Words inside a capitalised name get ``NAME_BOOST`` and
     numbers of two or more digits (ages, house numbers) ``NUMBER_BOOST``: in look-alike news
     only such specifics tell events apart; the factors are modest so that IDF still decides what
-    is rare.
+    is rare. (A topic profile passes ``name_boost=1``: a topic is about its vocabulary as much as
+    about the names in it.)
     The headline is counted ``TITLE_REPEAT`` times: it is the cleanest summary of a story, while
     scraped bodies are often partly boilerplate. Title-case headlines are not mined for names.
     """
@@ -313,7 +318,7 @@ def term_vector(
     for term, count in tf.items():
         boost = 1.0
         if term.startswith(("n:", "p:")) or term in name_words:
-            boost = NAME_BOOST
+            boost = name_boost
         elif term.isdigit() and len(term) >= 2:
             boost = NUMBER_BOOST
         vec[term] = (1.0 + math.log(count)) * boost

@@ -1,7 +1,9 @@
-"""Topics: match a normalized story against every configured topic query.
+"""Topics: match a normalized story against every configured topic.
 
-Queries are compiled once when the configuration loads (config.py); a story is analyzed
-(tokenized) once and then matched against each topic. Pure functions.
+Queries and seed profiles are compiled once when the configuration loads (config.py); a story
+is analyzed once (tokenized for the queries, and turned into one term vector for all the
+profiles) and then matched against each topic by its match mode: its query, its profile
+(cosine similarity at or above the topic's threshold), both, or either. Pure functions.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from monitor.config import TopicConfig
-from monitor.models import AlertDraft, Entry, TopicMatch
+from monitor.config import TopicConfig, TopicSet
+from monitor.models import Entry, TopicMatch
+from monitor.profile import ProfileIndex, is_match, story_vector
 from monitor.query import Fields, analyze
 
 
@@ -21,47 +24,21 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
 
 
 def match_topics(topics: Sequence[TopicConfig], entry: Entry, source: str) -> list[TopicMatch]:
+    """The topics `entry` matches. Pass the configuration's topics (a TopicSet): its profile
+    index was compiled at load; for any other sequence it is built on each call."""
     if not topics:
         return []
     doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
+    index = (
+        topics.profiles
+        if isinstance(topics, TopicSet)
+        else ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
+    )
+    scores = index.scores(story_vector(entry.title, entry.summary)) if index.keys else {}
     out = []
     for topic in topics:
-        terms = topic.query.match(doc)
-        if terms is not None:
-            out.append(TopicMatch(topic_id=topic.id, terms=terms))
-    return out
-
-
-def alert_drafts(
-    topics: Sequence[TopicConfig],
-    matches: Sequence[TopicMatch],
-    entry: Entry,
-    *,
-    feed_name: str | None,
-    feed_url: str,
-) -> list[AlertDraft]:
-    """One `story.matched` alert per sink of each matching topic (the webhook payload's data)."""
-    by_id = {t.id: t for t in topics}
-    out: list[AlertDraft] = []
-    for m in matches:
-        topic = by_id[m.topic_id]
-        data = {
-            "topic": {"id": topic.id, "name": topic.name},
-            "story": {
-                "title": entry.title,
-                "link": entry.link,
-                "source": feed_name or urlsplit(feed_url).hostname,
-                "feed_url": feed_url,
-                "published": entry.published.isoformat().replace("+00:00", "Z")
-                if entry.published
-                else None,
-                "summary": entry.summary[:2000],
-                "author": entry.author,
-            },
-            "matched_terms": list(m.terms),
-        }
-        out.extend(
-            AlertDraft(topic_id=topic.id, sink_id=s, event="story.matched", data=data)
-            for s in topic.sinks
-        )
+        terms = topic.query.match(doc) if topic.query is not None else None
+        similarity = scores.get(topic.id)
+        if is_match(topic.match, terms is not None, similarity, topic.profile_threshold):
+            out.append(TopicMatch(topic_id=topic.id, terms=terms or (), similarity=similarity))
     return out

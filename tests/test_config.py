@@ -75,6 +75,7 @@ def test_the_shipped_configuration_is_valid() -> None:
     assert topic.id == "ukraine-security-guarantees"
     assert topic.seeds, "the shipped topic is seeded from seeds/"
     assert all(p.is_file() for p in topic.seeds)
+    assert topic.profile is not None and topic.match == "either"
 
 
 @pytest.mark.parametrize(

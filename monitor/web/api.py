@@ -165,7 +165,8 @@ async def topic_list(source: WebSource, db: aiosqlite.Connection) -> list[dict[s
         {
             "id": t.id,
             "name": t.name,
-            "query": t.query.text,
+            "query": t.query.text if t.query is not None else None,
+            "match": t.match,
             "sinks": list(t.sinks),
             "matches": stats.get(t.id, {}).get("matches", 0),
             "last_match": stats.get(t.id, {}).get("last_match"),

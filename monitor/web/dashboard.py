@@ -304,9 +304,9 @@ def _topics(
             else ""
         )
         body = f"""<div class="topic-head"><h3>{e(selected["name"])}</h3>
-  <code>{e(selected["query"])}</code>
+  <code>{e(selected["query"] or "(no query: seed profile only)")}</code>
   <p class="muted">{selected["matches"]:,} matches · last {_ago(selected["last_match"], now)}
-   · sinks: {e(", ".join(selected["sinks"]))}</p></div>{note}
+   · match: {e(selected["match"])} · sinks: {e(", ".join(selected["sinks"]))}</p></div>{note}
 <ol class="timeline">{items}</ol><p class="pager">{more}</p>"""
     return f"""
 <section class="panel" id="topics"><h2>Topics</h2>

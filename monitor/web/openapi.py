@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.profile import MATCH_MODES
 from monitor.store.queries import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
 
 MAX_ID = 2**63 - 1
@@ -110,7 +111,8 @@ SCHEMAS: dict[str, Any] = {
         {
             "id": STR,
             "name": STR,
-            "query": STR,
+            "query": STR_OR_NULL,
+            "match": {"type": "string", "enum": list(MATCH_MODES)},
             "sinks": {"type": "array", "items": STR},
             "matches": INT,
             "last_match": TIME_OR_NULL,
