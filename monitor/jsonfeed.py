@@ -80,10 +80,10 @@ def parse_json_feed(
             )
         )
     tail = version.rsplit("/", 1)[-1]
-    hubs = doc.get("hubs") if isinstance(doc.get("hubs"), list) else []
+    hubs = doc.get("hubs")
     websub = [
         _str(h.get("url")).strip()
-        for h in hubs
+        for h in (hubs if isinstance(hubs, list) else [])
         if isinstance(h, dict) and _str(h.get("type")).strip().lower() == "websub"
     ]
     return ParsedFeed(
