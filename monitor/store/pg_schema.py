@@ -258,6 +258,33 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER story_topics_uncount AFTER DELETE ON story_topics
         FOR EACH ROW EXECUTE FUNCTION monitor_story_topics_count();
     """,
+    # 7: reserved (see schema.py: another branch adds migration 7; the merge puts it here).
+    "SELECT 1;  -- 7: placeholder",
+    # 8: WebSub push subscriptions.
+    """
+    ALTER TABLE feeds ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE websub_subscriptions (
+        feed_id        BIGINT PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+        hub            TEXT NOT NULL,
+        topic          TEXT NOT NULL,
+        callback       TEXT NOT NULL,
+        secret         TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        requested_at   DOUBLE PRECISION,
+        lease_seconds  DOUBLE PRECISION,
+        lease_until    DOUBLE PRECISION,
+        next_action_at DOUBLE PRECISION NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        last_error     TEXT,
+        verified_at    DOUBLE PRECISION,
+        last_push_at   DOUBLE PRECISION,
+        pushes         INTEGER NOT NULL DEFAULT 0,
+        forged         INTEGER NOT NULL DEFAULT 0,
+        created_at     DOUBLE PRECISION NOT NULL,
+        updated_at     DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX websub_due ON websub_subscriptions (next_action_at);
+    """,
 )
 
 # SQLite tables with no PostgreSQL counterpart (FTS5 and its shadow tables: PostgreSQL
