@@ -133,8 +133,11 @@ async def refresh_feed(
 def _schedule(
     cfg: Config, feed: FeedRow, now: float, *, rate: float | None, server: float | None
 ) -> tuple[float, float]:
-    """The feed's new interval and its next poll time (with jitter)."""
+    """The feed's new interval and its next poll time (with jitter). A feed a WebSub hub
+    pushes is polled as a safety net: `websub.poll_interval` is one more floor."""
     p = cfg.polling
+    if feed.pushed:
+        server = server_interval(server, cfg.websub.poll_interval)
     interval = choose_interval(
         explicit=feed.explicit_interval,
         default=p.interval,
