@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.intervals import SERVER_HINT_CAP
 from monitor.profile import (
     DEFAULT_THRESHOLD,
     MATCH_MODES,
@@ -154,6 +155,24 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSubConfig:
+    """WebSub push: feeds advertising a hub are subscribed to when `callback_url` (the
+    status server's public base URL) is set; None: off."""
+
+    callback_url: str | None = None
+    lease: float = 10 * 86400.0  # lease asked of hubs (each hub grants what it grants)
+    poll_interval: float = 6 * 3600.0  # a pushed feed is still polled this often at least
+
+    @property
+    def enabled(self) -> bool:
+        return self.callback_url is not None
+
+    def callback(self, feed_id: int) -> str:
+        """The callback URL of one feed's subscription."""
+        return f"{(self.callback_url or '').rstrip('/')}/websub/{feed_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str
     name: str | None = None
@@ -219,6 +238,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     feeds_files: tuple[str, ...] = ()  # globs of included [[feeds]] files, as written
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
 
     def sink(self, sink_id: str) -> SinkConfig:
         return next(s for s in self.sinks if s.id == sink_id)
@@ -499,6 +519,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             "sinks",
             "health",
             "detection",
+            "websub",
         ),
     )
 
@@ -622,6 +643,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     feeds += tuple(_included_feeds(r, feeds_files, feed_places))
     topics = TopicSet(_topics(r, data.get("topics", []), sink_ids))
     health = _health(r, data, sink_ids)
+    websub = _websub(r, data, server)
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -639,6 +661,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         health=health,
         feeds_files=tuple(feeds_files),
         detection=detection,
+        websub=websub,
     )
 
 
@@ -1003,3 +1026,35 @@ def _health(r: _Reader, data: Mapping[str, Any], sink_ids: set[str]) -> HealthCo
             r.problem("health.sinks", f"no sink with id {s!r} (known: {known})")
     after = r.get(hl, "health", "after", parse_duration, hdef.after)
     return HealthConfig(sinks=tuple(sinks), after=after)
+
+
+def _websub(r: _Reader, data: Mapping[str, Any], server: ServerConfig) -> WebSubConfig:
+    wdef = WebSubConfig()
+    ws = r.table(data, "websub", tuple(WebSubConfig.__dataclass_fields__))
+    callback = r.get(ws, "websub", "callback_url", _callback_url)
+    lease = r.get(ws, "websub", "lease", parse_duration, wdef.lease)
+    poll_interval = r.get(ws, "websub", "poll_interval", parse_duration, wdef.poll_interval)
+    if lease < 60:
+        r.problem("websub.lease", "must be at least 1m")
+    if poll_interval > SERVER_HINT_CAP:
+        r.problem(
+            "websub.poll_interval",
+            "must be at most 1d (a pushed feed is polled at least daily, in case pushes stop)",
+        )
+    if callback is not None and not server.enabled:
+        r.problem(
+            "websub.callback_url",
+            "needs the status server (server.enabled = true): the hubs call it",
+        )
+    return WebSubConfig(callback_url=callback, lease=lease, poll_interval=poll_interval)
+
+
+def _callback_url(value: Any) -> str:
+    url = _http_url(value)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"{url!r} must be a base URL without query or fragment (the daemon appends "
+            "/websub/<feed id>)"
+        )
+    return url.rstrip("/")

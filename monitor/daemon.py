@@ -1,7 +1,7 @@
 """Lifecycle: every resource opened in one AsyncExitStack, signals, systemd notify.
 
 start: store (migrated, feeds synced) -> HTTP session -> service -> status server ->
-delivery loop -> scheduler; READY=1 once the store is open and the server listens.
+delivery loop -> WebSub loop -> scheduler; READY=1 once the store is open and the server listens.
 SIGTERM/SIGINT set a flag; shutdown stops the scheduler, lets in-flight polls finish for
 `polling.shutdown_timeout` seconds, cancels the rest (logged), then closes everything in
 reverse order. SIGHUP reloads the configuration atomically: a configuration that does not
@@ -105,6 +105,7 @@ async def run(
                 )
 
             delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+            websub = asyncio.create_task(service.websub.run(stop), name="websub")
             lag_probe = asyncio.create_task(probe_loop_lag(service.metrics, stop), name="lag")
 
             async def tick() -> None:
@@ -178,6 +179,8 @@ async def run(
                 await asyncio.wait_for(delivery, timeout=config.delivery.timeout + 1)
             if not delivery.done():
                 delivery.cancel()
+            with contextlib.suppress(asyncio.TimeoutError):  # cancelled after the timeout
+                await asyncio.wait_for(websub, timeout=config.polling.timeout + 1)
             await lag_probe
             for task in list(reloads):
                 task.cancel()

@@ -458,7 +458,9 @@ class _Reader:
             it.author = _fix_text(found)
 
 
-def _feed_fields(channel: Any) -> tuple[str | None, dict[str, str]]:
+def _feed_fields(channel: Any, url: str) -> tuple[str | None, dict[str, str]]:
+    """The feed's title, and its interval hints (ttl, sy_*) and WebSub links (hub, self:
+    atom:link elements, in Atom and in RSS alike, the first of each relation)."""
     title = None
     hints: dict[str, str] = {}
     for child in channel:
@@ -473,6 +475,10 @@ def _feed_fields(channel: Any) -> tuple[str | None, dict[str, str]]:
             hints["sy_updateperiod"] = child.text or ""
         elif tag == SY + "updateFrequency":
             hints["sy_updatefrequency"] = child.text or ""
+        elif tag == ATOM + "link" and (href := (child.get("href") or "").strip()):
+            for rel in (child.get("rel") or "").split():
+                if rel in ("hub", "self"):
+                    hints.setdefault(rel, urljoin(url, href))
     return title, hints
 
 
@@ -580,7 +586,7 @@ def fast_parse(
         if len(entries) >= max_entries:
             break
         entries.append(reader.entry(item))
-    title, hints = _feed_fields(channel) if channel is not None else (None, {})
+    title, hints = _feed_fields(channel, url) if channel is not None else (None, {})
     return ParsedFeed(
         title=(title or "").strip() or None,
         entries=tuple(entries),
@@ -588,4 +594,6 @@ def fast_parse(
         version=version,
         min_interval=interval_hint(hints),
         parser="lxml" if warning is None else ("lxml-truncated" if truncated else "lxml-repaired"),
+        hub=hints.get("hub") or None,
+        self_url=hints.get("self") or None,
     )

@@ -74,7 +74,7 @@ def public_addresses(addresses: list[str]) -> list[str]:
     return out
 
 
-async def _pin(url: str) -> tuple[str, str, str]:
+async def pin(url: str) -> tuple[str, str, str]:
     """Resolve the URL's host and return (URL with a public IP as host, Host header value,
     host name for TLS). Connecting to the address we checked defeats DNS rebinding."""
     parts = urlsplit(url)
@@ -153,7 +153,7 @@ async def fetch(
             target_url, tls_name = current, None
             if not limits.allow_private:  # checked on every hop, after resolution
                 pinned, host_header, name = await asyncio.wait_for(
-                    _pin(current), max(0.001, deadline - loop.time())
+                    pin(current), max(0.001, deadline - loop.time())
                 )
                 if proxy is None:
                     target_url, tls_name = pinned, name

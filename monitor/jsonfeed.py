@@ -80,10 +80,18 @@ def parse_json_feed(
             )
         )
     tail = version.rsplit("/", 1)[-1]
+    hubs = doc.get("hubs")
+    websub = [
+        _str(h.get("url")).strip()
+        for h in (hubs if isinstance(hubs, list) else [])
+        if isinstance(h, dict) and _str(h.get("type")).strip().lower() == "websub"
+    ]
     return ParsedFeed(
         title=_str(doc.get("title")).strip() or None,
         entries=tuple(entries),
         warning=None,
         version=f"json{tail.replace('.', '')}",
         parser="json",
+        hub=next((h for h in websub if h), None),
+        self_url=_str(doc.get("feed_url")).strip() or None,
     )

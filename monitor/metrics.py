@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from monitor import __version__
+from monitor.websub import STATES as WEBSUB_STATES
 
 if TYPE_CHECKING:
     from monitor.pipeline import PollOutcome
@@ -30,6 +31,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FEED_STATES = ("new", "ok", "erroring", "failing", "paused", "disabled", "inactive")
 ALERT_STATES = ("pending", "delivered", "dead")
 ENTRY_KINDS = ("new", "updated", "duplicate", "unchanged")
+WEBSUB_OUTCOMES = ("ok", "unreadable", "forged", "ignored", "failed")
 
 
 class Metrics:
@@ -93,7 +95,27 @@ class Metrics:
             "Largest event-loop lag seen since the last scrape.",
             registry=r,
         )
+        self.websub_deliveries = Counter(
+            "monitor_websub_deliveries",
+            "Content pushed by WebSub hubs, by outcome (ok, unreadable: not a feed, forged: "
+            "no or a wrong signature, ignored: the feed is not followed, failed: the store).",
+            ["outcome"],
+            registry=r,
+        )
+        self.websub_requests = Counter(
+            "monitor_websub_requests",
+            "Subscription requests sent to WebSub hubs, by mode and outcome.",
+            ["mode", "outcome"],
+            registry=r,
+        )
+        self.websub_subscriptions = Gauge(
+            "monitor_websub_subscriptions", "WebSub subscriptions by state.", ["state"], registry=r
+        )
         self._lag_max = 0.0
+        for outcome in WEBSUB_OUTCOMES:
+            self.websub_deliveries.labels(outcome)
+        for state in WEBSUB_STATES:
+            self.websub_subscriptions.labels(state)
         for state in FEED_STATES:
             self.feeds.labels(state)
         for state in ALERT_STATES:
@@ -104,6 +126,14 @@ class Metrics:
     def observe_poll(self, outcome: PollOutcome) -> None:
         self.polls.labels(outcome.result, outcome.error_kind or "").inc()
         self.poll_duration.observe(outcome.elapsed)
+        self._observe_ingest(outcome)
+
+    def observe_push(self, outcome: PollOutcome) -> None:
+        """A document a WebSub hub pushed, read as a polled one."""
+        self.websub_deliveries.labels("unreadable" if outcome.result == "error" else "ok").inc()
+        self._observe_ingest(outcome)
+
+    def _observe_ingest(self, outcome: PollOutcome) -> None:
         ing = outcome.ingest
         for kind, n in (("new", ing.new), ("updated", ing.updated), ("unchanged", ing.unchanged)):
             if n:
@@ -122,7 +152,8 @@ class Metrics:
 
     def render(self, snapshot: dict[str, Any]) -> bytes:
         """The exposition text, with the scrape-time gauges set from `snapshot` (a dict with
-        feeds_by_state, alerts_by_state, oldest_pending_age, stories, store_size)."""
+        feeds_by_state, alerts_by_state, oldest_pending_age, stories, store_size, and
+        websub_by_state)."""
         for state in FEED_STATES:
             self.feeds.labels(state).set(snapshot["feeds_by_state"].get(state, 0))
         for state in ALERT_STATES:
@@ -131,6 +162,10 @@ class Metrics:
         self.oldest_pending.set(snapshot["oldest_pending_age"])
         self.stories.set(snapshot["stories"])
         self.store_size.set(snapshot["store_size"])
+        for state in WEBSUB_STATES:
+            self.websub_subscriptions.labels(state).set(
+                snapshot.get("websub_by_state", {}).get(state, 0)
+            )
         self.loop_lag_max.set(self._lag_max)
         self._lag_max = 0.0
         return generate_latest(self.registry)

@@ -39,6 +39,7 @@ class FeedRow:
     server_interval: float | None = None  # the shortest interval the server asked for
     last_success_at: float | None = None
     config_url: str | None = None  # the URL as configured (url moves on permanent redirects)
+    pushed: bool = False  # a WebSub hub pushes it (an active subscription): safety-net polls
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +174,27 @@ class DevelopmentStoryRow:
     vector: dict[str, float]
     title: str = ""
     summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A feed's WebSub subscription, as stored (monitor/subscriber.py runs its lifecycle)."""
+
+    feed_id: int
+    feed_url: str
+    feed_live: bool  # configured, not paused, not disabled: its pushed documents are read
+    hub: str
+    topic: str  # the feed's self URL
+    callback: str  # as given to the hub (a subscription is its topic and callback)
+    secret: str = field(repr=False)  # HMAC key of the hub's deliveries; never shown
+    state: str = "pending"  # pending | active | failed | unsubscribing
+    requested_at: float | None = None  # a request awaits the hub's verification since then
+    lease_seconds: float | None = None  # as the hub granted it
+    lease_until: float | None = None
+    next_action_at: float = 0.0  # renew, retry (or give up an unsubscription) then
+    attempts: int = 0  # consecutive failures
+    last_error: str | None = None
+    verified_at: float | None = None
+    last_push_at: float | None = None
+    pushes: int = 0
+    forged: int = 0  # deliveries refused: no or a wrong signature

@@ -14,6 +14,7 @@ Three readers, chosen per document (see README, *Parsing*):
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,9 +74,7 @@ def parse_feed(
         )
         why = f"read by feedparser: {unsure}"
         warning = f"{parsed.warning}; {why}" if parsed.warning else why
-        return ParsedFeed(
-            parsed.title, parsed.entries, warning, parsed.version, parsed.min_interval
-        )
+        return dataclasses.replace(parsed, warning=warning)
 
 
 def parse_with_feedparser(
@@ -120,6 +119,7 @@ def parse_with_feedparser(
             )
         )
     warning = None if problem is None else f"{type(problem).__name__}: {problem}"
+    links = [lk for lk in d.feed.get("links", []) if isinstance(lk, dict)]
     return ParsedFeed(
         title=_text(d.feed.get("title")).strip() or None,
         entries=tuple(entries),
@@ -127,4 +127,14 @@ def parse_with_feedparser(
         version=version,
         min_interval=interval_hint(d.feed),
         parser="feedparser",
+        hub=_link(links, "hub"),
+        self_url=_link(links, "self"),
     )
+
+
+def _link(links: list[dict[str, Any]], rel: str) -> str | None:
+    """The first feed-level link with relation `rel` (feedparser resolved it already)."""
+    for link in links:
+        if rel in _text(link.get("rel")).split() and _text(link.get("href")).strip():
+            return _text(link.get("href")).strip()
+    return None

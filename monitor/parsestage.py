@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import multiprocessing
 import threading
@@ -31,7 +32,7 @@ MEMO_SIZE = 50_000
 
 @dataclass(frozen=True, slots=True)
 class StageResult:
-    feed: ParsedFeed  # title, version, warning, interval hints (its raw entries dropped)
+    feed: ParsedFeed  # title, version, warning, hints, hub links (its raw entries dropped)
     entries: tuple[Entry, ...]
     normalized: int  # entries normalized this time (the rest came from the memo)
 
@@ -94,9 +95,7 @@ def parse_and_normalize(
     """The whole stage, synchronously (raises ParseError)."""
     parsed = parse_feed(body, url=url, content_type=content_type, max_entries=max_entries)
     entries, done = normalize_with_memo(parsed.entries, url)
-    head = ParsedFeed(
-        parsed.title, (), parsed.warning, parsed.version, parsed.min_interval, parsed.parser
-    )
+    head = dataclasses.replace(parsed, entries=())
     return StageResult(head, tuple(entries), done)
 
 

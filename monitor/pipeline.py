@@ -34,7 +34,7 @@ from monitor.intervals import (
     update_rate,
 )
 from monitor.models import Entry, FeedRow, IngestResult, NewStory, PollUpdate
-from monitor.parse import ParseError
+from monitor.parse import ParsedFeed, ParseError
 from monitor.parsestage import ParseStage
 from monitor.politeness import HostLimiter
 from monitor.store import Store, StoreError
@@ -62,6 +62,7 @@ class PollOutcome:
     error: str | None = None
     ingest: IngestResult = field(default_factory=IngestResult)
     elapsed: float = 0.0
+    parsed: ParsedFeed | None = None  # the document's head (title, hints, hub links) if read
 
 
 def error_backoff(interval: float, errors: int, cap: float, rng: Any = random.random) -> float:
@@ -136,8 +137,11 @@ async def refresh_feed(
 def _schedule(
     cfg: Config, feed: FeedRow, now: float, *, rate: float | None, server: float | None
 ) -> tuple[float, float]:
-    """The feed's new interval and its next poll time (with jitter)."""
+    """The feed's new interval and its next poll time (with jitter). A feed a WebSub hub
+    pushes is polled as a safety net: `websub.poll_interval` is one more floor."""
     p = cfg.polling
+    if feed.pushed:
+        server = server_interval(server, cfg.websub.poll_interval)
     interval = choose_interval(
         explicit=feed.explicit_interval,
         default=p.interval,
@@ -185,7 +189,23 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
     elapsed = now - (feed.last_success_at or now)
     if res.not_modified:
         return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed)
+    return await ingest_document(deps, cfg, feed, res, now, moved, elapsed)
 
+
+async def ingest_document(
+    deps: Deps,
+    cfg: Config,
+    feed: FeedRow,
+    res: FetchResult,
+    now: float,
+    moved: str | None = None,
+    elapsed: float = 0.0,
+) -> PollOutcome:
+    """The "200 body" half of a refresh: same bytes as last time? -> parse -> which entries
+    are new / updated (does the change matter?) / unchanged -> store -> the detection stage
+    (duplicates, topics, developments, alerts). `res` is a fetched document, or one a
+    WebSub hub pushed (monitor/subscriber.py), read exactly alike. Raises what
+    `refresh_feed` catches (a store failure, a bug)."""
     body_hash = hashlib.sha256(res.body).hexdigest()[:32]
     if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
         return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed, result="ok")
@@ -248,7 +268,9 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
         next_poll_in_s=round(next_at - now, 1),
         **({"parse_warning": parsed.warning} if parsed.warning else {}),
     )
-    return PollOutcome(feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed)
+    return PollOutcome(
+        feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed, parsed=parsed
+    )
 
 
 async def _revisions(deps: Deps, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:

@@ -38,6 +38,8 @@ class ParsedFeed:
     version: str
     min_interval: float | None = None  # seconds the feed asks between polls (ttl, sy:*)
     parser: str = "feedparser"  # lxml | lxml-repaired | json | feedparser
+    hub: str | None = None  # a WebSub hub the feed advertises (<link rel="hub">)
+    self_url: str | None = None  # the feed's own URL as it states it (<link rel="self">)
 
 
 _SY_PERIOD = {

@@ -1,8 +1,10 @@
 """APScheduler wiring only: the jobs that drive the service. Work and due times live in the
-store; the scheduler just ticks."""
+store; the scheduler just ticks. (The delivery and WebSub loops beat on their own, woken
+early when work is added: `nap`.)"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,3 +34,14 @@ def build(
     for name, job, seconds in beats:
         scheduler.add_job(job, "interval", seconds=seconds, id=name, **common)
     return scheduler
+
+
+async def nap(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """The pause of a work loop: until `wake` or `stop` is set, or `seconds` have passed."""
+    waiter = asyncio.ensure_future(wake.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiter, stopper}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        stopper.cancel()

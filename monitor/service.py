@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, websub
 from monitor.alerts.outbox import Deliverer
 from monitor.clock import Clock, iso
 from monitor.config import Config
@@ -21,6 +21,7 @@ from monitor.models import FeedRow
 from monitor.pipeline import Deps, PollOutcome, refresh_feed
 from monitor.store import Store
 from monitor.store.queries import feed_dict, feed_state
+from monitor.subscriber import Subscriber
 
 
 class Service:
@@ -40,6 +41,7 @@ class Service:
             deps.user_agent,
             observe=self.metrics.observe_delivery,
         )
+        self.websub = Subscriber(deps, lambda: self.config, self.metrics, self.deliverer.kick)
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self._slots = asyncio.Semaphore(config.polling.concurrency)
         self.started = time.monotonic()
@@ -52,6 +54,7 @@ class Service:
     async def sync_feeds(self) -> None:
         p = self.config.polling
         await self.store.sync_feeds(self.config.feeds, p.interval, self.clock.now().timestamp())
+        await self.websub.sync()  # unsubscribe what is no longer followed
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -88,6 +91,8 @@ class Service:
         self.metrics.observe_poll(outcome)
         if outcome.ingest.alerts:
             self.deliverer.kick()
+        if outcome.parsed is not None:  # the document was read: does it advertise a hub?
+            await self.websub.discovered(feed, outcome.parsed)
         return outcome
 
     async def poll_all(self) -> list[PollOutcome]:
@@ -153,8 +158,13 @@ class Service:
 
     async def status(self) -> dict[str, Any]:
         failing_after = self.config.polling.failing_after
+        subs = {s.feed_id: s for s in await self.store.subscriptions()}
         feeds = [
-            {**feed_dict(f, failing_after), "server_interval_seconds": f["server_interval"]}
+            {
+                **feed_dict(f, failing_after),
+                "server_interval_seconds": f["server_interval"],
+                "push": websub.push_dict(subs.get(f["id"])),
+            }
             for f in await self.store.feed_report()
         ]
         matches = await self.store.topic_report()
@@ -224,6 +234,7 @@ class Service:
                 },
             },
             "alerts": alerts,
+            "websub": websub.summary(self.config.websub, subs.values()),
         }
 
     def token(self) -> str | None:
@@ -245,6 +256,9 @@ class Service:
                 "oldest_pending_age": max(0.0, now - oldest) if oldest else 0.0,
                 "stories": await self.store.story_count(),
                 "store_size": self.store.size_bytes(),
+                "websub_by_state": websub.summary(
+                    self.config.websub, await self.store.subscriptions()
+                )["subscriptions"],
             }
         )
 

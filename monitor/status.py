@@ -5,16 +5,18 @@ GET /readyz   200 when also the store answers, else 503
 GET /status   JSON: version, uptime, per feed its state, per topic its matches, alerts
 GET /metrics  Prometheus text exposition
 GET /          the dashboard; /api/… the JSON API (monitor/web)
+GET|POST /websub/<feed id>  a WebSub hub's verification of intent and content deliveries
 
-When a token is configured, everything but /healthz and /readyz requires
-`Authorization: Bearer <token>` (compared in constant time).
+When a token is configured, everything but /healthz, /readyz and /websub/… requires
+`Authorization: Bearer <token>` (compared in constant time); a hub cannot send one, and
+the subscriber checks each delivery's signature instead.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -23,9 +25,26 @@ from monitor import web as web_ui
 from monitor.metrics import CONTENT_TYPE
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PREFIX = "/websub/"  # hubs call it and cannot send a token: deliveries are signed
+
+
+class PushTarget(Protocol):
+    """The WebSub subscriber, as the callback route sees it (monitor/subscriber.py)."""
+
+    async def callback(
+        self,
+        feed_id: int,
+        method: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        read_body: Callable[[int], Awaitable[bytes | None]],
+    ) -> tuple[int, str]: ...
 
 
 class StatusSource(Protocol):
+    @property
+    def websub(self) -> PushTarget: ...
+
     def alive(self) -> bool: ...
 
     async def ready(self) -> bool: ...
@@ -44,7 +63,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.app[SOURCE].token()
-    if token is None or request.path in OPEN_PATHS:
+    if token is None or request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIX):
         return await handler(request)
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
@@ -79,6 +98,29 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+async def websub_callback(request: web.Request) -> web.Response:
+    """A WebSub hub's verification (GET) or content delivery (POST) for one feed."""
+
+    async def read_body(limit: int) -> bytes | None:
+        if (request.content_length or 0) > limit:
+            return None
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                return None
+        return bytes(body)
+
+    status, text = await request.app[SOURCE].websub.callback(
+        int(request.match_info["feed_id"]),
+        request.method,
+        request.query,
+        request.headers,
+        read_body,
+    )
+    return web.Response(status=status, text=text)
+
+
 def make_app(source: StatusSource) -> web.Application:
     app = web.Application(client_max_size=64 * 1024, middlewares=[require_token])
     app[SOURCE] = source
@@ -86,6 +128,9 @@ def make_app(source: StatusSource) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
+    callback = r"/websub/{feed_id:\d{1,18}}"  # WebSub hubs (a body up to polling.max_bytes)
+    app.router.add_get(callback, websub_callback, allow_head=False)
+    app.router.add_post(callback, websub_callback)
     # the dashboard (GET /) and the JSON API (/api/…), over the running service (monitor/web)
     if isinstance(source, web_ui.WebSource):
         web_ui.setup(app, source)

@@ -191,3 +191,34 @@ def test_check_config_command(tmp_path: Path) -> None:
         f"{bad}: feeds[0].interval: 'soon' is not a duration (use a number and a "
         'unit: ms, s, m, h, d, w, e.g. "15m" or "1h30m")'
     ]
+
+
+def test_websub_is_off_without_a_callback_url_and_validated_with_one(tmp_path: Path) -> None:
+    off = load(write(tmp_path, GOOD)).websub
+    assert not off.enabled and off.lease == 10 * 86400 and off.poll_interval == 6 * 3600
+    on = load(
+        write(
+            tmp_path,
+            '[websub]\ncallback_url = "https://monitor.example.org/push/"\nlease = "2d"\n'
+            'poll_interval = "12h"\n' + GOOD,
+        )
+    ).websub
+    assert on.enabled and (on.lease, on.poll_interval) == (172800, 43200)
+    assert on.callback(7) == "https://monitor.example.org/push/websub/7"
+    bad = problems(
+        tmp_path,
+        '[websub]\ncallback_url = "https://m.example/?x=1"\nlease = "10s"\n'
+        'poll_interval = "2d"\npoll = 1\n'
+        + GOOD.replace('listen = "127.0.0.1:8080"', "enabled = false"),
+    )
+    keys = [p.split(": ")[1] for p in bad]
+    assert keys == ["websub.poll", "websub.callback_url", "websub.lease", "websub.poll_interval"]
+    assert "without query or fragment" in bad[1]
+    bad = problems(
+        tmp_path,
+        '[websub]\ncallback_url = "https://m.example/"\n'
+        + GOOD.replace('listen = "127.0.0.1:8080"', "enabled = false"),
+    )
+    assert [p.split(": ", 1)[1] for p in bad] == [
+        "websub.callback_url: needs the status server (server.enabled = true): the hubs call it"
+    ]

@@ -399,6 +399,61 @@ async def test_leases_name_their_instance(
     assert two.instance_id not in {lease["instance"] for lease in await one.leases(T0 + 3)}
 
 
+async def test_websub_subscriptions_and_the_pushed_flag(store: Store) -> None:
+    await store.sync_feeds(FEEDS, 100.0, T0)
+    f0, f1, f2 = await store.active_feeds()
+    assert await store.subscription(f0.id) is None and await store.subscriptions() == []
+    await store.subscribe(f0.id, "https://hub/", "https://t/0", "https://cb/0", "s3cret", T0)
+    await store.subscribe(f1.id, "https://hub/", "https://t/1", "https://cb/1", "other", T0 + 1)
+    sub = await store.subscription(f0.id)
+    assert sub is not None
+    assert (sub.feed_url, sub.feed_live, sub.hub, sub.topic, sub.callback, sub.secret) == (
+        f0.url, True, "https://hub/", "https://t/0", "https://cb/0", "s3cret",
+    )  # fmt: skip
+    assert (sub.state, sub.next_action_at, sub.pushes, sub.forged) == ("pending", T0, 0, 0)
+    assert "s3cret" not in repr(sub)
+    # due work is claimed once until its lease passes
+    assert [s.feed_id for s in await store.claim_due_subscriptions(T0 + 1, 10, 60)] == [
+        f0.id,
+        f1.id,
+    ]
+    assert await store.claim_due_subscriptions(T0 + 2, 10, 60) == []
+    # verified: active, and the feed's row says it is pushed (the safety-net interval)
+    changes = {"state": "active", "lease_until": T0 + 1000, "next_action_at": T0 + 800}
+    assert await store.update_subscription(f0.id, changes, T0 + 2)
+    assert not await store.update_subscription(99999, changes, T0 + 2)
+    with pytest.raises(ValueError, match="not a subscription column"):
+        await store.update_subscription(f0.id, {"pushes": 5}, T0)
+    pushed = {f.id: f.pushed for f in await store.claim_due_feeds(T0 + 5, 10)}
+    assert pushed == {f0.id: True, f1.id: False, f2.id: False}
+    row = await store.feed_row(f0.id)
+    assert row is not None and row.pushed and row.url == f0.url
+    assert await store.feed_row(99999) is None
+    await store.count_push(f0.id, False, T0 + 3)
+    await store.count_push(f0.id, True, T0 + 4)
+    await store.count_push(f0.id, False, T0 + 5)
+    [s0, s1] = await store.subscriptions()
+    assert (s0.state, s0.lease_until, s0.pushes, s0.forged, s0.last_push_at) == (
+        "active", T0 + 1000, 2, 1, T0 + 5,
+    )  # fmt: skip
+    assert (s1.state, s1.pushes, s1.last_push_at) == ("pending", 0, None)
+    # a new hub: a new subscription replaces it (pending again), its counts are kept
+    await store.subscribe(f0.id, "https://hub2/", "https://t/0", "https://cb/0", "new", T0 + 6)
+    s0b = await store.subscription(f0.id)
+    assert s0b is not None and (s0b.hub, s0b.state, s0b.pushes, s0b.secret) == (
+        "https://hub2/", "pending", 2, "new",
+    )  # fmt: skip
+    row = await store.feed_row(f0.id)
+    assert row is not None and not row.pushed
+    # a feed removed from the configuration: its subscription says so
+    await store.sync_feeds(FEEDS[1:], 100.0, T0 + 7)
+    s0c = await store.subscription(f0.id)
+    assert s0c is not None and not s0c.feed_live
+    assert await store.delete_subscription(f1.id)
+    assert not await store.delete_subscription(f1.id)
+    assert [s.feed_id for s in await store.subscriptions()] == [f0.id]
+
+
 # -- the two schemas -----------------------------------------------------------------------
 
 

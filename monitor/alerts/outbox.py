@@ -29,6 +29,7 @@ from monitor.alerts.webhook import SendResult
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.models import STORY_EVENTS, PendingAlert
+from monitor.scheduler import nap
 from monitor.store import Store
 
 
@@ -130,15 +131,7 @@ class Deliverer:
                 await self.deliver_due(wait=False)
             except Exception as exc:  # the loop must outlive any one failure
                 self.log.error("alert.delivery_loop_failed", error=f"{type(exc).__name__}: {exc}")
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait(
-                    {waiter, stopper}, timeout=beat, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                waiter.cancel()
-                stopper.cancel()
+            await nap(self._wake, stop, beat)
         busy = [t for t in self._busy.values() if not t.done()]
         if busy:
             await asyncio.gather(*busy, return_exceptions=True)

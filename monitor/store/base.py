@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from monitor.models import (
     PendingStory,
     PollUpdate,
     StoredText,
+    Subscription,
     TopicMatch,
 )
 
@@ -258,6 +259,74 @@ class Store(Protocol):
         """Leases held now, per instance: {"instance", "feeds", "alerts", "until"} (feeds is
         None where the store does not record feed leases: SQLite, one process)."""
         ...
+
+    # -- WebSub subscriptions (monitor/subscriber.py) ----------------------------------------
+
+    async def feed_row(self, feed_id: int) -> FeedRow | None:
+        """One feed as a poll sees it (a pushed document is read against it)."""
+        ...
+
+    async def subscriptions(self) -> list[Subscription]: ...
+
+    async def subscription(self, feed_id: int) -> Subscription | None: ...
+
+    async def subscribe(
+        self, feed_id: int, hub: str, topic: str, callback: str, secret: str, now: float
+    ) -> None:
+        """A new subscription of the feed (replacing any other), pending, due now; its
+        counters of pushes are kept."""
+        ...
+
+    async def update_subscription(
+        self, feed_id: int, changes: Mapping[str, Any], now: float
+    ) -> bool:
+        """Set the columns `changes` names (of SUBSCRIPTION_COLUMNS); keeps feeds.pushed in
+        step with the state. False when the feed has no subscription."""
+        ...
+
+    async def delete_subscription(self, feed_id: int) -> bool: ...
+
+    async def claim_due_subscriptions(
+        self, now: float, limit: int, lease: float
+    ) -> list[Subscription]:
+        """Subscriptions whose next action is due, earliest first, each pushed `lease`
+        seconds ahead as it is claimed (no other instance acts on it meanwhile)."""
+        ...
+
+    async def count_push(self, feed_id: int, forged: bool, now: float) -> None:
+        """One delivery received: a push (last_push_at) or a forged one."""
+        ...
+
+
+# The columns update_subscription may set.
+SUBSCRIPTION_COLUMNS = frozenset(
+    {
+        "hub", "topic", "callback", "secret", "state", "requested_at", "lease_seconds",
+        "lease_until", "next_action_at", "attempts", "last_error", "verified_at",
+    }
+)  # fmt: skip
+
+# A subscription with what it needs of its feed; both stores read it so.
+SUBSCRIPTION_SELECT = """
+    SELECT w.feed_id, f.url AS feed_url,
+           (f.active = 1 AND f.paused = 0 AND f.disabled_reason IS NULL) AS feed_live,
+           w.hub, w.topic, w.callback, w.secret, w.state, w.requested_at, w.lease_seconds,
+           w.lease_until, w.next_action_at, w.attempts, w.last_error, w.verified_at,
+           w.last_push_at, w.pushes, w.forged
+    FROM websub_subscriptions w JOIN feeds f ON f.id = w.feed_id"""
+
+
+def subscription_of(r: Any) -> Subscription:
+    """A row of SUBSCRIPTION_SELECT (a mapping) as a Subscription."""
+    return Subscription(**{**dict(r), "feed_live": bool(r["feed_live"])})
+
+
+def checked_changes(changes: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The (column, value) pairs of an update, each a column update_subscription may set."""
+    unknown = set(changes) - SUBSCRIPTION_COLUMNS
+    if unknown:
+        raise ValueError(f"not a subscription column: {', '.join(sorted(unknown))}")
+    return sorted(changes.items())
 
 
 def digest_data(

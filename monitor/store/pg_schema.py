@@ -314,6 +314,31 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX development_stories_story ON development_stories (story_id);
     CREATE INDEX development_stories_recent ON development_stories (topic_id, published);
     """,
+    # 8: WebSub push subscriptions.
+    """
+    ALTER TABLE feeds ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE websub_subscriptions (
+        feed_id        BIGINT PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+        hub            TEXT NOT NULL,
+        topic          TEXT NOT NULL,
+        callback       TEXT NOT NULL,
+        secret         TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        requested_at   DOUBLE PRECISION,
+        lease_seconds  DOUBLE PRECISION,
+        lease_until    DOUBLE PRECISION,
+        next_action_at DOUBLE PRECISION NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        last_error     TEXT,
+        verified_at    DOUBLE PRECISION,
+        last_push_at   DOUBLE PRECISION,
+        pushes         INTEGER NOT NULL DEFAULT 0,
+        forged         INTEGER NOT NULL DEFAULT 0,
+        created_at     DOUBLE PRECISION NOT NULL,
+        updated_at     DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX websub_due ON websub_subscriptions (next_action_at);
+    """,
 )
 
 # SQLite tables with no PostgreSQL counterpart (FTS5 and its shadow tables: PostgreSQL

@@ -15,7 +15,7 @@ thing twice. Migrations run at open under a session advisory lock.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +23,24 @@ import asyncpg
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
+from monitor.models import (
+    FeedRow,
+    IngestResult,
+    NewStory,
+    PendingAlert,
+    PollUpdate,
+    Subscription,
+)
 from monitor.store.base import (
     STORY_EVENTS_SQL,
+    SUBSCRIPTION_SELECT,
     StoreError,
+    checked_changes,
     digest_data,
     new_alert_id,
     new_instance_id,
     pending_alert,
+    subscription_of,
 )
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 
@@ -67,7 +77,7 @@ _OPEN_FAILURES: tuple[type[BaseException], ...] = (
 _FEED_COLUMNS = (
     "id", "url", "name", "interval", "etag", "last_modified", "next_poll_at",
     "consecutive_errors", "body_hash", "explicit_interval", "rate", "server_interval",
-    "last_success_at", "config_url",
+    "last_success_at", "config_url", "pushed",
 )  # fmt: skip
 
 
@@ -954,6 +964,100 @@ class PostgresStore:
                     entry[kind] = n
                     entry["until"] = max(until, entry["until"] or until)
         return sorted(out.values(), key=lambda e: str(e["instance"]))
+
+    # -- WebSub subscriptions (as SQLiteStore's) -----------------------------------------
+
+    async def feed_row(self, feed_id: int) -> FeedRow | None:
+        async with self.connection() as con:
+            row = await con.fetchrow(f"SELECT {_cols()} FROM feeds WHERE id = $1", feed_id)
+        return None if row is None else FeedRow(**dict(row))
+
+    async def subscriptions(self) -> list[Subscription]:
+        async with self.connection() as con:
+            rows = await con.fetch(f"{SUBSCRIPTION_SELECT} ORDER BY w.feed_id")
+        return [subscription_of(r) for r in rows]
+
+    async def subscription(self, feed_id: int) -> Subscription | None:
+        async with self.connection() as con:
+            row = await con.fetchrow(f"{SUBSCRIPTION_SELECT} WHERE w.feed_id = $1", feed_id)
+        return None if row is None else subscription_of(row)
+
+    async def subscribe(
+        self, feed_id: int, hub: str, topic: str, callback: str, secret: str, now: float
+    ) -> None:
+        async with self.transaction() as con:
+            await con.execute(
+                """INSERT INTO websub_subscriptions (feed_id, hub, topic, callback, secret, state,
+                                                     next_action_at, created_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
+                   ON CONFLICT (feed_id) DO UPDATE SET
+                     hub = excluded.hub, topic = excluded.topic, callback = excluded.callback,
+                     secret = excluded.secret, state = 'pending', requested_at = NULL,
+                     lease_seconds = NULL, lease_until = NULL,
+                     next_action_at = excluded.next_action_at, attempts = 0, last_error = NULL,
+                     verified_at = NULL, updated_at = excluded.updated_at""",
+                feed_id, hub, topic, callback, secret, now,
+            )  # fmt: skip
+            await con.execute(_MARK_PUSHED_SQL, feed_id)
+
+    async def update_subscription(
+        self, feed_id: int, changes: Mapping[str, Any], now: float
+    ) -> bool:
+        pairs = checked_changes(changes)
+        sets = "".join(f"{column} = ${i}, " for i, (column, _) in enumerate(pairs, start=3))
+        async with self.transaction() as con:
+            status = await con.execute(
+                f"UPDATE websub_subscriptions SET {sets}updated_at = $2 WHERE feed_id = $1",
+                feed_id, now, *(value for _, value in pairs),
+            )  # fmt: skip
+            if "state" in changes:
+                await con.execute(_MARK_PUSHED_SQL, feed_id)
+        return _count(status) > 0
+
+    async def delete_subscription(self, feed_id: int) -> bool:
+        async with self.transaction() as con:
+            status = await con.execute(
+                "DELETE FROM websub_subscriptions WHERE feed_id = $1", feed_id
+            )
+            await con.execute(_MARK_PUSHED_SQL, feed_id)
+        return _count(status) > 0
+
+    async def claim_due_subscriptions(
+        self, now: float, limit: int, lease: float
+    ) -> list[Subscription]:
+        async with self.transaction() as con:
+            ids = await con.fetch(
+                """WITH due AS (
+                       SELECT feed_id FROM websub_subscriptions WHERE next_action_at <= $1
+                       ORDER BY next_action_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                   UPDATE websub_subscriptions w SET next_action_at = $1 + $3
+                   FROM due WHERE w.feed_id = due.feed_id RETURNING w.feed_id""",
+                now, limit, lease,
+            )  # fmt: skip
+            rows = await con.fetch(
+                f"{SUBSCRIPTION_SELECT} WHERE w.feed_id = ANY($1::bigint[]) ORDER BY w.feed_id",
+                [r["feed_id"] for r in ids],
+            )
+        return [subscription_of(r) for r in rows]
+
+    async def count_push(self, feed_id: int, forged: bool, now: float) -> None:
+        async with self.transaction() as con:
+            if forged:
+                await con.execute(
+                    "UPDATE websub_subscriptions SET forged = forged + 1 WHERE feed_id = $1",
+                    feed_id,
+                )
+            else:
+                await con.execute(
+                    "UPDATE websub_subscriptions SET pushes = pushes + 1, last_push_at = $2 "
+                    "WHERE feed_id = $1",
+                    feed_id,
+                    now,
+                )
+
+
+_MARK_PUSHED_SQL = """UPDATE feeds SET pushed = (SELECT COUNT(*) FROM websub_subscriptions
+                          WHERE feed_id = $1 AND state = 'active') WHERE id = $1"""
 
 
 _UPDATE_FEED_SQL = """UPDATE feeds SET

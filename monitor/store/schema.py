@@ -295,4 +295,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX development_stories_story ON development_stories (story_id);
     CREATE INDEX development_stories_recent ON development_stories (topic_id, published);
     """,
+    # 8: WebSub push (monitor/subscriber.py). One subscription per feed: the hub and topic
+    # (the feed's self URL) it advertised, the callback and secret given to the hub, the
+    # state (pending | active | failed | unsubscribing), the request awaiting the hub's
+    # verification (requested_at), the lease the hub granted, when the daemon acts next
+    # (renewal, retry), pushes received and forged ones refused. feeds.pushed mirrors "has an
+    # active subscription" (the safety-net interval applies) in the row a claim reads.
+    """
+    ALTER TABLE feeds ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE websub_subscriptions (
+        feed_id        INTEGER PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+        hub            TEXT NOT NULL,
+        topic          TEXT NOT NULL,
+        callback       TEXT NOT NULL,
+        secret         TEXT NOT NULL,              -- HMAC key of deliveries, never shown
+        state          TEXT NOT NULL,              -- pending | active | failed | unsubscribing
+        requested_at   REAL,                       -- a request awaits verification since
+        lease_seconds  REAL,                       -- as granted by the hub
+        lease_until    REAL,
+        next_action_at REAL NOT NULL,              -- renew, retry or give up then
+        attempts       INTEGER NOT NULL DEFAULT 0, -- consecutive failures
+        last_error     TEXT,
+        verified_at    REAL,
+        last_push_at   REAL,
+        pushes         INTEGER NOT NULL DEFAULT 0,
+        forged         INTEGER NOT NULL DEFAULT 0, -- deliveries whose signature did not match
+        created_at     REAL NOT NULL,
+        updated_at     REAL NOT NULL
+    );
+    CREATE INDEX websub_due ON websub_subscriptions (next_action_at);
+    """,
 )

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,18 @@ from monitor.models import (
     PendingAlert,
     PendingStory,
     PollUpdate,
+    Subscription,
 )
 from monitor.store.base import (
     STORY_EVENTS_SQL,
+    SUBSCRIPTION_SELECT,
     StoreError,
+    checked_changes,
     digest_data,
     new_alert_id,
     new_instance_id,
     pending_alert,
+    subscription_of,
 )
 from monitor.store.schema import MIGRATIONS
 from monitor.store.sqlite_detect import (
@@ -196,7 +200,8 @@ class SQLiteStore:
 
     _FEED_COLUMNS = (
         "id, url, name, interval, etag, last_modified, next_poll_at, consecutive_errors, "
-        "body_hash, explicit_interval, rate, server_interval, last_success_at, config_url"
+        "body_hash, explicit_interval, rate, server_interval, last_success_at, config_url, "
+        "pushed"
     )
 
     # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
@@ -1087,3 +1092,92 @@ class SQLiteStore:
         if row is None or not row[0]:
             return []
         return [{"instance": self.instance_id, "feeds": None, "alerts": row[0], "until": row[1]}]
+
+    # -- WebSub subscriptions (the Store protocol; monitor/subscriber.py) --------------------
+
+    async def feed_row(self, feed_id: int) -> FeedRow | None:
+        async with self.db.execute(
+            f"SELECT {self._FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else FeedRow(**dict(row))
+
+    async def subscriptions(self) -> list[Subscription]:
+        async with self.db.execute(f"{SUBSCRIPTION_SELECT} ORDER BY w.feed_id") as cur:
+            return [subscription_of(r) for r in await cur.fetchall()]
+
+    async def subscription(self, feed_id: int) -> Subscription | None:
+        async with self.db.execute(f"{SUBSCRIPTION_SELECT} WHERE w.feed_id = ?", (feed_id,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else subscription_of(row)
+
+    async def subscribe(
+        self, feed_id: int, hub: str, topic: str, callback: str, secret: str, now: float
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                """INSERT INTO websub_subscriptions (feed_id, hub, topic, callback, secret, state,
+                                                     next_action_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                   ON CONFLICT (feed_id) DO UPDATE SET
+                     hub = excluded.hub, topic = excluded.topic, callback = excluded.callback,
+                     secret = excluded.secret, state = 'pending', requested_at = NULL,
+                     lease_seconds = NULL, lease_until = NULL,
+                     next_action_at = excluded.next_action_at, attempts = 0, last_error = NULL,
+                     verified_at = NULL, updated_at = excluded.updated_at""",
+                (feed_id, hub, topic, callback, secret, now, now, now),
+            )
+            await self._mark_pushed(db, feed_id)
+
+    async def update_subscription(
+        self, feed_id: int, changes: Mapping[str, Any], now: float
+    ) -> bool:
+        pairs = checked_changes(changes)
+        sets = "".join(f"{column} = ?, " for column, _ in pairs)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                f"UPDATE websub_subscriptions SET {sets}updated_at = ? WHERE feed_id = ?",
+                (*(value for _, value in pairs), now, feed_id),
+            )
+            if "state" in changes:
+                await self._mark_pushed(db, feed_id)
+            return cur.rowcount > 0
+
+    async def delete_subscription(self, feed_id: int) -> bool:
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM websub_subscriptions WHERE feed_id = ?", (feed_id,))
+            await self._mark_pushed(db, feed_id)
+            return cur.rowcount > 0
+
+    @staticmethod
+    async def _mark_pushed(db: aiosqlite.Connection, feed_id: int) -> None:
+        await db.execute(
+            "UPDATE feeds SET pushed = EXISTS (SELECT 1 FROM websub_subscriptions "
+            "WHERE feed_id = ? AND state = 'active') WHERE id = ?",
+            (feed_id, feed_id),
+        )
+
+    async def claim_due_subscriptions(
+        self, now: float, limit: int, lease: float
+    ) -> list[Subscription]:
+        async with self.transaction() as db:
+            async with db.execute(
+                f"{SUBSCRIPTION_SELECT} WHERE w.next_action_at <= ? "
+                "ORDER BY w.next_action_at LIMIT ?",
+                (now, limit),
+            ) as cur:
+                rows = [subscription_of(r) for r in await cur.fetchall()]
+            await db.executemany(
+                "UPDATE websub_subscriptions SET next_action_at = ? WHERE feed_id = ?",
+                [(now + lease, r.feed_id) for r in rows],
+            )
+        return rows
+
+    async def count_push(self, feed_id: int, forged: bool, now: float) -> None:
+        sql, args = (
+            ("forged = forged + 1", (feed_id,))
+            if forged
+            else ("pushes = pushes + 1, last_push_at = ?", (now, feed_id))
+        )
+        async with self.transaction() as db:
+            await db.execute(f"UPDATE websub_subscriptions SET {sql} WHERE feed_id = ?", args)
