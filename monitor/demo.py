@@ -74,17 +74,32 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, runner.addresses[0][1]
 
 
+_KIND = {"development.new": "new development", "development.update": "update"}
+
+
 def render(alert: dict[str, Any]) -> str:
     d = alert["data"]
     story = d["story"]
+    kind = _KIND.get(alert.get("type", ""), alert.get("type", ""))
     lines = [
-        f"[{d['topic']['name']}] {story['title']}",
+        f"[{d['topic']['name']}] {kind}: {story['title']}",
         f"    {story['source']} · {story['published'] or 'no date'} · {story['link']}",
         f"    matched: {', '.join(d['matched_terms'])}",
     ]
-    summary = textwrap.shorten(story["summary"] or "", width=160, placeholder=" …")
-    if summary:
-        lines.append(f"    {summary}")
+    dev = d.get("development")
+    if dev and alert.get("type") == "development.update":
+        lines.append(
+            f"    development: {dev['headline']} ({dev['stories']} stories, "
+            f"{dev['sources']} sources)"
+        )
+        lines.extend(
+            "    + " + textwrap.shorten(x, width=150, placeholder=" …")
+            for x in d.get("what_is_new", [])
+        )
+    else:
+        summary = textwrap.shorten(story["summary"] or "", width=160, placeholder=" …")
+        if summary:
+            lines.append(f"    {summary}")
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ the store at start (and daily, to forget what fell out of the window).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -41,10 +42,11 @@ from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
 from monitor.models import DevelopmentRow, DevelopmentStoryRow, Entry, PendingStory, TopicMatch
 from monitor.store import Store, StoreError
-from monitor.textfeatures import sentences, words
+from monitor.textfeatures import sentences, stem, words
 from monitor.topics import match_topics, source_label
 
 RELOAD_EVERY = 86400.0
+PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
 
 
 @dataclass(slots=True)
@@ -122,7 +124,10 @@ class Detection:
     def tracker(self, topic_id: str) -> DevelopmentTracker:
         t = self.trackers.get(topic_id)
         if t is None:
-            t = self.trackers[topic_id] = DevelopmentTracker()
+            topic = next((x for x in self.config.topics if x.id == topic_id), None)
+            exact, prefixes = topic_vocabulary(topic) if topic else (frozenset(), ())
+            t = DevelopmentTracker(ignore=exact, ignore_prefixes=prefixes)
+            self.trackers[topic_id] = t
         return t
 
     # -- state -----------------------------------------------------------------------------
@@ -204,7 +209,9 @@ class Detection:
         async with self.store.detection() as tx:
             stories = await tx.pending(limit)
             now = self.clock.now().timestamp()
-            for story in stories:
+            # in the order they happened (a feed lists newest first; the first poll of many
+            # feeds stores days of stories at once): developments grow forward in time
+            for story in sorted(stories, key=story_time):
                 outcome.add(await self._detect(tx, story, now))
         return outcome, len(stories) < limit
 
@@ -380,6 +387,31 @@ class Detection:
             return 0
         drafts = alert_drafts_for(topic, event, row, story, match, 1.0, what, revised=True)
         return int(await tx.add_alerts(story.id, drafts, now))
+
+
+_FIELD = re.compile(r"^[a-z]+:")
+_NEAR = re.compile(r"^NEAR/\d+$")
+
+
+def topic_vocabulary(topic: TopicConfig) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The stemmed terms (and stem prefixes, from `word*`) of the topic's query and the
+    leading terms of its seed profile: every story of the topic carries them, so they are left
+    out when stories are compared to tell the topic's events apart."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for term in topic.query.terms() if topic.query is not None else ():
+        for raw in _FIELD.sub("", term).replace('"', " ").split():
+            ws = words(raw)
+            if not ws or _NEAR.match(raw):
+                continue
+            if raw.endswith("*"):
+                exact.update(stem(w) for w in ws[:-1])
+                prefixes.append(stem(ws[-1])[: max(3, len(ws[-1]) - 1)])
+            else:
+                exact.update(stem(w) for w in ws)
+    if topic.profile is not None:
+        exact.update(t for t, _ in topic.profile.top(PROFILE_TERMS) if ":" not in t)
+    return frozenset(exact), tuple(prefixes)
 
 
 def _gap_passed(row: DevelopmentRow, now: float, gap: float) -> bool:

@@ -274,11 +274,17 @@ class DevelopmentTracker:
         weights: Sequence[float] | None = LINK_WEIGHTS,
         threshold: float = LINK_THRESHOLD,
         observer: Callable[[str, str, tuple[float, ...]], None] | None = None,
+        ignore: Iterable[str] = (),
+        ignore_prefixes: Iterable[str] = (),
     ) -> None:
         self.store: DevelopmentStore = store if store is not None else MemoryDevelopmentStore()
         self.weights = tuple(weights) if weights is not None else None
         self.threshold = threshold
         self.observer = observer
+        # the topic's own vocabulary (stemmed terms, and stem prefixes): every story of the
+        # topic has it, so it tells none of its events apart
+        self.ignore = frozenset(ignore)
+        self.ignore_prefixes = tuple(ignore_prefixes)
 
     def _idf(self, term: str, n: int) -> float:
         return idf(self.store.doc_freq(term), n)
@@ -423,6 +429,12 @@ class DevelopmentTracker:
 
         drop = recurrent_words(title_words, recurrent) | recurrent_words(body_words, recurrent)
         vector = term_vector(story.title, body, drop)
+        if self.ignore or self.ignore_prefixes:
+            vector = {
+                t: w
+                for t, w in vector.items()
+                if t not in self.ignore and not t.startswith(self.ignore_prefixes or ("\0",))
+            }
         dev_id: str | None = None
         similarity = 0.0
         matched: str | None = None

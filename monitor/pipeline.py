@@ -230,6 +230,7 @@ async def ingest_document(
             changed.append(e)
         else:
             unchanged += 1
+    new.sort(key=_oldest_first)  # stored (and detected) in the order they were published
     updated = await _revisions(deps, feed, changed)
     if feed.rate is None and feed.last_success_at is None:
         rate = initial_rate([e.published for e in entries])
@@ -271,6 +272,11 @@ async def ingest_document(
     return PollOutcome(
         feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed, parsed=parsed
     )
+
+
+def _oldest_first(story: NewStory) -> tuple[bool, float]:
+    published = story.entry.published
+    return (published is None, published.timestamp() if published else 0.0)
 
 
 async def _revisions(deps: Deps, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:

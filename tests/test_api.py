@@ -105,31 +105,46 @@ async def test_stories_search_by_words_and_time(web_factory: Callable[..., Any])
         await get(server, f"/api/stories?{wrong}", 400)
 
 
-async def test_topic_timeline_lists_matched_stories_with_terms(
+async def test_topic_timeline_lists_matched_stories_with_their_developments(
     web_factory: Callable[..., Any],
 ) -> None:
     server: WebServer = await web_factory()
     [topic] = (await get(server, "/api/topics"))["items"]
     assert topic["id"] == TOPIC and topic["matches"] == 2 and topic["last_match"]
     timeline = await get(server, f"/api/topics/{TOPIC}/timeline")
-    assert timeline["developments_stored"] is False
     assert {i["title"] for i in timeline["items"]} == {
         "UK offers troops to guard Kyiv skies",
         "Russia rejects foreign troops in Ukraine",
     }
     for item in timeline["items"]:
         assert item["source"] == "Feed 0" and item["matched_terms"]
-        assert item["development"] is None
+        dev = item["development"]
+        assert dev["stories"] == 1 and dev["sources"] == 1 and dev["headline"] == item["title"]
+        assert dev["what_is_new"][0] == item["title"]
     page = await get(server, f"/api/topics/{TOPIC}/timeline?limit=1")
     rest = await get(server, f"/api/topics/{TOPIC}/timeline?limit=1&cursor={page['next_cursor']}")
     assert page["items"][0]["story_id"] != rest["items"][0]["story_id"]
     await get(server, "/api/topics/nope/timeline", 404)
 
+    devs = await get(server, f"/api/topics/{TOPIC}/developments")
+    assert [len(d["items"]) for d in devs["items"]] == [1, 1]
+    assert {d["headline"] for d in devs["items"]} == {
+        "UK offers troops to guard Kyiv skies",
+        "Russia rejects foreign troops in Ukraine",
+    }
+    first = await get(server, f"/api/topics/{TOPIC}/developments?limit=1")
+    second = await get(
+        server, f"/api/topics/{TOPIC}/developments?limit=1&cursor={first['next_cursor']}"
+    )
+    assert first["items"][0]["id"] != second["items"][0]["id"] and not second["next_cursor"]
+    await get(server, f"/api/topics/{TOPIC}/developments?cursor=zzz", 400)
+    await get(server, "/api/topics/nope/developments", 404)
+
 
 async def test_alerts_show_their_delivery_attempts(web_factory: Callable[..., Any]) -> None:
     server: WebServer = await web_factory()
     [dead] = (await get(server, "/api/alerts?state=dead"))["items"]
-    assert dead["attempts"] == 1 and dead["event"] == "story.matched"
+    assert dead["attempts"] == 1 and dead["event"] == "development.new"
     [attempt] = dead["attempts_log"]
     assert attempt["status"] == 400 and attempt["attempt"] == 1
     [delivered] = (await get(server, "/api/alerts?state=delivered"))["items"]
@@ -198,7 +213,7 @@ async def test_dashboard_renders_every_section_and_escapes_stored_text(
         "Ukraine security guarantees",
         "Dead letters",
         "Alert queue",
-        "Developments are not stored yet",
+        "1 stories · 1 sources",
         "<svg",
         'data-state="failing"',
     ):
@@ -222,7 +237,7 @@ async def test_openapi_documents_every_api_route(web_factory: Callable[..., Any]
     }
     documented = {(m, path) for path, ops in doc["paths"].items() for m in ops}
     assert routes == documented
-    assert len(documented) == 12
+    assert len(documented) == 13
 
 
 @pytest.mark.parametrize(
@@ -231,6 +246,7 @@ async def test_openapi_documents_every_api_route(web_factory: Callable[..., Any]
         lambda db: queries.feeds_page(db, failing_after=3, state="failing", sort="last_poll"),
         lambda db: queries.feeds_page(db, failing_after=3, sort="-next_poll"),
         lambda db: queries.timeline(db, TOPIC),
+        lambda db: queries.developments_page(db, TOPIC),
         lambda db: queries.stories_page(db, q="troops", since=0.0, until=4e9),
         lambda db: queries.stories_page(db, since=0.0, until=4e9),
         lambda db: queries.alerts_page(db, state="dead"),

@@ -183,13 +183,18 @@ async def timeline(request: web.Request) -> web.StreamResponse:
     if topic is None:
         return error(404, "no such topic")
     page = await queries.timeline(db, topic_id, limit=_limit(p), cursor=_cursor(p))
-    return _json(
-        {
-            "topic": topic,
-            "developments_stored": await queries.has_developments(db),
-            **page.as_dict(),
-        }
-    )
+    return _json({"topic": topic, **page.as_dict()})
+
+
+@handles_errors
+async def developments(request: web.Request) -> web.StreamResponse:
+    source, db, p = _ctx(request)
+    topic_id = p.path_text("topic_id")
+    topic = next((t for t in await topic_list(source, db) if t["id"] == topic_id), None)
+    if topic is None:
+        return error(404, "no such topic")
+    page = await queries.developments_page(db, topic_id, limit=_limit(p), cursor=_cursor(p))
+    return _json({"topic": topic, **page.as_dict()})
 
 
 @handles_errors
@@ -259,6 +264,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/feeds/{feed_id}/resume", _pause(False))
     r.add_get("/api/topics", topics, allow_head=False)
     r.add_get("/api/topics/{topic_id}/timeline", timeline, allow_head=False)
+    r.add_get("/api/topics/{topic_id}/developments", developments, allow_head=False)
     r.add_get("/api/stories", stories, allow_head=False)
     r.add_get("/api/alerts", alerts, allow_head=False)
     r.add_get("/api/alerts/{alert_id}", alert, allow_head=False)

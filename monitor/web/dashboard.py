@@ -2,8 +2,8 @@
 
 Overview counts, activity per hour (inline SVG), the feeds table (filter by state, sort,
 keyset pages: all through query parameters, so it works without JavaScript), per topic the
-timeline of its matched stories, the alert queue and the dead letters. A few lines of
-JavaScript only offer an automatic refresh.
+timeline of its developments (each with its stories and what each added), the alert queue
+and the dead letters. A few lines of JavaScript only offer an automatic refresh.
 """
 
 from __future__ import annotations
@@ -250,27 +250,43 @@ def _feeds(
 </section>"""
 
 
-def _timeline_items(items: Iterable[dict[str, Any]], now: float) -> str:
+def _development_items(devs: Iterable[dict[str, Any]], now: float) -> str:
+    """Each development: its headline, when, how many stories and sources; under it its
+    stories in the order they joined, each with what it added (the first: its summary)."""
     out = []
-    development: object = object()
-    for it in items:
-        dev = it.get("development")
-        if dev is not None and dev != development:
-            development = dev
-            title = dev.get("title") if isinstance(dev, dict) else None
-            out.append(f'<li class="dev"><h4>Development: {e(title)}</h4></li>')
-        terms = "".join(f'<span class="term">{e(t)}</span>' for t in it["matched_terms"])
-        link = (
-            f'<a href="{e(it["link"])}" rel="noreferrer">{e(it["title"])}</a>'
-            if it["link"]
-            else e(it["title"])
-        )
+    for dev in devs:
         out.append(
-            f'<li><div class="when">{_ago(it["first_seen"], now)}</div>'
-            f'<div class="what"><p class="headline">{link}</p>'
-            f'<p class="meta"><span class="source">{e(it["source"])}</span> {terms}</p>'
-            f'<p class="summary">{e(it["summary"][:280])}</p></div></li>'
+            f'<li class="dev"><div class="when">{_ago(dev["last_seen"], now)}</div>'
+            f'<div class="what"><h4>{e(dev["headline"])}</h4>'
+            f'<p class="meta">{dev["stories"]:,} stories · {dev["sources"]:,} sources · '
+            f"first seen {_ago(dev['first_seen'], now)}</p></div></li>"
         )
+        for i, it in enumerate(dev["items"]):
+            terms = "".join(f'<span class="term">{e(t)}</span>' for t in it["matched_terms"])
+            link = (
+                f'<a href="{e(it["link"])}" rel="noreferrer">{e(it["title"])}</a>'
+                if it["link"]
+                else e(it["title"])
+            )
+            if i == 0 or it["duplicate"]:
+                note = "copy of an earlier story" if it["duplicate"] else ""
+                body = f'<p class="summary">{e(note or it["summary"][:280])}</p>'
+            else:
+                new = [x for x in it["what_is_new"] if x != it["title"]]
+                body = (
+                    '<ul class="new">' + "".join(f"<li>{e(x)}</li>" for x in new[:5]) + "</ul>"
+                    if new
+                    else '<p class="summary muted">nothing new</p>'
+                )
+            out.append(
+                f'<li><div class="when">{_ago(it["first_seen"], now)}</div>'
+                f'<div class="what"><p class="headline">{link}</p>'
+                f'<p class="meta"><span class="source">{e(it["source"])}</span> {terms}</p>'
+                f"{body}</div></li>"
+            )
+        hidden = dev["stories"] - len(dev["items"])
+        if hidden > 0:
+            out.append(f'<li class="more muted">… and {hidden:,} more stories</li>')
     return "".join(out)
 
 
@@ -278,7 +294,6 @@ def _topics(
     topics: list[dict[str, Any]],
     selected: dict[str, Any] | None,
     page: queries.Page | None,
-    developments: bool,
     query: Mapping[str, str | None],
     now: float,
 ) -> str:
@@ -291,13 +306,7 @@ def _topics(
     if selected is None or page is None:
         body = '<p class="empty">No topics configured.</p>'
     else:
-        note = (
-            ""
-            if developments
-            else '<p class="muted note">Developments are not stored yet: the timeline lists '
-            "the topic's matched stories, newest first.</p>"
-        )
-        items = _timeline_items(page.items, now) or '<li class="empty">No matches yet.</li>'
+        items = _development_items(page.items, now) or '<li class="empty">No developments yet.</li>'
         more = (
             f'<a class="next" href="{e(_href(query, tcursor=page.next_cursor))}#topics">Older →</a>'
             if page.next_cursor
@@ -306,7 +315,7 @@ def _topics(
         body = f"""<div class="topic-head"><h3>{e(selected["name"])}</h3>
   <code>{e(selected["query"] or "(no query: seed profile only)")}</code>
   <p class="muted">{selected["matches"]:,} matches · last {_ago(selected["last_match"], now)}
-   · match: {e(selected["match"])} · sinks: {e(", ".join(selected["sinks"]))}</p></div>{note}
+   · match: {e(selected["match"])} · sinks: {e(", ".join(selected["sinks"]))}</p></div>
 <ol class="timeline">{items}</ol><p class="pager">{more}</p>"""
     return f"""
 <section class="panel" id="topics"><h2>Topics</h2>
@@ -364,11 +373,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         topics = await api.topic_list(source, db)
         selected = next((t for t in topics if t["id"] == topic_id), topics[0] if topics else None)
         timeline = (
-            await queries.timeline(db, selected["id"], limit=20, cursor=tcursor)
+            await queries.developments_page(db, selected["id"], limit=10, cursor=tcursor)
             if selected
             else None
         )
-        developments = await queries.has_developments(db)
         pending = await queries.alerts_page(db, state="pending", limit=20)
         dead = await queries.alerts_page(db, state="dead", limit=20)
     except (ParamError, queries.BadCursor) as exc:
@@ -377,7 +385,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         _overview(ov, query)
         + _activity(ov)
         + _feeds(feeds, ov, query, now)
-        + _topics(topics, selected, timeline, developments, query, now)
+        + _topics(topics, selected, timeline, query, now)
         + _alerts("Alert queue", "queue", pending, now, "Nothing waiting: every alert went out.")
         + _alerts("Dead letters", "dead", dead, now, "No dead letters.")
     )

@@ -132,18 +132,61 @@ SCHEMAS: dict[str, Any] = {
             "matched": TIME,
             "matched_terms": {"type": "array", "items": STR},
             "revision": INT,
+            "duplicate_of": INT_OR_NULL,
             "development": {
-                "type": ["object", "null"],
-                "description": "The development the story belongs to; null until "
-                "developments are stored (see developments_stored).",
+                "oneOf": [{"$ref": REF + "StoryDevelopment"}, {"type": "null"}],
+                "description": "The development the story belongs to (null for a story "
+                "matched before developments were stored).",
             },
+        }
+    ),
+    "StoryDevelopment": _obj(
+        {
+            "id": STR,
+            "headline": STR,
+            "first_seen": TIME,
+            "stories": INT,
+            "sources": INT,
+            "what_is_new": {"type": "array", "items": STR},
         }
     ),
     "Timeline": _obj(
         {
             "topic": {"$ref": REF + "Topic"},
-            "developments_stored": {"type": "boolean"},
             "items": {"type": "array", "items": {"$ref": REF + "TimelineEntry"}},
+            "next_cursor": STR_OR_NULL,
+        }
+    ),
+    "DevelopmentStory": _obj(
+        {
+            "story_id": INT,
+            "title": STR,
+            "link": STR_OR_NULL,
+            "summary": STR,
+            "source": STR,
+            "published": TIME_OR_NULL,
+            "first_seen": TIME,
+            "matched_terms": {"type": "array", "items": STR},
+            "duplicate": {"type": "boolean"},
+            "similarity": {"type": "number"},
+            "what_is_new": {"type": "array", "items": STR},
+        }
+    ),
+    "Development": _obj(
+        {
+            "id": STR,
+            "headline": STR,
+            "first_seen": TIME,
+            "last_seen": TIME,
+            "stories": INT,
+            "sources": INT,
+            "items": {"type": "array", "items": {"$ref": REF + "DevelopmentStory"}},
+        }
+    ),
+    "DevelopmentPage": _obj(
+        {
+            "topic": {"$ref": REF + "Topic"},
+            "items": {"type": "array", "items": {"$ref": REF + "Development"}},
             "next_cursor": STR_OR_NULL,
         }
     ),
@@ -313,10 +356,16 @@ def document(version: str) -> dict[str, Any]:
             ),
             "/api/topics": _get("The configured topics with their matches.", "TopicList", []),
             "/api/topics/{topic_id}/timeline": _get(
-                "A topic's matched stories, newest first (grouped by development once "
-                "developments are stored).",
+                "A topic's matched stories, newest first, each with its development.",
                 "Timeline",
                 [TOPIC_ID, LIMIT, cursor("timeline")],
+                found=True,
+            ),
+            "/api/topics/{topic_id}/developments": _get(
+                "A topic's developments, most recently active first, with their first "
+                "stories and what each added.",
+                "DevelopmentPage",
+                [TOPIC_ID, LIMIT, cursor("developments")],
                 found=True,
             ),
             "/api/stories": _get(

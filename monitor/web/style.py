@@ -77,6 +77,8 @@ ol.timeline li::before { content:""; position:absolute; left:-6px; top:.75rem; w
 ol.timeline li.dev::before { background:var(--warn); }
 ol.timeline .when { position:absolute; left:-6.5rem; width:5.5rem; text-align:right;
   color:var(--muted); font-size:.8rem; top:.5rem; }
+ol.timeline ul.new { margin:.2rem 0 0; padding-left:1.1rem; }
+ol.timeline li.dev h4 { margin:0; } ol.timeline li.more { padding-left:1rem; }
 ol.timeline p { margin:0; } .headline { font-weight:600; }
 .meta { font-size:.8rem; color:var(--muted); } .source { margin-right:.4rem; }
 .term { background:color-mix(in srgb, var(--accent) 14%, transparent); color:var(--fg);
