@@ -74,6 +74,7 @@ def _config(folder: Path, port: int) -> Path:
         '[storage]\nurl = "sqlite:///bench.db"\n[server]\nenabled = false\n'
         '[polling]\ninterval = "1h"\nhost_gap = 0\n'
         '[[topics]]\nid = "t"\nquery = \'(Ukraine OR Kyiv) AND troops\'\nsinks = ["ops"]\n'
+        'alert_on = "stories"\n'  # one alert per round's story (they are look-alikes)
         f'[[sinks]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:{port}/hook"\n'
         f'secret = "{SECRET}"\n'
         f'[[feeds]]\nurl = "http://127.0.0.1:{port}/feed.xml"\n'

@@ -165,7 +165,7 @@ def populate(db_path: Path, stories: int, feeds: int, now: float) -> dict[str, A
 def _insert_stories(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     db.executemany(
         """INSERT INTO stories (id, feed_id, key, link, title, summary, first_seen_at,
-             content_hash, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+             content_hash, published_at, detected_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)""",
         rows,
     )
 

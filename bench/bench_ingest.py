@@ -136,7 +136,8 @@ async def _store_scale(folder: Path, sizes: Sequence[int], batch_stories: int) -
                 async with store.transaction() as db:
                     await db.executemany(
                         "INSERT INTO stories (feed_id, key, link, title, summary, author, "
-                        "published_at, content_hash, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        "published_at, content_hash, first_seen_at, detected_rev) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,1)",  # an old corpus: detected long ago
                         [_row(i, now) for i in range(have, have + chunk)],
                     )
                 have += chunk

@@ -136,10 +136,11 @@ async def _ingest_ms(url: str, stories: int, rounds: int) -> float:
                 for lo in range(1, stories + 1, 100_000):
                     await con.execute(
                         """INSERT INTO stories (feed_id, key, link, title, summary,
-                                                published_at, content_hash, first_seen_at)
+                                                published_at, content_hash, first_seen_at,
+                                                detected_rev)
                            SELECT 1 + g % 100, 'pre' || g, 'https://example.org/' || g,
                                   'Story ' || g, 'Summary of story ' || g, $3, md5(g::text),
-                                  $3
+                                  $3, 1
                            FROM generate_series($1::int, $2::int) AS g""",
                         lo,
                         min(stories, lo + 99_999),

@@ -72,7 +72,6 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
         )
         service = Service(config, deps)
         await service.sync_feeds()
-        await deps.detection.process(config)  # what a stop left waiting (and the trackers)
         yield service
 
 
@@ -141,6 +140,9 @@ async def run(
                 ],
             )
             sched.start()
+            # what a stop left waiting for detection (and the trackers' state): after READY,
+            # beside the polls, so a backlog never delays the start
+            backlog = asyncio.create_task(detect(), name="detection-backlog")
 
             reloads: set[asyncio.Task[None]] = set()
 
@@ -182,6 +184,9 @@ async def run(
             with contextlib.suppress(asyncio.TimeoutError):  # cancelled after the timeout
                 await asyncio.wait_for(websub, timeout=config.polling.timeout + 1)
             await lag_probe
+            if not backlog.done():
+                backlog.cancel()
+            await asyncio.gather(backlog, return_exceptions=True)
             for task in list(reloads):
                 task.cancel()
     except StoreError as exc:

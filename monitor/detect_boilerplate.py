@@ -15,7 +15,8 @@ History lives behind :class:`BodyHistory` so that a store can keep it (recent bo
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+import functools
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from monitor.textfeatures import words
 
 MIN_RUN = 8
 KEEP_RECENT = 50
+EDGE = 200  # words kept of each end of a remembered body
 
 
 class BodyHistory(Protocol):
@@ -33,17 +35,37 @@ class BodyHistory(Protocol):
 
 
 class MemoryBodyHistory:
-    """In-memory :class:`BodyHistory` keeping ``keep`` bodies per source."""
+    """In-memory :class:`BodyHistory` keeping ``keep`` bodies per source, of at most
+    ``max_sources`` sources (the least recently seen are forgotten). A body is kept only by
+    its first and last ``EDGE`` words: a template is a prefix or a suffix."""
 
-    def __init__(self, keep: int = KEEP_RECENT) -> None:
-        self._bodies: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=keep))
+    def __init__(self, keep: int = KEEP_RECENT, max_sources: int | None = None) -> None:
+        self.keep = keep
+        self.max_sources = max_sources
+        self._bodies: OrderedDict[str, deque[str]] = OrderedDict()
 
     def recent_bodies(self, source: str) -> Sequence[str]:
         return tuple(self._bodies.get(source, ()))
 
     def add_body(self, source: str, text: str) -> None:
-        if source and text.strip():
-            self._bodies[source].append(text)
+        if not source or not text.strip():
+            return
+        bodies = self._bodies.get(source)
+        if bodies is None:
+            bodies = self._bodies[source] = deque(maxlen=self.keep)
+            if self.max_sources is not None and len(self._bodies) > self.max_sources:
+                self._bodies.popitem(last=False)
+        else:
+            self._bodies.move_to_end(source)
+        tokens = text.split()
+        bodies.append(text if len(tokens) <= 2 * EDGE else " ".join(tokens[:EDGE] + tokens[-EDGE:]))
+
+
+@functools.lru_cache(maxsize=8192)
+def _body_keys(text: str) -> tuple[str, ...]:
+    """The comparison key of each whitespace token of a body (cached: a source's recent bodies
+    are compared with each new one)."""
+    return tuple(" ".join(words(t)) for t in text.split())
 
 
 def _keys(tokens: Sequence[str]) -> list[str]:
@@ -70,7 +92,7 @@ def strip_template(text: str, earlier: Iterable[str], min_run: int = MIN_RUN) ->
     rkeys = keys[::-1]
     head = tail = 0
     for other in earlier:
-        other_keys = _keys(other.split())
+        other_keys = _body_keys(other)
         head = max(head, _common(keys, other_keys))
         tail = max(tail, _common(rkeys, other_keys[::-1]))
     head = head if head >= min_run else 0

@@ -46,6 +46,8 @@ from monitor.textfeatures import sentences, stem, words
 from monitor.topics import match_topics, source_label
 
 RELOAD_EVERY = 86400.0
+HISTORY_KEEP = 10  # recent bodies per feed for site templates (a template is on every page)
+HISTORY_SOURCES = 20_000  # feeds whose recent bodies are kept (least recently seen forgotten)
 PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
 
 
@@ -110,7 +112,7 @@ class Detection:
         self.log = log
         self._config: Config | None = None  # the configuration of the current call
         self.trackers: dict[str, DevelopmentTracker] = {}
-        self.history = MemoryBodyHistory()
+        self.history = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
         self.loaded_at: float | None = None  # monotonic
         self.last_error: str | None = None
         self.totals = DetectionOutcome()

@@ -313,6 +313,7 @@ class DevelopmentTracker:
             for sid in store.postings(term):
                 partial[sid] += w
         best = heapq.nlargest(TOP_CANDIDATES, partial.items(), key=lambda kv: kv[1])
+        idfs: dict[str, float] = {}  # the IDF of each term met, once per call
         scored = []
         for sid, _ in best:
             other = store.story(sid)
@@ -323,7 +324,10 @@ class DevelopmentTracker:
                 continue
             dot = onorm = 0.0
             for term, w in other.vector.items():
-                ow = w * self._idf(term, n)
+                term_idf = idfs.get(term)
+                if term_idf is None:
+                    term_idf = idfs[term] = self._idf(term, n)
+                ow = w * term_idf
                 onorm += ow * ow
                 if term in weights:
                     dot += ow * weights[term]

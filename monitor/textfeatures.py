@@ -66,6 +66,8 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“'‘(\[]?[A-Z0-9])"
 
 def fold(text: str) -> str:
     """Casefold and strip accents (NFKD, combining marks dropped), unify apostrophes."""
+    if text.isascii():  # nothing to decompose (most news text): 20x faster
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

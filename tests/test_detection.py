@@ -250,7 +250,9 @@ async def test_developments_survive_a_restart_and_stories_left_waiting_are_detec
     rows(config, "DELETE FROM development_stories")
     rows(config, "DELETE FROM developments")
     rows(config, "DELETE FROM story_bands")
-    async with service_for(config, clock) as service:  # detected at start
+    async with service_for(config, clock) as service:  # detected by the daemon's first beat
+        assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(1,)]
+        await service.deps.detection.process(service.config)
         assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
     assert [e for e, _, _ in alerts(config)] == ["development.new"]
     async with service_for(config, clock) as service:  # a restart rebuilds the tracker
