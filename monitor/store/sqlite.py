@@ -926,7 +926,7 @@ class SQLiteStore:
         """Delete rows older than the retention ages, a small batch per transaction so polls
         interleave. A pruned story leaves a tombstone. Returns the rows deleted per kind."""
         batch = retention.batch
-        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0}
+        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0, "developments": 0}
         if retention.stories is not None:
             cutoff = now - retention.stories
             while True:
@@ -968,6 +968,13 @@ class SQLiteStore:
                 retention.attempts,
                 "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = 'delivered' "
                 "AND delivered_at < ? LIMIT ?)",
+            ),
+            (  # a development whose stories were all pruned (its links went with them)
+                "developments",
+                retention.stories,
+                "DELETE FROM developments WHERE id IN (SELECT id FROM developments d "
+                "WHERE last_seen_at < ? AND NOT EXISTS (SELECT 1 FROM development_stories s "
+                "WHERE s.development_id = d.id) LIMIT ?)",
             ),
             (
                 "tombstones",
