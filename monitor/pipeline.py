@@ -321,6 +321,7 @@ async def _record_unchanged(
             server_interval=server,
         ),
         now,
+        wait=False,  # write-behind: nothing but the feed's bookkeeping rides on it
     )
     deps.log.info(
         "feed.polled",

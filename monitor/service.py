@@ -108,6 +108,7 @@ class Service:
 
         workers = min(len(feeds), self.config.polling.concurrency)
         await asyncio.gather(*(worker() for _ in range(workers)))
+        await self.store.flush()  # every poll's record committed before the summary
         return [o for o in outcomes if o is not None]
 
     async def drain(self, timeout: float) -> list[str]:

@@ -33,7 +33,8 @@ async def test_a_full_disk_fails_cleanly_and_resumes(
 ) -> None:
     url = feed_server.set("a.xml", rss([GUARANTEE]))
     clock = FixedClock(T0)
-    async with service_for(config_factory([url], receiver.url), clock) as (service, out):
+    config = config_factory([url], receiver.url, alert_on="stories")  # one alert a story
+    async with service_for(config, clock) as (service, out):
         await service.poll_all()
         assert await service.ready()
         db = tmp_path / "var" / "monitor.db"

@@ -133,7 +133,14 @@ class Store(Protocol):
 
     async def active_feeds(self) -> list[FeedRow]: ...
 
-    async def record_poll(self, feed_id: int, update: PollUpdate, now: float) -> None: ...
+    async def record_poll(
+        self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
+    ) -> None:
+        """The poll's effect on the feed row; `wait=False` may return before it is committed
+        (a store that groups these writes); `flush` waits for those."""
+        ...
+
+    async def flush(self) -> None: ...
 
     # -- stories ---------------------------------------------------------------------------
 

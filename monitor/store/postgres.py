@@ -272,12 +272,18 @@ class PostgresStore:
             )
         return [FeedRow(**dict(r)) for r in rows]
 
-    async def record_poll(self, feed_id: int, update: PollUpdate, now: float) -> None:
-        """Record a poll that stored no stories (304, unchanged body, error); ends the lease."""
+    async def record_poll(
+        self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
+    ) -> None:
+        """Record a poll that stored no stories (304, unchanged body, error); ends the lease.
+        Always committed before it returns (`wait` is for stores that group these writes)."""
         async with self.transaction() as con:
             await con.execute(_UPDATE_FEED_SQL, *_feed_params(feed_id, update, now))
 
     # -- stories ---------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Nothing waits: every poll record is committed when record_poll returns."""
 
     async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

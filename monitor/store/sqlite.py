@@ -54,6 +54,16 @@ from monitor.store.sqlite_detect import (
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
 
+POLL_QUEUE_MAX = 2000  # poll records waiting for their commit before callers wait too
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """A write-behind poll record failed: the failure is in `write_failure` (a write the
+    disk refused) or was raised to the flusher; mark the exception seen."""
+    if not done.cancelled():
+        done.exception()
+
+
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return any(w in text for w in ("full", "readonly", "read-only", "disk i/o", "locked"))
@@ -89,6 +99,8 @@ class SQLiteStore:
         await self._migrate()
 
     async def close(self) -> None:
+        with suppress(Exception):
+            await self.flush()
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -232,18 +244,31 @@ class SQLiteStore:
         ) as cur:
             return [FeedRow(**dict(r)) for r in await cur.fetchall()]
 
-    async def record_poll(self, feed_id: int, update: PollUpdate, now: float) -> None:
+    async def record_poll(
+        self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
+    ) -> None:
         """Record a poll that stored no stories (304, unchanged body, error).
 
         Group commit: the updates of polls finishing together are written in one
-        transaction, and each caller returns once its own update is committed. One
-        transaction per 304 would make the SQLite thread, not the network, the limit."""
+        transaction. One transaction per 304 would make the SQLite thread, not the network,
+        the limit. With `wait` the caller returns once its own update is committed; without,
+        at once (write-behind: the poll's slot is free for the next feed; what a crash could
+        lose is a poll's bookkeeping, never a story, and the claim has already moved the
+        feed's due time), unless POLL_QUEUE_MAX updates are waiting (then it waits too)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._poll_queue.append((feed_id, update, now, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_polls())
-        await done
+        if wait or len(self._poll_queue) > POLL_QUEUE_MAX:
+            await done
+        else:
+            done.add_done_callback(_retrieved)
+
+    async def flush(self) -> None:
+        """Wait until every poll recorded without waiting is committed (or failed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _flush_polls(self) -> None:
         while self._poll_queue:
