@@ -78,7 +78,9 @@ class ReplayStore:
 
     # -- DetectionTx -----------------------------------------------------------------------
 
-    async def pending(self, limit: int, after: int = 0) -> list[PendingStory]:
+    async def pending(
+        self, limit: int, after: int = 0, hold_since: float = float("inf")
+    ) -> list[PendingStory]:
         """One story at a time, so that the clock is each story's own time."""
         if not self.buffer:
             last = self.current.id if self.current is not None else 0

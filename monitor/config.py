@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +84,18 @@ class RetentionConfig:
     tombstones: float | None = 365 * 86400.0  # identity of pruned stories
     every: float = 3600.0
     batch: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FullTextConfig:
+    """Article pages of new stories (monitor/fulltext.py, monitor/enrich.py)."""
+
+    enabled: bool = False  # for feeds that do not say
+    wait: float = 120.0  # detection waits this long for a story's text, then goes without
+    timeout: float = 20.0  # per page
+    max_bytes: int = 5 * 1024 * 1024  # page size limit, after decompression
+    concurrency: int = 4  # pages fetched at once (each host's own limits apply too)
+    attempts: int = 3  # tries of a page that fails (with backoff) before the summary is kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +190,7 @@ class FeedConfig:
     name: str | None = None
     interval: float | None = None  # explicit; None: adaptive (or polling.interval)
     proxy: str | None = None
+    full_text: bool | None = None  # fetch each new story's page; None: [full_text] enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +251,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     feeds_files: tuple[str, ...] = ()  # globs of included [[feeds]] files, as written
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    full_text: FullTextConfig = field(default_factory=FullTextConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
 
     def sink(self, sink_id: str) -> SinkConfig:
@@ -519,6 +533,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             "sinks",
             "health",
             "detection",
+            "full_text",
             "websub",
         ),
     )
@@ -628,6 +643,17 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         batch=r.get(dt, "detection", "batch", _positive_int, xdef.batch),
     )
 
+    fdef = FullTextConfig()
+    ft = r.table(data, "full_text", tuple(FullTextConfig.__dataclass_fields__))
+    full_text = FullTextConfig(
+        enabled=r.get(ft, "full_text", "enabled", _bool, fdef.enabled),
+        wait=r.get(ft, "full_text", "wait", _duration_or_zero, fdef.wait),
+        timeout=r.get(ft, "full_text", "timeout", parse_duration, fdef.timeout),
+        max_bytes=r.get(ft, "full_text", "max_bytes", parse_size, fdef.max_bytes),
+        concurrency=r.get(ft, "full_text", "concurrency", _positive_int, fdef.concurrency),
+        attempts=r.get(ft, "full_text", "attempts", _positive_int, fdef.attempts),
+    )
+
     lg = r.table(data, "log", ("level",))
     level = r.get(lg, "log", "level", _choice(LOG_LEVELS), "info")
 
@@ -641,6 +667,9 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     except ValueError as exc:
         r.problem("feeds_files", f'{exc} (e.g. feeds_files = ["feeds.d/*.toml"])')
     feeds += tuple(_included_feeds(r, feeds_files, feed_places))
+    feeds = tuple(
+        replace(f, full_text=full_text.enabled) if f.full_text is None else f for f in feeds
+    )
     topics = TopicSet(_topics(r, data.get("topics", []), sink_ids))
     health = _health(r, data, sink_ids)
     websub = _websub(r, data, server)
@@ -661,6 +690,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
         health=health,
         feeds_files=tuple(feeds_files),
         detection=detection,
+        full_text=full_text,
         websub=websub,
     )
 
@@ -733,11 +763,12 @@ def _feeds(
     seen = {} if seen is None else seen
     out = []
     for key, item in _array(r, value, "feeds"):
-        r.unknown(item, key, ("url", "name", "interval", "proxy"))
+        r.unknown(item, key, ("url", "name", "interval", "proxy", "full_text"))
         url = r.get(item, key, "url", _http_url, required=True)
         name = r.get(item, key, "name", _str)
         interval = r.get(item, key, "interval", parse_duration)
         proxy = r.get(item, key, "proxy", _proxy_url)
+        full_text = r.get(item, key, "full_text", _bool)
         if url is None:
             continue
         if url in seen:
@@ -746,7 +777,9 @@ def _feeds(
             r.problem(f"{key}.url", f"{url} is already configured as {place}")
             continue
         seen[url] = (r.file, key)
-        out.append(FeedConfig(url=url, name=name, interval=interval, proxy=proxy))
+        out.append(
+            FeedConfig(url=url, name=name, interval=interval, proxy=proxy, full_text=full_text)
+        )
     return out
 
 

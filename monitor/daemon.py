@@ -25,6 +25,7 @@ from monitor import scheduler as scheduler_mod
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
 from monitor.detection import Detection
+from monitor.enrich import Enricher
 from monitor.metrics import probe_loop_lag
 from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
@@ -69,6 +70,7 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
             hosts=hosts,
             parser=parser,
             detection=Detection(store, clock, log),
+            enricher=Enricher(store, session, clock, log, hosts, USER_AGENT),
         )
         service = Service(config, deps)
         await service.sync_feeds()
@@ -104,6 +106,7 @@ async def run(
                 )
 
             delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+
             websub = asyncio.create_task(service.websub.run(stop), name="websub")
             lag_probe = asyncio.create_task(probe_loop_lag(service.metrics, stop), name="lag")
 
@@ -128,6 +131,13 @@ async def run(
                     await service.store.checkpoint()
                 except Exception as exc:
                     log.warning("store.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
+
+            # pages of new stories of full_text feeds; the stories whose text came are
+            # detected at once
+            fulltext = asyncio.create_task(
+                service.deps.enricher.run(stop, lambda: service.config, detect),
+                name="fulltext",
+            )
 
             sched = scheduler_mod.build(
                 tick,
@@ -184,6 +194,8 @@ async def run(
             with contextlib.suppress(asyncio.TimeoutError):  # cancelled after the timeout
                 await asyncio.wait_for(websub, timeout=config.polling.timeout + 1)
             await lag_probe
+            fulltext.cancel()
+            await asyncio.gather(fulltext, return_exceptions=True)
             if not backlog.done():
                 backlog.cancel()
             await asyncio.gather(backlog, return_exceptions=True)

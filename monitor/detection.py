@@ -209,8 +209,9 @@ class Detection:
     async def _batch(self, limit: int) -> tuple[DetectionOutcome, bool]:
         outcome = DetectionOutcome()
         async with self.store.detection() as tx:
-            stories = await tx.pending(limit)
             now = self.clock.now().timestamp()
+            # a story of a full_text feed waits (up to full_text.wait) for its page's text
+            stories = await tx.pending(limit, hold_since=now - self.config.full_text.wait)
             # in the order they happened (a feed lists newest first; the first poll of many
             # feeds stores days of stories at once): developments grow forward in time
             for story in sorted(stories, key=story_time):
@@ -222,11 +223,11 @@ class Detection:
         out = DetectionOutcome(stories=1)
         source = publisher(story.link, story.feed_url)
         text = StoryText(
-            str(story.id), _dt(story_time(story)), story.title, story.summary, source,
+            str(story.id), _dt(story_time(story)), story.title, story.text, source,
             story.link or "",
         )  # fmt: skip
         entry = Entry(
-            key="", link=story.link, title=story.title, summary=story.summary,
+            key="", link=story.link, title=story.title, summary=story.text,
             published=_dt(story.published) if story.published is not None else None,
             author=story.author, content_hash="",
         )  # fmt: skip
@@ -241,7 +242,7 @@ class Detection:
                 story, canonical_url=canonical_url(story.link) if story.link else None,
                 duplicate_of=dup, duplicate_by=by, bands=bands,
             )  # fmt: skip
-            body = strip_and_remember(self.history, str(story.feed_id), story.summary)
+            body = strip_and_remember(self.history, str(story.feed_id), story.text)
             await tx.add_matches(story.id, matches, now)
             for m in matches:
                 opened, alerts = await self._assign(
@@ -250,8 +251,18 @@ class Detection:
                 out.developments += opened
                 out.alerts += alerts
             return out
+        # a new revision, or the page's text came after the story was detected without it
+        late = story.text_state == "late" and story.detected_rev >= story.revision
+        if late:  # the text may reveal a copy the teaser could not
+            dup, by, _, bands = await self._duplicate(tx, story, text, now)
+            out.duplicates += dup is not None
+            before, after = (story.title, story.summary), (story.title, story.text)
+        else:  # a revision: the feed's text changed (compared as the feed gives it)
+            dup, by, bands = None, None, ()
+            before = (story.old_title or "", story.old_summary or "")
+            after = (story.title, story.summary)
         await tx.mark_detected(
-            story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+            story, canonical_url=None, duplicate_of=dup, duplicate_by=by, bands=bands
         )
         await tx.add_matches(story.id, matches, now)
         joined = await tx.story_developments(story.id)
@@ -262,7 +273,12 @@ class Detection:
                 # matches now (or its development left the window): as a new story of the topic
                 opened, alerts = await self._assign(tx, topic, m, story, text, None, False, now)
             else:
-                opened, alerts = 0, await self._revised(tx, topic, m, story, joined[topic.id], now)
+                opened, alerts = (
+                    0,
+                    await self._revised(
+                        tx, topic, m, story, joined[topic.id], (before, after), now, not late
+                    ),
+                )
             out.developments += opened
             out.alerts += alerts
         return out
@@ -363,20 +379,24 @@ class Detection:
         match: TopicMatch,
         story: PendingStory,
         dev_id: str,
+        change: tuple[tuple[str, str], tuple[str, str]],
         now: float,
+        alert: bool = True,
     ) -> int:
-        """A story of a development has a new revision: what it added that the development had
-        not covered may make a `development.update`. Returns alerts written."""
+        """A story of a development has a new revision (or its page's text came): what
+        `change` (title and text before, after) added that the development had not covered
+        may make a `development.update`. Returns alerts written."""
         row = await tx.development(dev_id)
         if row is None:
             return 0
-        title, text = added_text(
-            story.old_title or "", story.old_summary or "", story.title, story.summary
-        )
+        (old_title, old_text), (new_title, new_text) = change
+        title, text = added_text(old_title, old_text, new_title, new_text)
         what = self.tracker(topic.id).revise(local_id(dev_id), title, text)
         row = replace(row, last_seen_at=now)
         event = None
-        if topic.alert_on == "developments" and topic.updates and substantial(what):
+        # a late text (the same story, read whole) was alerted already: it only teaches the
+        # development what it said
+        if alert and topic.alert_on == "developments" and topic.updates and substantial(what):
             gap_ok = (
                 row.last_update_alert_at is None
                 or now - row.last_update_alert_at >= topic.update_gap

@@ -20,6 +20,10 @@ import aiohttp
 from monitor.httpdates import freshness, retry_after
 
 PERMANENT = (301, 308)
+FEED_TYPES = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -112,13 +116,10 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     proxy: str | None = None,
+    accept: str = FEED_TYPES,
 ) -> FetchResult:
     started = time.monotonic()
-    headers = {
-        "User-Agent": limits.user_agent,
-        "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "
-        "application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-    }
+    headers = {"User-Agent": limits.user_agent, "Accept": accept}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

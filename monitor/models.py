@@ -40,6 +40,7 @@ class FeedRow:
     last_success_at: float | None = None
     config_url: str | None = None  # the URL as configured (url moves on permanent redirects)
     pushed: bool = False  # a WebSub hub pushes it (an active subscription): safety-net polls
+    full_text: bool = False  # new stories wait for their article page's text
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class AlertDraft:
 @dataclass(frozen=True, slots=True)
 class NewStory:
     entry: Entry
+    wants_text: bool = False  # its feed fetches full text: the story waits for its page
     matches: tuple[TopicMatch, ...] = ()
     alerts: tuple[AlertDraft, ...] = ()
     # an updated story: what changed from the stored revision (monitor.diff), and whether it
@@ -129,6 +131,13 @@ class PendingStory:
     detected_rev: int | None = None
     old_title: str | None = None
     old_summary: str | None = None
+    full_text: str | None = None  # the article page's text, when its feed fetches it
+    text_state: str | None = None  # pending | ok | late (came after detection) | … | None
+
+    @property
+    def text(self) -> str:
+        """What the detectors read: the article's text when there is one, else the summary."""
+        return self.full_text or self.summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from monitor.clock import Clock
 from monitor.config import Config, PollingConfig
 from monitor.detection import Detection
 from monitor.diff import diff_revisions
+from monitor.enrich import Enricher
 from monitor.fetch import FetchLimits, FetchResult, fetch
 from monitor.intervals import (
     choose_interval,
@@ -50,6 +51,7 @@ class Deps:
     hosts: HostLimiter
     parser: ParseStage
     detection: Detection
+    enricher: Enricher
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,7 @@ async def ingest_document(
     for e in entries:
         old = known.get(e.key)
         if old is None:
-            new.append(NewStory(entry=e))
+            new.append(NewStory(entry=e, wants_text=feed.full_text))
         elif old != e.content_hash:
             changed.append(e)
         else:
@@ -252,6 +254,8 @@ async def ingest_document(
         server_interval=server,
     )
     ingest = await deps.store.ingest(feed.id, update, new, updated, unchanged, now)
+    if ingest.new and feed.full_text:  # their pages: fetched beside, detection waits for them
+        deps.enricher.kick()
     if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
         found = await deps.detection.process(cfg)
         ingest = replace(ingest, alerts=found.alerts)

@@ -165,6 +165,13 @@ class Service:
                 **feed_dict(f, failing_after),
                 "server_interval_seconds": f["server_interval"],
                 "push": websub.push_dict(subs.get(f["id"])),
+                "full_text": {  # article pages of its new stories (issue 13)
+                    "enabled": bool(f["full_text"]),
+                    "fetched": f["texts_ok"],
+                    "not_article": f["texts_not_article"],
+                    "failed": f["texts_failed"],
+                    "last_error": f["last_text_error"],
+                },
             }
             for f in await self.store.feed_report()
         ]
@@ -224,6 +231,7 @@ class Service:
             "feeds_summary": _summary(feeds),
             "feeds": feeds,
             "topics": topics,
+            "full_text": self.deps.enricher.counts,  # pages since start, by outcome
             "detection": {  # stories waiting for it, duplicates linked, what it last failed on
                 **detection,
                 "last_error": det.last_error,

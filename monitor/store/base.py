@@ -57,8 +57,12 @@ def new_instance_id() -> str:
 class DetectionTx(Protocol):
     """The detection stage's reads and writes, within one transaction."""
 
-    async def pending(self, limit: int, after: int = 0) -> list[PendingStory]:
-        """Stories waiting for detection (new, or with a revision it has not seen), by id."""
+    async def pending(
+        self, limit: int, after: int = 0, hold_since: float = float("inf")
+    ) -> list[PendingStory]:
+        """Stories waiting for detection (new, with a revision it has not seen, or whose
+        page's text came after it), by id; a story still waiting for its page's text is
+        held back if first seen after `hold_since`."""
         ...
 
     async def url_original(self, canonical: str, before_id: int) -> int | None: ...
@@ -162,6 +166,24 @@ class Store(Protocol):
     async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
         ...
+
+    # -- full text -------------------------------------------------------------------------
+
+    async def claim_texts(
+        self, now: float, limit: int, lease: float
+    ) -> list[tuple[int, int, str, int]]: ...
+
+    async def next_text_due(self) -> float | None: ...
+
+    async def record_text(
+        self,
+        story_id: int,
+        state: str,
+        text: str | None,
+        error: str | None,
+        now: float,
+        retry_at: float | None = None,
+    ) -> None: ...
 
     # -- detection -------------------------------------------------------------------------
 

@@ -339,6 +339,23 @@ PG_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX websub_due ON websub_subscriptions (next_action_at);
     """,
+    # 9: full text (issue 13): see SQLite's migration 9.
+    """
+    ALTER TABLE feeds ADD COLUMN full_text INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_ok INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_failed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_not_article INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN last_text_error TEXT;
+    ALTER TABLE stories ADD COLUMN full_text TEXT;
+    ALTER TABLE stories ADD COLUMN text_state TEXT;
+    ALTER TABLE stories ADD COLUMN text_error TEXT;
+    ALTER TABLE stories ADD COLUMN text_next_at DOUBLE PRECISION;
+    ALTER TABLE stories ADD COLUMN text_attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX stories_text_due ON stories (text_next_at) WHERE text_state = 'pending';
+    DROP INDEX stories_pending;
+    CREATE INDEX stories_pending ON stories (id)
+        WHERE detected_rev IS NULL OR detected_rev < revision OR text_state = 'late';
+    """,
 )
 
 # SQLite tables with no PostgreSQL counterpart (FTS5 and its shadow tables: PostgreSQL

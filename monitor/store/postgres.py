@@ -77,7 +77,7 @@ _OPEN_FAILURES: tuple[type[BaseException], ...] = (
 _FEED_COLUMNS = (
     "id", "url", "name", "interval", "etag", "last_modified", "next_poll_at",
     "consecutive_errors", "body_hash", "explicit_interval", "rate", "server_interval",
-    "last_success_at", "config_url", "pushed",
+    "last_success_at", "config_url", "pushed", "full_text",
 )  # fmt: skip
 
 
@@ -230,17 +230,27 @@ class PostgresStore:
             )
             await con.executemany(
                 """INSERT INTO feeds (url, config_url, name, "interval", explicit_interval,
-                                      next_poll_at, created_at)
-                   VALUES ($1, $1, $2, $3, $4, $5, $5)
+                                      next_poll_at, created_at, full_text)
+                   VALUES ($1, $1, $2, $3, $4, $5, $5, $6)
                    ON CONFLICT (config_url) DO UPDATE SET
-                     name = excluded.name, active = 1,
+                     name = excluded.name, active = 1, full_text = excluded.full_text,
                      explicit_interval = excluded.explicit_interval,
                      "interval" = COALESCE(excluded.explicit_interval, feeds."interval"),
                      next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
                        THEN feeds.next_poll_at
                        ELSE LEAST(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
                                   + excluded.explicit_interval) END""",
-                [(f.url, f.name, f.interval or default_interval, f.interval, now) for f in feeds],
+                [
+                    (
+                        f.url,
+                        f.name,
+                        f.interval or default_interval,
+                        f.interval,
+                        now,
+                        int(bool(f.full_text)),
+                    )
+                    for f in feeds
+                ],
             )
 
     CLAIM_SQL = f"""
@@ -897,7 +907,8 @@ class PostgresStore:
                 """SELECT id, url, config_url, name, title, "interval", explicit_interval, rate,
                           server_interval, disabled_reason, paused, paused_at, active, last_poll_at,
                           last_success_at, last_result, last_status, last_error_kind, last_error,
-                          consecutive_errors, next_poll_at, stories, polls
+                          consecutive_errors, next_poll_at, stories, polls, full_text,
+                      texts_ok, texts_failed, texts_not_article, last_text_error
                    FROM feeds ORDER BY active DESC, id"""
             )
         return [dict(r) for r in rows]

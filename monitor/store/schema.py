@@ -325,4 +325,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX websub_due ON websub_subscriptions (next_action_at);
     """,
+    # 9: full text (issue 13, monitor/fulltext.py). A story of a `full_text` feed waits for its
+    # article page (text_state 'pending', text_next_at: when to try next); its text, or why
+    # there is none (not_article, blocked by robots.txt, failed), and how often that went
+    # well per feed. A text that arrives after detection ('late') queues the story again.
+    """
+    ALTER TABLE feeds ADD COLUMN full_text INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_ok INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_failed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN texts_not_article INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN last_text_error TEXT;
+    ALTER TABLE stories ADD COLUMN full_text TEXT;
+    ALTER TABLE stories ADD COLUMN text_state TEXT;  -- pending ok late not_article blocked failed
+    ALTER TABLE stories ADD COLUMN text_error TEXT;
+    ALTER TABLE stories ADD COLUMN text_next_at REAL;
+    ALTER TABLE stories ADD COLUMN text_attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX stories_text_due ON stories (text_next_at) WHERE text_state = 'pending';
+    DROP INDEX stories_pending;
+    CREATE INDEX stories_pending ON stories (id)
+        WHERE detected_rev IS NULL OR detected_rev < revision OR text_state = 'late';
+    """,
 )

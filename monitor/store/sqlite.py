@@ -196,10 +196,10 @@ class SQLiteStore:
             for f in feeds:
                 await db.execute(
                     """INSERT INTO feeds (url, config_url, name, interval, explicit_interval,
-                                          next_poll_at, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?)
+                                          next_poll_at, created_at, full_text)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (config_url) DO UPDATE SET
-                         name = excluded.name, active = 1,
+                         name = excluded.name, active = 1, full_text = excluded.full_text,
                          explicit_interval = excluded.explicit_interval,
                          interval = COALESCE(excluded.explicit_interval, feeds.interval),
                          next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
@@ -207,13 +207,22 @@ class SQLiteStore:
                            ELSE MIN(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
                                     + excluded.explicit_interval) END
                     """,
-                    (f.url, f.url, f.name, f.interval or default_interval, f.interval, now, now),
+                    (
+                        f.url,
+                        f.url,
+                        f.name,
+                        f.interval or default_interval,
+                        f.interval,
+                        now,
+                        now,
+                        int(bool(f.full_text)),
+                    ),
                 )
 
     _FEED_COLUMNS = (
         "id, url, name, interval, etag, last_modified, next_poll_at, consecutive_errors, "
         "body_hash, explicit_interval, rate, server_interval, last_success_at, config_url, "
-        "pushed"
+        "pushed, full_text"
     )
 
     # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
@@ -408,12 +417,14 @@ class SQLiteStore:
             if fresh:
                 await db.executemany(
                     """INSERT INTO stories (feed_id, key, link, title, summary, author,
-                                            published_at, content_hash, first_seen_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                            published_at, content_hash, first_seen_at,
+                                            text_state, text_next_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [
                         (feed_id, e.key, e.link, e.title, e.summary, e.author,
-                         e.published.timestamp() if e.published else None, e.content_hash, now)
-                        for e in (s.entry for s in fresh.values())
+                         e.published.timestamp() if e.published else None, e.content_hash, now,
+                         *(("pending", now) if s.wants_text and e.link else (None, None)))
+                        for s, e in ((s, s.entry) for s in fresh.values())
                     ],
                 )  # fmt: skip
                 ids = await self._story_ids(db, feed_id, list(fresh))
@@ -513,6 +524,73 @@ class SQLiteStore:
             ) as cur:
                 out.update({r[0]: (r[1], r[2]) for r in await cur.fetchall()})
         return out
+
+    # -- full text -------------------------------------------------------------------------
+
+    async def claim_texts(
+        self, now: float, limit: int, lease: float
+    ) -> list[tuple[int, int, str, int]]:
+        """Stories whose page is due to be fetched, oldest due first: (id, feed id, link,
+        attempts so far); each pushed `lease` seconds ahead as it is claimed."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT id, feed_id, link, text_attempts FROM stories "
+                "WHERE text_state = 'pending' AND text_next_at <= ? "
+                "ORDER BY text_next_at LIMIT ?",
+                (now, limit),
+            ) as cur:
+                rows = [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+            await db.executemany(
+                "UPDATE stories SET text_next_at = ? WHERE id = ?",
+                [(now + lease, r[0]) for r in rows],
+            )
+        return rows
+
+    async def next_text_due(self) -> float | None:
+        async with self.db.execute(
+            "SELECT MIN(text_next_at) FROM stories WHERE text_state = 'pending'"
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def record_text(
+        self,
+        story_id: int,
+        state: str,
+        text: str | None,
+        error: str | None,
+        now: float,
+        retry_at: float | None = None,
+    ) -> None:
+        """What fetching a story's page gave: `ok` with its text (`late` if the story was
+        detected meanwhile: it is detected again), or why there is none; with `retry_at`
+        the page is tried again then. Counted on the story's feed."""
+        async with self.transaction() as db:
+            if retry_at is not None:
+                await db.execute(
+                    "UPDATE stories SET text_next_at = ?, text_attempts = text_attempts + 1, "
+                    "text_error = ? WHERE id = ? AND text_state = 'pending'",
+                    (retry_at, error, story_id),
+                )
+                return
+            cur = await db.execute(
+                """UPDATE stories SET full_text = ?, text_error = ?, text_next_at = NULL,
+                       text_attempts = text_attempts + 1,
+                       text_state = CASE WHEN ? = 'ok' AND detected_rev IS NOT NULL
+                                         THEN 'late' ELSE ? END
+                   WHERE id = ? AND text_state = 'pending'""",
+                (text, error, state, state, story_id),
+            )
+            if cur.rowcount:
+                column = {"ok": "texts_ok", "not_article": "texts_not_article"}.get(
+                    state, "texts_failed"
+                )
+                await db.execute(
+                    f"UPDATE feeds SET {column} = {column} + 1, "
+                    "last_text_error = COALESCE(?, last_text_error) "
+                    "WHERE id = (SELECT feed_id FROM stories WHERE id = ?)",
+                    (error if state != "ok" else None, story_id),
+                )
 
     # -- detection -------------------------------------------------------------------------
 
@@ -1058,7 +1136,8 @@ class SQLiteStore:
             """SELECT id, url, config_url, name, title, interval, explicit_interval, rate,
                       server_interval, disabled_reason, paused, paused_at, active, last_poll_at,
                       last_success_at, last_result, last_status, last_error_kind, last_error,
-                      consecutive_errors, next_poll_at, stories, polls
+                      consecutive_errors, next_poll_at, stories, polls, full_text,
+                      texts_ok, texts_failed, texts_not_article, last_text_error
                FROM feeds ORDER BY active DESC, id"""
         ) as cur:
             return [dict(r) for r in await cur.fetchall()]

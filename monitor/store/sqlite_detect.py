@@ -25,11 +25,13 @@ from monitor.store.base import new_alert_id
 PENDING_SQL = """
 SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
        s.author, s.published_at, s.first_seen_at, s.revision, s.detected_rev,
-       r.title AS old_title, r.summary AS old_summary
+       r.title AS old_title, r.summary AS old_summary, s.full_text, s.text_state
   FROM stories s
   JOIN feeds f ON f.id = s.feed_id
   LEFT JOIN story_revisions r ON r.story_id = s.id AND r.revision = s.detected_rev
- WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision) AND s.id > ?
+ WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision OR s.text_state = 'late')
+   AND s.id > ?
+   AND NOT (s.text_state IS 'pending' AND s.first_seen_at > ?)
  ORDER BY s.id
  LIMIT ?
 """
@@ -37,7 +39,7 @@ SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title,
 REPLAY_SQL = """
 SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
        s.author, s.published_at, s.first_seen_at, s.revision, NULL AS detected_rev,
-       NULL AS old_title, NULL AS old_summary
+       NULL AS old_title, NULL AS old_summary, s.full_text, NULL AS text_state
   FROM stories s JOIN feeds f ON f.id = s.feed_id
  WHERE s.first_seen_at >= ? AND s.id > ?
  ORDER BY s.id
@@ -56,6 +58,7 @@ def pending_story(r: aiosqlite.Row) -> PendingStory:
         link=r["link"], title=r["title"], summary=r["summary"], author=r["author"],
         published=r["published_at"], first_seen_at=r["first_seen_at"], revision=r["revision"],
         detected_rev=r["detected_rev"], old_title=r["old_title"], old_summary=r["old_summary"],
+        full_text=r["full_text"], text_state=r["text_state"],
     )  # fmt: skip
 
 
@@ -69,8 +72,10 @@ class SQLiteDetection:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
 
-    async def pending(self, limit: int, after: int = 0) -> list[PendingStory]:
-        async with self.db.execute(PENDING_SQL, (after, limit)) as cur:
+    async def pending(
+        self, limit: int, after: int = 0, hold_since: float = float("inf")
+    ) -> list[PendingStory]:
+        async with self.db.execute(PENDING_SQL, (after, hold_since, limit)) as cur:
             return [pending_story(r) for r in await cur.fetchall()]
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
@@ -91,8 +96,8 @@ class SQLiteDetection:
             return []
         marks = ",".join("?" * len(bands))
         async with self.db.execute(
-            f"""SELECT id, title, summary, COALESCE(published_at, first_seen_at) AS published,
-                       duplicate_of
+            f"""SELECT id, title, COALESCE(full_text, summary) AS summary,
+                       COALESCE(published_at, first_seen_at) AS published, duplicate_of
                   FROM stories
                  WHERE id IN (SELECT story_id FROM story_bands WHERE band IN ({marks}))
                    AND id < ? AND first_seen_at >= ?
@@ -113,19 +118,26 @@ class SQLiteDetection:
         duplicate_by: str | None,
         bands: Sequence[int],
     ) -> None:
+        late = "CASE WHEN text_state = 'late' THEN 'ok' ELSE text_state END"
         if story.detected_rev is None:
             await self.db.execute(
                 "UPDATE stories SET canonical_url = ?, duplicate_of = ?, duplicate_by = ?, "
-                "detected_rev = ? WHERE id = ?",
+                f"detected_rev = ?, text_state = {late} WHERE id = ?",
                 (canonical_url, duplicate_of, duplicate_by, story.revision, story.id),
             )
             await self.db.executemany(
                 "INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?, ?)",
                 [(b, story.id) for b in bands],
             )
-        else:
+        else:  # a revision, or a text that came after detection: a copy it reveals is linked
             await self.db.execute(
-                "UPDATE stories SET detected_rev = ? WHERE id = ?", (story.revision, story.id)
+                "UPDATE stories SET detected_rev = ?, duplicate_of = COALESCE(duplicate_of, ?), "
+                f"duplicate_by = COALESCE(duplicate_by, ?), text_state = {late} WHERE id = ?",
+                (story.revision, duplicate_of, duplicate_by, story.id),
+            )
+            await self.db.executemany(
+                "INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?, ?)",
+                [(b, story.id) for b in bands],
             )
 
     async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:

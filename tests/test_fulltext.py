@@ -1,0 +1,224 @@
+"""Full text: teaser feeds whose article pages (and robots.txt) are served on 127.0.0.1; the
+service's pipeline, its full-text round and its detection stage, on an injected clock."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import logs
+from monitor.clock import FixedClock
+from monitor.config import load
+from monitor.daemon import open_service
+from monitor.fulltext import is_notice
+from monitor.service import Service
+from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+QUERY = "Ukraine OR Kyiv"
+
+ARTICLE = """
+The Pentagon has begun planning joint air-defence exercises with Ukraine for the spring of
+2027, defence secretary Pete Hegseth said on Tuesday. The drills would take place in Poland and
+Romania and involve about 4,000 troops from nine countries, he told reporters in Brussels after
+a meeting of the Ukraine Defense Contact Group. Kyiv welcomed the plan as a first step towards
+the security guarantees promised by its allies. Germany has offered two Patriot batteries for
+the exercises, and the Netherlands said it would send F-35 fighters for the air patrols that
+would accompany them. Officials said the first phase would test how quickly allied air
+defences could be moved to protect Ukrainian ports and power stations.
+"""
+
+
+def page(title: str, body: str) -> bytes:
+    """An article page with the furniture of a real site around the text."""
+    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in body.strip().split(". ") if p.strip())
+    return f"""<!doctype html><html><head><title>{title}</title></head><body>
+<header><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+</header>
+<main><article><h1>{title}</h1><p class="byline">By Staff Reporter</p>{paragraphs}</article>
+</main>
+<aside><h3>Most read</h3><ul><li><a href="/a">Storm closes Alpine passes</a></li>
+<li><a href="/b">Rail strike called off</a></li></ul></aside>
+<footer>Copyright 2026 Example News. All rights reserved.</footer></body></html>""".encode()
+
+
+PAYWALL = b"""<!doctype html><html><body><main><h1>Exclusive: guarantees for Kyiv</h1>
+<p>Subscribe now to continue reading. Already a subscriber? Sign in to continue.</p>
+</main></body></html>"""
+
+
+@asynccontextmanager
+async def service_for(config: Path, clock: FixedClock) -> AsyncIterator[Service]:
+    logs.configure("debug", stream=io.StringIO(), json=True)
+    async with open_service(load(config), clock, logs.get("monitor")) as service:
+        yield service
+
+
+async def settle(service: Service) -> None:
+    """What the daemon's loops do after a poll: fetch the pages due, detect what waits."""
+    while await service.deps.enricher.round(service.config):
+        pass
+    await service.deps.detection.process(service.config)
+
+
+def rows(config: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(config.parent / "var" / "monitor.db") as db:
+        return list(db.execute(sql, args))
+
+
+def serve_teaser(feed_server: FeedServer) -> str:
+    """A feed with one teaser whose article page is served beside it; the feed's URL."""
+    feed_server.set("world/pentagon.html", page("Pentagon plans drills", ARTICLE),
+                    content_type="text/html")  # fmt: skip
+    teaser = {"guid": "t1", "title": "Pentagon begins planning exercises with Ukraine",
+              "link": feed_server.url("world/pentagon.html"),
+              "description": "The US will hold drills with Ukraine."}  # fmt: skip
+    return feed_server.set("teasers.xml", rss([teaser]))
+
+
+def full_text_config(
+    config_factory: Callable[..., Path], urls: list[str], hook: str, extra: str = ""
+) -> Path:
+    return config_factory(urls, hook, query=QUERY, extra=f"[full_text]\nenabled = true\n{extra}")
+
+
+async def test_a_teaser_becomes_a_story_with_its_full_text_before_it_is_detected(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    feed_server.set(
+        "robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"
+    )
+    url = serve_teaser(feed_server)
+    config = full_text_config(config_factory, [url], receiver.url)
+    async with service_for(config, FixedClock(T0)) as service:
+        [outcome] = await service.poll_all()
+        assert outcome.ingest.new == 1 and outcome.ingest.alerts == 0, "waits for its text"
+        assert rows(config, "SELECT text_state, detected_rev FROM stories") == [("pending", None)]
+        await settle(service)
+        status = await service.status()
+    [(text, state)] = rows(config, "SELECT full_text, text_state FROM stories")
+    assert state == "ok" and "Patriot batteries" in text and "Most read" not in text
+    assert "Copyright" not in text and "Home" not in text.split()[:3]
+    [(data,)] = rows(config, "SELECT data FROM alerts")
+    what = json.loads(data)["what_is_new"]
+    assert any("Patriot batteries" in s for s in what), what  # read from the page
+    assert status["feeds"][0]["full_text"] == {
+        "enabled": True, "fetched": 1, "not_article": 0, "failed": 0, "last_error": None,
+    }  # fmt: skip
+    assert feed_server.requests["/robots.txt"] == 1
+
+
+async def test_a_copy_only_the_full_text_reveals_is_linked(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    feed_server.set(
+        "a/story.html", page("Pentagon plans drills", ARTICLE), content_type="text/html"
+    )
+    feed_server.set("b/2026/11/26/us-drills.html", page("US plans drills with Ukraine",
+                    ARTICLE + " (Reporting by Wire staff.)"), content_type="text/html")  # fmt: skip
+    a = {
+        "guid": "a1",
+        "title": "Pentagon begins planning exercises with Ukraine",
+        "link": feed_server.url("a/story.html"),
+        "description": "Drills with Ukraine.",
+    }
+    b = {"guid": "b1", "title": "Allies to rehearse defending Ukraine's ports",
+         "link": feed_server.url("b/2026/11/26/us-drills.html"),
+         "description": "Nine countries, one plan."}  # fmt: skip
+    first = feed_server.set("a.xml", rss([a]))
+    second = feed_server.set("b.xml", rss([]))
+    config = full_text_config(config_factory, [first, second], receiver.url)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        await settle(service)
+        feed_server.set("b.xml", rss([b]))
+        clock.advance(600)
+        await service.poll_all()
+        await settle(service)
+    stories = rows(config, "SELECT title, duplicate_of, duplicate_by FROM stories ORDER BY id")
+    assert stories == [(a["title"], None, None), (b["title"], 1, "text")]
+    assert [e for (e,) in rows(config, "SELECT event FROM alerts")] == ["development.new"]
+
+
+async def test_robots_txt_paywalls_and_failures_keep_the_summary(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    feed_server.set(
+        "robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"
+    )
+    feed_server.set("private/a.html", page("Hidden", ARTICLE), content_type="text/html")
+    feed_server.set("premium/b.html", PAYWALL, content_type="text/html")
+    feed_server.set("gone/c.html", b"no", status=500, content_type="text/html")
+    items = [
+        {"guid": "p", "title": "Kyiv story: robots", "link": feed_server.url("private/a.html"),
+         "description": "Kyiv teaser one."},
+        {"guid": "q", "title": "Kyiv story: paywall",
+         "link": feed_server.url("premium/b.html"), "description": "Kyiv teaser two."},
+        {"guid": "r", "title": "Kyiv story: broken",
+         "link": feed_server.url("gone/c.html"), "description": "Kyiv teaser three."},
+    ]  # fmt: skip
+    url = feed_server.set("f.xml", rss(items))
+    config = full_text_config(config_factory, [url], receiver.url, "attempts = 2\n")
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        await service.poll_all()
+        await settle(service)
+        states = dict(rows(config, "SELECT substr(title, 13), text_state FROM stories"))
+        assert states == {"robots": "blocked", "paywall": "not_article", "broken": "pending"}
+        assert feed_server.requests.get("/private/a.html") is None, "robots.txt is honoured"
+        clock.advance(3600)  # the failed page's retry is due; its last attempt fails too
+        await settle(service)
+        status = await service.status()
+    states = dict(rows(config, "SELECT substr(title, 13), text_state FROM stories"))
+    assert states == {"robots": "blocked", "paywall": "not_article", "broken": "failed"}
+    assert rows(config, "SELECT COUNT(*) FROM stories WHERE full_text IS NOT NULL") == [(0,)]
+    assert feed_server.requests["/gone/c.html"] == 2
+    counts = status["feeds"][0]["full_text"]
+    assert (counts["not_article"], counts["failed"]) == (1, 2)
+    assert "HTTP 500" in counts["last_error"]
+    # every story was detected with its summary: the three are about Kyiv
+    assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
+    assert rows(config, "SELECT COUNT(*) FROM story_topics") == [(3,)]
+
+
+async def test_a_text_that_comes_late_is_read_once_without_a_second_alert(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    url = serve_teaser(feed_server)
+    config = full_text_config(config_factory, [url], receiver.url, "wait = 0\n")
+    async with service_for(config, FixedClock(T0)) as service:
+        [outcome] = await service.poll_all()
+        assert outcome.ingest.alerts == 1, "no wait: detected with the teaser"
+        await settle(service)  # the text comes: the story is read again, once
+        await settle(service)
+    assert rows(config, "SELECT text_state FROM stories") == [("ok",)]
+    assert [e for (e,) in rows(config, "SELECT event FROM alerts")] == ["development.new"]
+
+
+def test_notices_are_not_articles() -> None:
+    assert is_notice("Subscribe now to continue reading. Already a subscriber? Sign in.")
+    assert is_notice("We value your privacy. " + "Accept all cookies to continue. " * 5)
+    assert not is_notice(" ".join(ARTICLE.split()))
+
+
+async def test_the_daemon_fetches_pages_beside_polling_and_alerts_with_the_text(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[[Path], DaemonProcess],
+) -> None:
+    url = serve_teaser(feed_server)
+    d = daemon_factory(full_text_config(config_factory, [url], receiver.url))
+    await d.start()
+    [hook] = await receiver.wait_for(1)
+    assert hook["json"]["type"] == "development.new"
+    assert any("Patriot batteries" in s for s in hook["json"]["data"]["what_is_new"])
+    await d.wait_event("fulltext.fetched")
+    assert await d.stop() == 0
