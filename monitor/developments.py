@@ -48,15 +48,7 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.dedup import StoryText
-from monitor.textfeatures import (
-    STOPWORDS,
-    idf,
-    recurrent_words,
-    sentences,
-    shingles,
-    term_vector,
-    words,
-)
+from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
 
 OPEN_DAYS = 7.0
 FOLLOWUP_DAYS = 730.0
@@ -192,22 +184,21 @@ class MemoryDevelopmentStore:
         self._seen[development_id] |= seen
 
 
-def content_words(text: str) -> set[str]:
-    """The words that say what a sentence is about (no stopwords, no 1-2 letter words)."""
-    return {w for w in words(text) if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
-
-
-_content_words = content_words
+__all__ = ["content_words"]  # re-exported: what "what is new" compares
 
 
 def new_sentences(title: str, text: str, seen: set[str]) -> tuple[str, ...]:
     """Sentences of the title and text not covered by ``seen`` words (see module doc)."""
     out = []
-    for sentence in ([title] if title.strip() else []) + sentences(text):
-        content = _content_words(sentence)
+    head = ((title, text_info(title).content()),) if title.strip() else ()
+    for sentence, content in head + text_info(text).sentences():
         if content and len(content & seen) < COVERED_SHARE * len(content):
             out.append(sentence)
     return tuple(out)
+
+
+def _seen_words(title: TextInfo, body: TextInfo) -> set[str]:
+    return set(title.content() | body.content())
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -234,11 +225,16 @@ def link_features(
     cosine: float,
     age_days: float,
     rare: Callable[[str], bool],
+    specifics: Sequence[str] | None = None,
 ) -> tuple[float, ...]:
-    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`."""
+    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`.
+    ``specifics``: :func:`link_specifics` of ``vector``, when the caller has them."""
     la = math.log1p(max(0.0, age_days))
     person = place = number = 0
-    for term in vector.keys() & other.vector.keys():
+    other_vector = other.vector
+    for term in specifics if specifics is not None else link_specifics(vector):
+        if term not in other_vector:
+            continue
         if term.startswith("p:"):
             person += rare(term)
         elif term.startswith("n:"):
@@ -257,6 +253,12 @@ def link_features(
         float(bool(source) and source == other.source),
         float(thin),
     )
+
+
+def link_specifics(vector: Mapping[str, float]) -> list[str]:
+    """The terms of ``vector`` that :func:`link_features` counts when shared: person names,
+    other multiword names and numbers of two or more digits."""
+    return [t for t in vector if t.startswith(("p:", "n:")) or (t.isdigit() and len(t) >= 2)]
 
 
 def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -303,34 +305,46 @@ class DevelopmentTracker:
         n = store.n_docs()
         if not n:
             return []
-        weights = {t: w * self._idf(t, n) for t, w in vector.items()}
+        doc_freq = store.doc_freq
+        log = math.log
+        n1 = 1.0 + n
+        # the IDF of each term met, once per call (as :func:`idf`)
+        idfs: dict[str, float] = {}
+        dfs = {t: doc_freq(t) for t in vector}
+        weights = {}
+        for t, w in vector.items():
+            term_idf = idfs[t] = log(n1 / (1.0 + dfs[t])) + 1.0
+            weights[t] = w * term_idf
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         rare_df = max(3.0, RARE_DF_SHARE * n)
         partial: dict[str, float] = defaultdict(float)
         for term, w in weights.items():
-            if store.doc_freq(term) > rare_df:
+            if dfs[term] > rare_df:
                 continue
             for sid in store.postings(term):
                 partial[sid] += w
         best = heapq.nlargest(TOP_CANDIDATES, partial.items(), key=lambda kv: kv[1])
-        idfs: dict[str, float] = {}  # the IDF of each term met, once per call
+        get_idf = idfs.get
+        get_weight = weights.get
+        published = story.published
         scored = []
         for sid, _ in best:
             other = store.story(sid)
             if other is None:
                 continue
-            age = _days(story.published, other.published)
+            age = _days(published, other.published)
             if age > FOLLOWUP_DAYS:
                 continue
             dot = onorm = 0.0
             for term, w in other.vector.items():
-                term_idf = idfs.get(term)
-                if term_idf is None:
-                    term_idf = idfs[term] = self._idf(term, n)
-                ow = w * term_idf
+                known = get_idf(term)
+                if known is None:
+                    known = idfs[term] = log(n1 / (1.0 + doc_freq(term))) + 1.0
+                ow = w * known
                 onorm += ow * ow
-                if term in weights:
-                    dot += ow * weights[term]
+                qw = get_weight(term)
+                if qw is not None:
+                    dot += ow * qw
             scored.append((dot / (norm * (math.sqrt(onorm) or 1.0)), sid))
         scored.sort(reverse=True)
         return scored
@@ -366,6 +380,7 @@ class DevelopmentTracker:
             return store.doc_freq(term) <= rare_df
 
         best: tuple[float, float, str, str] | None = None
+        specifics = link_specifics(vector)
         for sim, sid in near:
             other = store.story(sid)
             if other is None:
@@ -377,6 +392,7 @@ class DevelopmentTracker:
                 sim,
                 _days(story.published, other.published),
                 rare,
+                specifics,
             )
             if self.observer is not None:
                 self.observer(story.id, sid, feats)
@@ -401,11 +417,9 @@ class DevelopmentTracker:
             dev = DevelopmentState(development_id, story.published, story.published, 0)
         last = max(dev.last_published, story.published)
         store.save_development(replace(dev, last_published=last, size=dev.size + 1))
-        title_words, body_words = words(story.title), words(story.text)
-        store.add_seen_words(
-            development_id, _content_words(story.title) | _content_words(story.text)
-        )
-        store.add_phrases(development_id, shingles(title_words) | shingles(body_words))
+        title, body = text_info(story.title), text_info(story.text)
+        store.add_seen_words(development_id, _seen_words(title, body))
+        store.add_phrases(development_id, title.shingles() | body.shingles())
         store.add_story(StoryState(story.id, story.published, development_id, vector, story.source))
 
     def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
@@ -413,7 +427,7 @@ class DevelopmentTracker:
         and `text` (what the revision added) not covered yet; they count as covered now."""
         seen = self.store.seen_words(development_id)
         what = new_sentences(title, text, set(seen))
-        self.store.add_seen_words(development_id, _content_words(title) | _content_words(text))
+        self.store.add_seen_words(development_id, _seen_words(text_info(title), text_info(text)))
         return what
 
     def assign(
@@ -426,13 +440,13 @@ class DevelopmentTracker:
         """
         store = self.store
         body = "" if template else story.text
-        title_words, body_words = words(story.title), words(body)
+        title_info, body_info = text_info(story.title), text_info(body)
 
         def recurrent(sh: int) -> bool:
             return store.phrase_developments(sh) >= 2
 
-        drop = recurrent_words(title_words, recurrent) | recurrent_words(body_words, recurrent)
-        vector = term_vector(story.title, body, drop)
+        drop = title_info.recurrent_words(recurrent) | body_info.recurrent_words(recurrent)
+        vector = term_counts(story.title, body).vector(drop)
         if self.ignore or self.ignore_prefixes:
             vector = {
                 t: w
@@ -453,7 +467,7 @@ class DevelopmentTracker:
             picked = linked if self.weights is not None else self._by_bar(story, near)
             if picked is not None:
                 similarity, dev_id, matched = picked
-        seen_now = _content_words(story.title) | _content_words(body)
+        seen_now = _seen_words(title_info, body_info)
         if dev_id is None:
             dev_id = story.id
             store.save_development(DevelopmentState(dev_id, story.published, story.published, 1))
@@ -467,6 +481,6 @@ class DevelopmentTracker:
             what = new_sentences(story.title, body, store.seen_words(dev_id))
             is_new = False
         store.add_seen_words(dev_id, seen_now)
-        store.add_phrases(dev_id, shingles(title_words) | shingles(body_words))
+        store.add_phrases(dev_id, title_info.shingles() | body_info.shingles())
         store.add_story(StoryState(story.id, story.published, dev_id, vector, story.source))
         return Assignment(dev_id, is_new, similarity, what, matched)

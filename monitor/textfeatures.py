@@ -271,13 +271,158 @@ def recurrent_words(
     n = len(tokens)
     if n < k:
         return set()
+    hashes = [stable_hash64(" ".join(tokens[i : i + k])) for i in range(n - k + 1)]
+    return _recurrent(tokens, hashes, recurrent, k)
+
+
+def _recurrent(
+    tokens: Sequence[str], hashes: Sequence[int], recurrent: Callable[[int], bool], k: int
+) -> set[str]:
+    """:func:`recurrent_words` given the hash of each ``k``-word window of ``tokens``."""
+    n = len(tokens)
+    if n < k:
+        return set()
     covered = [False] * n
-    for i in range(n - k + 1):
-        if recurrent(stable_hash64(" ".join(tokens[i : i + k]))):
+    for i, h in enumerate(hashes):
+        if recurrent(h):
             for j in range(i, i + k):
                 covered[j] = True
     kept = {t for t, c in zip(tokens, covered, strict=True) if not c}
     return {t for t, c in zip(tokens, covered, strict=True) if c} - kept
+
+
+class TextInfo:
+    """What the development tracker needs of one text (a headline or a body), computed once
+    however many topics' trackers look at the same story: see :func:`text_info`."""
+
+    __slots__ = ("_content", "_sentences", "_shingles", "_text", "_windows", "words")
+
+    def __init__(self, text: str) -> None:
+        self.words = words(text)
+        self._windows: list[int] | None = None
+        self._shingles: frozenset[int] | None = None
+        self._content: frozenset[str] | None = None
+        self._sentences: tuple[tuple[str, frozenset[str]], ...] | None = None
+        self._text = text
+
+    def windows(self) -> list[int]:
+        """The hash of each 3-word window (a 3-shingle), in order."""
+        if self._windows is None:
+            ws = self.words
+            self._windows = [stable_hash64(" ".join(ws[i : i + 3])) for i in range(len(ws) - 2)]
+        return self._windows
+
+    def recurrent_words(self, recurrent: Callable[[int], bool]) -> set[str]:
+        """:func:`recurrent_words` of the words (k = 3)."""
+        if len(self.words) < 3:
+            return set()
+        return _recurrent(self.words, self.windows(), recurrent, 3)
+
+    def shingles(self) -> frozenset[int]:
+        """:func:`shingles` of the words (k = 3)."""
+        if self._shingles is None:
+            if len(self.words) >= 3:
+                self._shingles = frozenset(self.windows())
+            else:
+                self._shingles = shingles(self.words)
+        return self._shingles
+
+    def content(self) -> frozenset[str]:
+        """The content words (:func:`content_words`)."""
+        if self._content is None:
+            self._content = _content(self.words)
+        return self._content
+
+    def sentences(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """Each sentence (:func:`sentences`) with its content words."""
+        if self._sentences is None:
+            self._sentences = tuple((s, content_words(s)) for s in sentences(self._text))
+        return self._sentences
+
+
+def _content(ws: Sequence[str]) -> frozenset[str]:
+    return frozenset(w for w in ws if w not in STOPWORDS and (len(w) > 2 or w.isdigit()))
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The words that say what a sentence is about (no stopwords, no 1-2 letter words)."""
+    return _content(words(text))
+
+
+_INFO_CACHE: dict[str, TextInfo] = {}
+_INFO_CACHE_SIZE = 256
+
+
+def text_info(text: str) -> TextInfo:
+    """The :class:`TextInfo` of ``text``, from a small cache of the latest texts (a story's
+    headline and body are analysed once for all the topics it matches)."""
+    info = _INFO_CACHE.get(text)
+    if info is None:
+        if len(_INFO_CACHE) >= _INFO_CACHE_SIZE:
+            _INFO_CACHE.clear()
+        info = _INFO_CACHE[text] = TextInfo(text)
+    return info
+
+
+class TermCounts:
+    """The part of :func:`term_vector` that does not depend on ``drop``: computed once per
+    (title, text) by :func:`term_counts`; :meth:`vector` finishes it."""
+
+    __slots__ = ("counts", "name_words", "names")
+
+    def __init__(self, title: str, text: str) -> None:
+        found = names(text)
+        if not _is_title_case(title):
+            found += names(title)
+        self.name_words = {stem(w) for n in found for w in n.split()}
+        # distinct kept words in order of first occurrence: (word, its stem, count)
+        raw: Counter[str] = Counter(
+            w
+            for w in words(title) * TITLE_REPEAT + words(text)
+            if not (w in STOPWORDS or (len(w) < 2 and not w.isdigit()))
+        )
+        self.counts = [(w, stem(w), c) for w, c in raw.items()]
+        # multiword names: (their words, their term)
+        self.names = [
+            (n.split(), "p:" + person_key(n) if is_person(n) else "n:" + n)
+            for n in found
+            if " " in n
+        ]
+
+    def vector(
+        self, drop: frozenset[str] | set[str] = frozenset(), *, name_boost: float = NAME_BOOST
+    ) -> dict[str, float]:
+        tf: dict[str, int] = {}
+        for w, s, c in self.counts:
+            if w not in drop:
+                tf[s] = tf.get(s, 0) + c
+        for ws, term in self.names:
+            if not all(w in drop for w in ws):
+                tf[term] = tf.get(term, 0) + 1
+        vec: dict[str, float] = {}
+        name_words = self.name_words
+        for term, count in tf.items():
+            boost = 1.0
+            if term.startswith(("n:", "p:")) or term in name_words:
+                boost = name_boost
+            elif term.isdigit() and len(term) >= 2:
+                boost = NUMBER_BOOST
+            vec[term] = (1.0 + math.log(count)) * boost
+        return vec
+
+
+_COUNTS_CACHE: dict[tuple[str, str], TermCounts] = {}
+
+
+def term_counts(title: str, text: str) -> TermCounts:
+    """The :class:`TermCounts` of a story, from a small cache of the latest stories."""
+    key = (title, text)
+    counts = _COUNTS_CACHE.get(key)
+    if counts is None:
+        if len(_COUNTS_CACHE) >= _INFO_CACHE_SIZE:
+            _COUNTS_CACHE.clear()
+        counts = _COUNTS_CACHE[key] = TermCounts(title, text)
+    return counts
 
 
 def term_vector(
@@ -301,30 +446,7 @@ def term_vector(
     The headline is counted ``TITLE_REPEAT`` times: it is the cleanest summary of a story, while
     scraped bodies are often partly boilerplate. Title-case headlines are not mined for names.
     """
-    found = names(text)
-    if not _is_title_case(title):
-        found += names(title)
-    name_words = {stem(w) for n in found for w in n.split()}
-    tf: Counter[str] = Counter()
-    for w in words(title) * TITLE_REPEAT + words(text):
-        if w in STOPWORDS or w in drop or (len(w) < 2 and not w.isdigit()):
-            continue
-        tf[stem(w)] += 1
-    for n in found:
-        if " " in n and not all(w in drop for w in n.split()):
-            if is_person(n):
-                tf["p:" + person_key(n)] += 1
-            else:
-                tf["n:" + n] += 1
-    vec: dict[str, float] = {}
-    for term, count in tf.items():
-        boost = 1.0
-        if term.startswith(("n:", "p:")) or term in name_words:
-            boost = name_boost
-        elif term.isdigit() and len(term) >= 2:
-            boost = NUMBER_BOOST
-        vec[term] = (1.0 + math.log(count)) * boost
-    return vec
+    return TermCounts(title, text).vector(drop, name_boost=name_boost)
 
 
 def idf(doc_freq: int, n_docs: int) -> float:

@@ -598,7 +598,9 @@ class SQLiteStore:
     async def detection(self) -> AsyncIterator[SQLiteDetection]:
         """One detection transaction (see monitor/store/sqlite_detect.py)."""
         async with self.transaction() as db:
-            yield SQLiteDetection(db)
+            tx = SQLiteDetection(db)
+            yield tx
+            await tx.flush()  # the buffered writes, before the commit
 
     async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
         """Stored stories first seen since `since`, ids above `after`, oldest first, as new

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import aiosqlite
 
@@ -46,6 +48,9 @@ SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title,
  LIMIT ?
 """
 
+# a text that came after detection ('late') has been read once the story is detected again
+_READ = "CASE WHEN text_state = 'late' THEN 'ok' ELSE text_state END"
+
 DEVELOPMENT_COLUMNS = (
     "id, topic_id, story_id, headline, first_seen_at, last_seen_at, first_published, "
     "last_published, stories, sources, last_update_alert_at"
@@ -67,16 +72,57 @@ def development_row(r: aiosqlite.Row) -> DevelopmentRow:
 
 
 class SQLiteDetection:
-    """Reads and writes of one detection transaction (see module doc)."""
+    """Reads and writes of one detection transaction (see module doc).
+
+    Writes are kept in memory and written together by :meth:`flush` (executemany per table),
+    which `SQLiteStore.detection()` calls before it commits: a batch of stories costs a few
+    statements rather than some thirty thread hops per story. Reads see the writes of the
+    transaction as if they had been executed: the stories marked so far (canonical URL,
+    duplicate link, bands) are an overlay on `url_original` and `near_candidates`; the
+    developments, their sources and the alert keys met are cached (nothing else writes while
+    the transaction holds the write lock). Every method keeps the semantics of executing its
+    statement at once, return values included.
+    """
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
+        # buffered writes, in call order per table
+        self._story_updates: list[tuple[Any, ...]] = []
+        self._rev_updates: list[tuple[Any, ...]] = []
+        self._bands: list[tuple[int, int]] = []
+        self._matches: list[tuple[int, str, str, float]] = []
+        self._dev_saves: list[tuple[Any, ...]] = []
+        self._dev_stories: list[tuple[Any, ...]] = []
+        self._alerts: list[tuple[Any, ...]] = []
+        # overlays of what the buffered writes change
+        self._fresh: set[int] = set()  # new stories marked (no decisions stored before)
+        self._by_canonical: dict[str, list[tuple[int, int | None]]] = {}
+        self._by_band: dict[int, list[StoredText]] = {}
+        self._first_seen: dict[int, float] = {}
+        self._devs: dict[str, DevelopmentRow | None] = {}  # current rows, when known
+        self._dev_saved: dict[str, DevelopmentRow] = {}  # saved, what was stored before unknown
+        self._sources: dict[str, set[str]] = {}  # development id -> its stories' sources
+        self._joined: dict[int, set[str]] = {}  # story id -> topics it has a row for
+        self._alert_keys: dict[int, set[tuple[str, str, str]]] = {}  # pending stories' alerts
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf")
     ) -> list[PendingStory]:
         async with self.db.execute(PENDING_SQL, (after, hold_since, limit)) as cur:
-            return [pending_story(r) for r in await cur.fetchall()]
+            stories = [pending_story(r) for r in await cur.fetchall()]
+        ids = [s.id for s in stories if s.id not in self._alert_keys]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for sid in chunk:
+                self._alert_keys[sid] = set()
+            async with self.db.execute(
+                "SELECT story_id, topic_id, sink_id, event FROM alerts "
+                f"WHERE story_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cur:
+                for r in await cur.fetchall():
+                    self._alert_keys[r[0]].add((r[1], r[2], r[3]))
+        return stories
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         """The earliest story with this canonical URL (its original, if it is a copy)."""
@@ -86,7 +132,11 @@ class SQLiteDetection:
             (canonical, before_id),
         ) as cur:
             row = await cur.fetchone()
-        return None if row is None else int(row["duplicate_of"] or row["id"])
+        found = None if row is None else (int(row["id"]), row["duplicate_of"])
+        for sid, dup in self._by_canonical.get(canonical, ()):
+            if sid < before_id and (found is None or sid < found[0]):
+                found = (sid, dup)
+        return None if found is None else int(found[1] or found[0])
 
     async def near_candidates(
         self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
@@ -104,10 +154,20 @@ class SQLiteDetection:
                  ORDER BY id LIMIT ?""",
             (*bands, before_id, since, limit),
         ) as cur:
-            return [
+            found = [
                 StoredText(r["id"], r["title"], r["summary"], r["published"], r["duplicate_of"])
                 for r in await cur.fetchall()
             ]
+        if self._by_band:
+            seen = {s.id for s in found}
+            for band in bands:
+                for s in self._by_band.get(band, ()):
+                    if s.id < before_id and s.id not in seen and self._first_seen[s.id] >= since:
+                        seen.add(s.id)
+                        found.append(s)
+            found.sort(key=lambda s: s.id)
+            del found[limit:]
+        return found
 
     async def mark_detected(
         self,
@@ -118,41 +178,52 @@ class SQLiteDetection:
         duplicate_by: str | None,
         bands: Sequence[int],
     ) -> None:
-        late = "CASE WHEN text_state = 'late' THEN 'ok' ELSE text_state END"
         if story.detected_rev is None:
-            await self.db.execute(
-                "UPDATE stories SET canonical_url = ?, duplicate_of = ?, duplicate_by = ?, "
-                f"detected_rev = ?, text_state = {late} WHERE id = ?",
-                (canonical_url, duplicate_of, duplicate_by, story.revision, story.id),
+            self._story_updates.append(
+                (canonical_url, duplicate_of, duplicate_by, story.revision, story.id)
             )
-            await self.db.executemany(
-                "INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?, ?)",
-                [(b, story.id) for b in bands],
-            )
+            self._bands.extend((b, story.id) for b in bands)
+            if story.id in self._fresh:  # marked twice in one transaction: as stored
+                return
+            self._fresh.add(story.id)
+            if canonical_url is not None:
+                self._by_canonical.setdefault(canonical_url, []).append((story.id, duplicate_of))
+            self._overlay(story, duplicate_of, bands)
         else:  # a revision, or a text that came after detection: a copy it reveals is linked
-            await self.db.execute(
-                "UPDATE stories SET detected_rev = ?, duplicate_of = COALESCE(duplicate_of, ?), "
-                f"duplicate_by = COALESCE(duplicate_by, ?), text_state = {late} WHERE id = ?",
-                (story.revision, duplicate_of, duplicate_by, story.id),
-            )
-            await self.db.executemany(
-                "INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?, ?)",
-                [(b, story.id) for b in bands],
-            )
+            self._rev_updates.append((story.revision, duplicate_of, duplicate_by, story.id))
+            self._bands.extend((b, story.id) for b in bands)
+            if bands:
+                self._overlay(story, duplicate_of, bands)
+
+    def _overlay(self, story: PendingStory, duplicate_of: int | None, bands: Sequence[int]) -> None:
+        """Later stories of the transaction find this one by its band keys."""
+        text = StoredText(
+            story.id, story.title, story.text,
+            story.published if story.published is not None else story.first_seen_at,
+            duplicate_of,
+        )  # fmt: skip
+        self._first_seen[story.id] = story.first_seen_at
+        for b in set(bands):
+            self._by_band.setdefault(b, []).append(text)
 
     async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:
-        await self.db.executemany(
-            "INSERT OR IGNORE INTO story_topics (story_id, topic_id, terms, matched_at) "
-            "VALUES (?, ?, ?, ?)",
-            [(story_id, m.topic_id, json.dumps(list(m.terms)), now) for m in matches],
+        self._matches.extend(
+            (story_id, m.topic_id, json.dumps(list(m.terms)), now) for m in matches
         )
 
     async def development(self, development_id: str) -> DevelopmentRow | None:
+        if development_id in self._devs:
+            return self._devs[development_id]
         async with self.db.execute(
             f"SELECT {DEVELOPMENT_COLUMNS} FROM developments WHERE id = ?", (development_id,)
         ) as cur:
             row = await cur.fetchone()
-        return None if row is None else development_row(row)
+        found = None if row is None else development_row(row)
+        saved = self._dev_saved.pop(development_id, None)
+        if saved is not None:
+            found = _upsert(found, saved)
+        self._devs[development_id] = found
+        return found
 
     async def story_developments(self, story_id: int) -> dict[str, str]:
         """topic id -> development id of the developments the story belongs to."""
@@ -160,36 +231,57 @@ class SQLiteDetection:
             "SELECT topic_id, development_id FROM development_stories WHERE story_id = ?",
             (story_id,),
         ) as cur:
-            return {r[0]: r[1] for r in await cur.fetchall()}
+            found = {r[0]: r[1] for r in await cur.fetchall()}
+        # rows of this transaction (a story is detected once per transaction, in practice)
+        for row in self._dev_stories:
+            if row[2] == story_id and row[1] not in found:
+                found[row[1]] = row[0]
+        self._joined[story_id] = set(found)
+        return found
 
     async def save_development(self, d: DevelopmentRow) -> None:
-        await self.db.execute(
-            f"""INSERT INTO developments ({DEVELOPMENT_COLUMNS})
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-                    last_published = excluded.last_published, stories = excluded.stories,
-                    sources = excluded.sources,
-                    last_update_alert_at = excluded.last_update_alert_at""",
+        self._dev_saves.append(
             (d.id, d.topic_id, d.story_id, d.headline, d.first_seen_at, d.last_seen_at,
              d.first_published, d.last_published, d.stories, d.sources,
              d.last_update_alert_at),
         )  # fmt: skip
+        if d.id in self._devs:
+            self._devs[d.id] = _upsert(self._devs[d.id], d)
+        elif d.story_id in self._fresh:
+            # opened by a story new to this transaction: no row (nor stories) before it
+            self._devs[d.id] = _upsert(self._dev_saved.pop(d.id, None), d)
+            self._sources.setdefault(d.id, set())
+        else:
+            self._dev_saved[d.id] = _upsert(self._dev_saved.get(d.id), d)
 
     async def add_development_story(self, row: DevelopmentStoryRow, now: float) -> bool:
         """Record the story in its development; True if its source is new to it."""
-        async with self.db.execute(
-            "SELECT 1 FROM development_stories WHERE development_id = ? AND source = ? LIMIT 1",
-            (row.development_id, row.source),
-        ) as cur:
-            known = await cur.fetchone() is not None
-        await self.db.execute(
-            """INSERT OR IGNORE INTO development_stories (development_id, topic_id, story_id,
-                   source, published, similarity, duplicate, what_is_new, vector, added_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (row.development_id, row.topic_id, row.story_id, row.source, row.published,
-             row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
-             json.dumps(row.vector, separators=(",", ":")), now),
-        )  # fmt: skip
+        sources = self._sources.get(row.development_id)
+        if sources is None:
+            async with self.db.execute(
+                "SELECT DISTINCT source FROM development_stories WHERE development_id = ?",
+                (row.development_id,),
+            ) as cur:
+                sources = self._sources[row.development_id] = {r[0] for r in await cur.fetchall()}
+        known = row.source in sources
+        joined = self._joined.get(row.story_id)
+        if joined is None:
+            if row.story_id in self._fresh:
+                joined = self._joined[row.story_id] = set()
+            else:
+                async with self.db.execute(
+                    "SELECT topic_id FROM development_stories WHERE story_id = ?",
+                    (row.story_id,),
+                ) as cur:
+                    joined = self._joined[row.story_id] = {r[0] for r in await cur.fetchall()}
+        if row.topic_id not in joined:  # else INSERT OR IGNORE would leave the row out
+            joined.add(row.topic_id)
+            sources.add(row.source)
+            self._dev_stories.append(
+                (row.development_id, row.topic_id, row.story_id, row.source, row.published,
+                 row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
+                 json.dumps(row.vector, separators=(",", ":")), now),
+            )  # fmt: skip
         return not known
 
     async def add_alerts(self, story_id: int, drafts: Sequence[AlertDraft], now: float) -> int:
@@ -198,11 +290,83 @@ class SQLiteDetection:
              json.dumps({**a.data, "story_id": story_id}), now, now)
             for a in drafts
         ]  # fmt: skip
-        before = self.db.total_changes
-        await self.db.executemany(
-            """INSERT OR IGNORE INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                             created_at, next_attempt_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            rows,
-        )
-        return int(self.db.total_changes - before)
+        keys = self._alert_keys.get(story_id)
+        if keys is None:  # not a story of pending(): as stored, at once
+            before = self.db.total_changes
+            await self.db.executemany(ALERT_SQL, rows)
+            return int(self.db.total_changes - before)
+        added = 0
+        for r in rows:
+            key = (r[2], r[3], r[4])
+            if key not in keys:  # else INSERT OR IGNORE would leave it out
+                keys.add(key)
+                self._alerts.append(r)
+                added += 1
+        return added
+
+    async def flush(self) -> None:
+        """Write what the transaction decided (before it commits)."""
+        db = self.db
+        if self._story_updates:
+            await db.executemany(
+                "UPDATE stories SET canonical_url = ?, duplicate_of = ?, duplicate_by = ?, "
+                f"detected_rev = ?, text_state = {_READ} WHERE id = ?",
+                self._story_updates,
+            )
+        if self._rev_updates:
+            await db.executemany(
+                "UPDATE stories SET detected_rev = ?, duplicate_of = COALESCE(duplicate_of, ?), "
+                f"duplicate_by = COALESCE(duplicate_by, ?), text_state = {_READ} WHERE id = ?",
+                self._rev_updates,
+            )
+        if self._bands:
+            await db.executemany(
+                "INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?, ?)", self._bands
+            )
+        if self._matches:
+            await db.executemany(
+                "INSERT OR IGNORE INTO story_topics (story_id, topic_id, terms, matched_at) "
+                "VALUES (?, ?, ?, ?)",
+                self._matches,
+            )
+        if self._dev_saves:
+            await db.executemany(
+                f"""INSERT INTO developments ({DEVELOPMENT_COLUMNS})
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+                        last_published = excluded.last_published, stories = excluded.stories,
+                        sources = excluded.sources,
+                        last_update_alert_at = excluded.last_update_alert_at""",
+                self._dev_saves,
+            )
+        if self._dev_stories:
+            await db.executemany(
+                """INSERT OR IGNORE INTO development_stories (development_id, topic_id,
+                       story_id, source, published, similarity, duplicate, what_is_new, vector,
+                       added_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                self._dev_stories,
+            )
+        if self._alerts:
+            await db.executemany(ALERT_SQL, self._alerts)
+        for buffered in (
+            self._story_updates, self._rev_updates, self._bands, self._matches,
+            self._dev_saves, self._dev_stories, self._alerts,
+        ):  # fmt: skip
+            buffered.clear()
+
+
+ALERT_SQL = """INSERT OR IGNORE INTO alerts (id, story_id, topic_id, sink_id, event, data,
+                                         created_at, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def _upsert(stored: DevelopmentRow | None, saved: DevelopmentRow) -> DevelopmentRow:
+    """The row `save_development(saved)` leaves when `stored` was there (its upsert)."""
+    if stored is None:
+        return saved
+    return replace(
+        stored, last_seen_at=saved.last_seen_at, last_published=saved.last_published,
+        stories=saved.stories, sources=saved.sources,
+        last_update_alert_at=saved.last_update_alert_at,
+    )  # fmt: skip
