@@ -20,47 +20,19 @@ from monitor.models import (
     StoredText,
     TopicMatch,
 )
-from monitor.store.base import new_alert_id
-
-PENDING_SQL = """
-SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
-       s.author, s.published_at, s.first_seen_at, s.revision, s.detected_rev,
-       r.title AS old_title, r.summary AS old_summary
-  FROM stories s
-  JOIN feeds f ON f.id = s.feed_id
-  LEFT JOIN story_revisions r ON r.story_id = s.id AND r.revision = s.detected_rev
- WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision) AND s.id > ?
- ORDER BY s.id
- LIMIT ?
-"""
-
-REPLAY_SQL = """
-SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
-       s.author, s.published_at, s.first_seen_at, s.revision, NULL AS detected_rev,
-       NULL AS old_title, NULL AS old_summary
-  FROM stories s JOIN feeds f ON f.id = s.feed_id
- WHERE s.first_seen_at >= ? AND s.id > ?
- ORDER BY s.id
- LIMIT ?
-"""
-
-DEVELOPMENT_COLUMNS = (
-    "id, topic_id, story_id, headline, first_seen_at, last_seen_at, first_published, "
-    "last_published, stories, sources, last_update_alert_at"
+from monitor.store.base import (
+    DEVELOPMENT_COLUMNS,
+    PENDING_TEMPLATE,
+    REPLAY_TEMPLATE,
+    development_params,
+    development_row,
+    development_story_params,
+    pending_story,
+    story_alert_rows,
 )
 
-
-def pending_story(r: aiosqlite.Row) -> PendingStory:
-    return PendingStory(
-        id=r["id"], feed_id=r["feed_id"], feed_name=r["feed_name"], feed_url=r["feed_url"],
-        link=r["link"], title=r["title"], summary=r["summary"], author=r["author"],
-        published=r["published_at"], first_seen_at=r["first_seen_at"], revision=r["revision"],
-        detected_rev=r["detected_rev"], old_title=r["old_title"], old_summary=r["old_summary"],
-    )  # fmt: skip
-
-
-def development_row(r: aiosqlite.Row) -> DevelopmentRow:
-    return DevelopmentRow(*(r[i] for i in range(11)))
+PENDING_SQL = PENDING_TEMPLATE.format(after="?", limit="?")
+REPLAY_SQL = REPLAY_TEMPLATE.format(since="?", after="?", limit="?")
 
 
 class SQLiteDetection:
@@ -158,10 +130,8 @@ class SQLiteDetection:
                     last_published = excluded.last_published, stories = excluded.stories,
                     sources = excluded.sources,
                     last_update_alert_at = excluded.last_update_alert_at""",
-            (d.id, d.topic_id, d.story_id, d.headline, d.first_seen_at, d.last_seen_at,
-             d.first_published, d.last_published, d.stories, d.sources,
-             d.last_update_alert_at),
-        )  # fmt: skip
+            development_params(d),
+        )
 
     async def add_development_story(self, row: DevelopmentStoryRow, now: float) -> bool:
         """Record the story in its development; True if its source is new to it."""
@@ -174,18 +144,12 @@ class SQLiteDetection:
             """INSERT OR IGNORE INTO development_stories (development_id, topic_id, story_id,
                    source, published, similarity, duplicate, what_is_new, vector, added_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (row.development_id, row.topic_id, row.story_id, row.source, row.published,
-             row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
-             json.dumps(row.vector, separators=(",", ":")), now),
-        )  # fmt: skip
+            development_story_params(row, now),
+        )
         return not known
 
     async def add_alerts(self, story_id: int, drafts: Sequence[AlertDraft], now: float) -> int:
-        rows = [
-            (new_alert_id(), story_id, a.topic_id, a.sink_id, a.event,
-             json.dumps({**a.data, "story_id": story_id}), now, now)
-            for a in drafts
-        ]  # fmt: skip
+        rows = [(*r, now, now) for r in story_alert_rows(story_id, drafts)]
         before = self.db.total_changes
         await self.db.executemany(
             """INSERT OR IGNORE INTO alerts (id, story_id, topic_id, sink_id, event, data,
