@@ -10,6 +10,11 @@ topic matches and alert rows, in the same transaction: the same story fetched by
 instances at once is stored once and alerted once. Rate limits, digests and feed-health
 episodes take transaction-scoped advisory locks, so two instances never decide the same
 thing twice. Migrations run at open under a session advisory lock.
+
+Detection (duplicates, topic matches, developments: monitor/detection.py) is serial by
+design: every instance may run it, but each detection transaction first takes one fixed
+transaction-scoped advisory lock (`DETECT_LOCK`), so one instance detects at a time and the
+next one, once the lock is free, finds the queue (`detected_rev`) as the first left it.
 """
 
 from __future__ import annotations
@@ -23,15 +28,32 @@ import asyncpg
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate
+from monitor.models import (
+    DevelopmentRow,
+    DevelopmentStoryRow,
+    FeedRow,
+    IngestResult,
+    NewStory,
+    PendingAlert,
+    PendingStory,
+    PollUpdate,
+)
 from monitor.store.base import (
+    DEVELOPMENT_COLUMNS,
+    DEVELOPMENT_STORY_COLUMNS,
+    REPLAY_TEMPLATE,
     STORY_EVENTS_SQL,
     StoreError,
+    detection_summary,
+    development_row,
+    development_story_row,
     digest_data,
     new_alert_id,
     new_instance_id,
     pending_alert,
+    pending_story,
 )
+from monitor.store.pg_detect import PostgresDetection, rows_affected
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -41,6 +63,10 @@ if TYPE_CHECKING:
 
 TIMEOUT = 60.0  # seconds a statement may take
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the session advisory lock held while migrating
+# "mondetec": the transaction advisory lock of a detection transaction (one instance detects
+# at a time). A single 64-bit key: apart from the (int, int) keys of _lock_sql.
+DETECT_LOCK = 0x6D6F6E6465746563
+REPLAY_SQL = REPLAY_TEMPLATE.format(since="$1", after="$2", limit="$3")
 
 # Errors that mean "the server refuses writes now" (full disk, out of resources, a read-only
 # standby after a failover): remembered in write_failure, the daemon reports not-ready.
@@ -73,12 +99,6 @@ _FEED_COLUMNS = (
 
 def _cols(prefix: str = "", skip: Iterable[str] = ()) -> str:
     return ", ".join(f'{prefix}"{c}"' for c in _FEED_COLUMNS if c not in skip)
-
-
-def _count(status: str) -> int:
-    """Rows affected, from a command status such as 'UPDATE 3'."""
-    tail = status.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def _lock_sql(name: str) -> str:
@@ -354,22 +374,37 @@ class PostgresStore:
                         now,
                     )
                 n_alerts = len(alerts)
+            if updated:  # locked in id order, as detection marks them: no deadlock
+                await con.execute(
+                    "SELECT id FROM stories WHERE feed_id = $1 AND key = ANY($2::text[]) "
+                    "ORDER BY id FOR NO KEY UPDATE",
+                    feed_id,
+                    [s.entry.key for s in updated],
+                )
             for story in updated:
                 e = story.entry
                 old = await con.fetchrow(
                     "SELECT id, revision, title, summary, content_hash FROM stories "
-                    "WHERE feed_id = $1 AND key = $2 FOR UPDATE",
+                    "WHERE feed_id = $1 AND key = $2",
                     feed_id,
                     e.key,
                 )
                 if old is None or old["content_hash"] == e.content_hash:
                     continue
+                if not story.meaningful:  # e.g. only a date changed: stored in place
+                    await con.execute(
+                        "UPDATE stories SET title = $1, summary = $2, content_hash = $3 "
+                        "WHERE id = $4",
+                        e.title, e.summary, e.content_hash, old["id"],
+                    )  # fmt: skip
+                    continue
                 await con.execute(
                     "INSERT INTO story_revisions (story_id, revision, title, summary, "
-                    "content_hash, seen_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "content_hash, seen_at, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                     "ON CONFLICT DO NOTHING",
                     old["id"], old["revision"], old["title"], old["summary"],
                     old["content_hash"], now,
+                    None if story.diff is None else json.dumps(story.diff),
                 )  # fmt: skip
                 await con.execute(
                     """UPDATE stories SET link = $1, title = $2, summary = $3, author = $4,
@@ -396,6 +431,83 @@ class PostgresStore:
             alerts=n_alerts,
             new_keys=tuple(inserted_keys),
         )
+
+    async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
+        if not keys:
+            return {}
+        async with self.connection() as con:
+            rows = await con.fetch(
+                "SELECT key, title, summary FROM stories WHERE feed_id = $1 AND key = ANY($2)",
+                feed_id,
+                list(keys),
+            )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- detection -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def detection(self) -> AsyncIterator[PostgresDetection]:
+        """One detection transaction (see monitor/store/pg_detect.py), the only one at a time
+        across instances: it waits for the detection advisory lock (DETECT_LOCK), released
+        when the transaction ends, committed or not (a crashed instance's with its session).
+        A wait longer than the statement timeout is a StoreError: the stories stay queued."""
+        async with self.transaction() as con:
+            await con.execute("SELECT pg_advisory_xact_lock($1)", DETECT_LOCK)
+            yield PostgresDetection(con)
+
+    async def pending_count(self) -> int:
+        async with self.connection() as con:
+            value = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL OR detected_rev < revision"
+            )
+        return int(value)
+
+    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+        """Stored stories first seen since `since`, ids above `after`, oldest first, as new
+        stories (for `monitor backtest`)."""
+        async with self.connection() as con:
+            rows = await con.fetch(REPLAY_SQL, since, after, limit)
+        return [pending_story(r) for r in rows]
+
+    async def replay_count(self, since: float) -> int:
+        async with self.connection() as con:
+            value = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE first_seen_at >= $1", since
+            )
+        return int(value)
+
+    async def development_history(
+        self, since: float
+    ) -> tuple[list[DevelopmentRow], list[DevelopmentStoryRow]]:
+        """Developments active since `since` and their stories in the order they joined:
+        what rebuilds the detection stage's trackers at start. One snapshot for both."""
+        async with self.transaction() as con:
+            await con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            devs = await con.fetch(
+                f"SELECT {DEVELOPMENT_COLUMNS} FROM developments WHERE last_seen_at >= $1 "
+                "ORDER BY first_seen_at",
+                since,
+            )
+            rows = await con.fetch(
+                f"""SELECT {DEVELOPMENT_STORY_COLUMNS}
+                      FROM development_stories d JOIN developments v ON v.id = d.development_id
+                      JOIN stories s ON s.id = d.story_id
+                     WHERE v.last_seen_at >= $1 ORDER BY d.seq""",
+                since,
+            )
+        return [development_row(r) for r in devs], [development_story_row(r) for r in rows]
+
+    async def detection_report(self) -> dict[str, Any]:
+        """Counts for /status: stories waiting, duplicates, developments per topic."""
+        async with self.connection() as con:
+            topics = await con.fetch(
+                "SELECT topic_id, COUNT(*), MAX(last_seen_at) FROM developments GROUP BY topic_id"
+            )
+            duplicates = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE duplicate_of IS NOT NULL"
+            )
+        return detection_summary(await self.pending_count(), int(duplicates), topics)
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -480,7 +592,7 @@ class PostgresStore:
                 "WHERE state = 'pending' AND leased_until IS NOT NULL AND leased_until <= $1",
                 now,
             )
-        return _count(status)
+        return rows_affected(status)
 
     async def admit_alerts(
         self,
@@ -584,7 +696,7 @@ class PostgresStore:
                     topic_id,
                     sink_id,
                 )
-                released += _count(status)
+                released += rows_affected(status)
         return released
 
     async def due_digests(self, now: float) -> list[dict[str, Any]]:
@@ -846,7 +958,7 @@ class PostgresStore:
                 continue
             while True:
                 async with self.transaction() as con:
-                    deleted = _count(await con.execute(sql, now - age, batch))
+                    deleted = rows_affected(await con.execute(sql, now - age, batch))
                 counts[kind] += deleted
                 if deleted < batch:
                     break
