@@ -173,7 +173,7 @@ class PostgresDetection:
             """INSERT INTO development_stories (development_id, topic_id, story_id, source,
                    published, similarity, duplicate, what_is_new, vector, added_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-               ON CONFLICT DO NOTHING""",
+               ON CONFLICT (topic_id, story_id) DO NOTHING""",
             *development_story_params(row, now),
         )
         return not known
@@ -190,7 +190,7 @@ class PostgresDetection:
                SELECT i, s, t, k, e, d, $7, $7
                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                            $6::text[]) AS u (i, s, t, k, e, d)
-               ON CONFLICT DO NOTHING""",
+               ON CONFLICT (story_id, topic_id, sink_id, event) DO NOTHING""",
             *([r[n] for r in rows] for n in range(6)),
             now,
         )
