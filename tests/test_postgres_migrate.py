@@ -13,12 +13,12 @@ from typing import Any
 from monitor.config import RetentionConfig, StorageConfig
 from monitor.models import PollUpdate
 from monitor.store import SQLiteStore, Store, store_for
-from tests.test_store_backends import FEEDS, T0, ok, story
+from tests.test_store_backends import FEEDS, T0, dev_story, development, ok, story
 
 
 async def fill(store: Store) -> None:
     """A bit of everything: feeds, stories with revisions and tombstones, alerts in every
-    state with attempts, a digest schedule, a feed-health episode."""
+    state with attempts, a digest schedule, a feed-health episode, detection's rows."""
     await store.sync_feeds(FEEDS, 900.0, T0)
     f0, f1, f2 = await store.active_feeds()
     await store.ingest(f0.id, ok(T0 + 900), [story(f"s{i}") for i in range(23)], [], 0, T0)
@@ -43,6 +43,17 @@ async def fill(store: Store) -> None:
             T0 + n,
         )  # fmt: skip
     await store.check_feed_health(T0 + 5, 3, 60.0, ["ops"])
+    async with store.detection() as tx:  # detection: duplicates, bands, developments
+        first, second = await tx.pending(2)
+        await tx.mark_detected(
+            first, canonical_url="u", duplicate_of=None, duplicate_by=None, bands=(2**62, 1)
+        )
+        await tx.mark_detected(
+            second, canonical_url="u", duplicate_of=first.id, duplicate_by="url", bands=(1,)
+        )
+        for s in (first, second):
+            await tx.save_development(development("t1:1", first.id, T0))
+            await tx.add_development_story(dev_story("t1:1", s.id, "wire.example"), T0)
 
 
 async def snapshot(store: Store) -> dict[str, Any]:
@@ -55,6 +66,8 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "counts": await store.alert_counts(),
         "known": [await store.known_hashes(f.id, ["s0", "s22", "old"]) for f in feeds],
         "digests": await store.due_digests(T0 + 3600),
+        "detection": await store.detection_report(),
+        "developments": await store.development_history(0.0),
     }
 
 
@@ -94,6 +107,11 @@ async def test_migrate_sqlite_to_postgresql_and_back(tmp_path: Path, pg_url: str
         [feed, *_] = await pg.active_feeds()
         res = await pg.ingest(feed.id, ok(T0 + 2000), [story("fresh")], [], 0, T0 + 1000)
         assert res.new == 1 and res.alerts == 1
+        async with pg.detection() as tx:
+            fresh = (await tx.pending(100))[-1]
+            assert await tx.add_development_story(dev_story("t1:1", fresh.id, "new.example"), T0)
+        _, rows = await pg.development_history(0.0)
+        assert [r.story_id for r in rows][-1] == fresh.id
     finally:
         await pg.close()
 

@@ -7,16 +7,28 @@ The same assertions hold for both, except where the README says the backends dif
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, StorageConfig
-from monitor.models import AlertDraft, Entry, NewStory, PollUpdate, TopicMatch
+from monitor.models import (
+    AlertDraft,
+    DevelopmentRow,
+    DevelopmentStoryRow,
+    Entry,
+    NewStory,
+    PendingStory,
+    PollUpdate,
+    TopicMatch,
+)
 from monitor.store import SQLiteStore, Store, store_for
 from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.store.schema import MIGRATIONS
@@ -454,6 +466,408 @@ async def test_websub_subscriptions_and_the_pushed_flag(store: Store) -> None:
     assert [s.feed_id for s in await store.subscriptions()] == [f0.id]
 
 
+# -- detection ---------------------------------------------------------------------------
+
+
+async def raw(backend: StorageConfig, query: str) -> list[tuple[Any, ...]]:
+    """Rows of a query without parameters, straight from the backend's database."""
+    if backend.path is not None:
+        with sqlite3.connect(backend.path) as con:
+            return list(con.execute(query))
+    import asyncpg
+
+    pcon = await asyncpg.connect(backend.url)
+    try:
+        return [tuple(r) for r in await pcon.fetch(query)]
+    finally:
+        await pcon.close()
+
+
+async def stored(store: Store, keys: list[str], now: float = T0) -> int:
+    """A feed with stories of `keys` (no matches, no alerts: detection decides those);
+    returns the feed's id."""
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    new = [NewStory(entry=entry(k, title=f"Title {k}", summary=f"Text of {k}.")) for k in keys]
+    await store.ingest(feed.id, ok(now + 100), new, [], 0, now)
+    return feed.id
+
+
+async def mark(store: Store, **decisions: Any) -> list[PendingStory]:
+    """Detect the waiting stories with no decisions but `decisions[key]` (keyword arguments
+    of mark_detected) for each story whose link ends in that key; returns them."""
+    async with store.detection() as tx:
+        stories = await tx.pending(100)
+        for s in stories:
+            key = (s.link or "").rsplit("/", 1)[-1]
+            kw = {"canonical_url": None, "duplicate_of": None, "duplicate_by": None, "bands": ()}
+            await tx.mark_detected(s, **{**kw, **decisions.get(key, {})})
+    return stories
+
+
+async def test_the_detection_queue_is_in_storage_order(store: Store) -> None:
+    feed_id = await stored(store, ["a", "b", "c"])
+    assert await store.pending_count() == 3
+    async with store.detection() as tx:
+        a, b, c = await tx.pending(10)
+        assert [s.id for s in (a, b, c)] == sorted(s.id for s in (a, b, c))
+        assert (a.feed_id, a.feed_name, a.feed_url) == (feed_id, "F0", FEEDS[0].url)
+        assert (a.title, a.summary, a.link) == ("Title a", "Text of a.", "https://example.org/a")
+        assert a.published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+        assert (a.first_seen_at, a.revision, a.detected_rev, a.old_title) == (T0, 1, None, None)
+        assert [s.id for s in await tx.pending(10, after=a.id)] == [b.id, c.id]
+        assert [s.id for s in await tx.pending(1)] == [a.id]
+        await tx.mark_detected(
+            a, canonical_url="https://example.org/a", duplicate_of=None, duplicate_by=None,
+            bands=(1, 2),
+        )  # fmt: skip
+    assert await store.pending_count() == 2
+    await mark(store)
+    assert await store.pending_count() == 0
+    # a meaningful change: the story waits again, with the text detection saw last
+    changed = NewStory(
+        entry=entry("a", title="Title a (updated)", summary="More text.", h="h2"),
+        diff={"added": ["More text."], "removed": ["Text of a."]},
+    )
+    await store.ingest(feed_id, ok(T0 + 200), [], [changed], 0, T0 + 100)
+    async with store.detection() as tx:
+        [again] = await tx.pending(10)
+        assert (again.id, again.revision, again.detected_rev) == (a.id, 2, 1)
+        assert (again.old_title, again.old_summary) == ("Title a", "Text of a.")
+        assert again.title == "Title a (updated)"
+        await tx.mark_detected(
+            again, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+        )
+        # a revision keeps the story's first decisions (canonical URL, bands)
+        assert await tx.url_original("https://example.org/a", a.id + 1) == a.id
+        assert [s.id for s in await tx.near_candidates([1, 2], T0, a.id + 1)] == [a.id]
+    assert await store.pending_count() == 0
+
+
+async def test_a_failed_detection_transaction_leaves_the_stories_waiting(store: Store) -> None:
+    await stored(store, ["a"])
+    with pytest.raises(RuntimeError):
+        async with store.detection() as tx:
+            [a] = await tx.pending(10)
+            await tx.mark_detected(
+                a, canonical_url="u", duplicate_of=None, duplicate_by=None, bands=(1,)
+            )
+            await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)
+            raise RuntimeError("a bug")
+    assert await store.pending_count() == 1
+    assert await store.topic_report() == {}
+
+
+async def test_url_original_is_the_root_of_the_earliest_story_with_the_url(store: Store) -> None:
+    await stored(store, ["a", "b", "c", "d"])
+    async with store.detection() as tx:
+        a, b, c, d = await tx.pending(10)
+        assert await tx.url_original("https://x.example/u", d.id) is None
+        await tx.mark_detected(
+            a, canonical_url="https://x.example/a", duplicate_of=None, duplicate_by=None, bands=()
+        )
+        # b repeats a's text under its own URL; c carries b's URL
+        await tx.mark_detected(
+            b, canonical_url="https://x.example/u", duplicate_of=a.id, duplicate_by="text",
+            bands=(),
+        )  # fmt: skip
+        assert await tx.url_original("https://x.example/u", b.id) is None  # none before b
+        assert await tx.url_original("https://x.example/u", d.id) == a.id  # b's root
+        assert await tx.url_original("https://x.example/a", d.id) == a.id
+        await tx.mark_detected(
+            c, canonical_url="https://x.example/u", duplicate_of=a.id, duplicate_by="url",
+            bands=(),
+        )  # fmt: skip
+    assert (await store.detection_report())["duplicates"] == 2
+
+
+async def test_near_candidates_share_a_band_within_the_window(store: Store) -> None:
+    big = 2**62 + 12345  # band keys are signed 63-bit integers
+    feed_id = await stored(store, ["a"], now=T0)
+    async with store.detection() as tx:
+        [a] = await tx.pending(10)
+        await tx.mark_detected(
+            a, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=(1, big, big)
+        )
+    await store.ingest(
+        feed_id, ok(T0 + 200),
+        [NewStory(entry=entry(k, title=f"Title {k}", summary=f"Text of {k}."))
+         for k in ("b", "c", "d")],
+        [], 0, T0 + 100,
+    )  # fmt: skip
+    async with store.detection() as tx:
+        b, c, d = await tx.pending(10)
+        await tx.mark_detected(b, canonical_url=None, duplicate_of=a.id, duplicate_by="text",
+                               bands=(big, 7))  # fmt: skip
+        await tx.mark_detected(c, canonical_url=None, duplicate_of=None, duplicate_by=None,
+                               bands=(8,))  # fmt: skip
+        found = await tx.near_candidates([big, 8, 999], T0, d.id)
+        assert [s.id for s in found] == [a.id, b.id, c.id]  # oldest first, each once
+        first = found[0]
+        published = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+        assert (first.title, first.summary, first.published) == ("Title a", "Text of a.", published)
+        assert (found[0].duplicate_of, found[1].duplicate_of) == (None, a.id)
+        assert [s.id for s in await tx.near_candidates([big, 8], T0, c.id)] == [a.id, b.id]
+        assert [s.id for s in await tx.near_candidates([big, 8], T0 + 50, d.id)] == [b.id, c.id]
+        assert [s.id for s in await tx.near_candidates([big, 8], T0, d.id, limit=1)] == [a.id]
+        assert await tx.near_candidates([], T0, d.id) == []
+        assert await tx.near_candidates([999], T0, d.id) == []
+
+
+def development(dev_id: str, story_id: int, now: float, **kw: Any) -> DevelopmentRow:
+    return DevelopmentRow(dev_id, "t1", story_id, f"Headline {dev_id}", now, now, now, now, **kw)
+
+
+def dev_story(dev_id: str, story_id: int, source: str, **kw: Any) -> DevelopmentStoryRow:
+    fields: dict[str, Any] = {
+        "published": T0, "similarity": 0.5, "duplicate": False,
+        "what_is_new": ("A new sentence.",), "vector": {"kyiv": 0.7}, **kw,
+    }  # fmt: skip
+    return DevelopmentStoryRow(dev_id, "t1", story_id, source, **fields)
+
+
+async def test_developments_are_saved_upserted_and_replayed(store: Store) -> None:
+    await stored(store, ["a", "b", "c"])
+    async with store.detection() as tx:
+        a, b, c = await tx.pending(10)
+        assert await tx.development("t1:1") is None
+        first = development("t1:1", a.id, T0)
+        await tx.save_development(first)
+        assert await tx.development("t1:1") == first
+        assert await tx.add_development_story(dev_story("t1:1", a.id, "wire.example"), T0)
+        # a second story from the same source is no new source; a third from another is
+        assert not await tx.add_development_story(dev_story("t1:1", b.id, "wire.example"), T0)
+        assert await tx.add_development_story(
+            dev_story("t1:1", c.id, "daily.example", duplicate=True), T0
+        )
+        # the same story again: kept once (the answer is about the source only)
+        assert not await tx.add_development_story(dev_story("t1:1", c.id, "daily.example"), T0)
+        # upsert: the counters and times move, the headline and the first times stay
+        later = DevelopmentRow(
+            "t1:1", "t1", a.id, "Another headline", T0 + 9, T0 + 5, T0 + 9, T0 + 6,
+            stories=3, sources=2, last_update_alert_at=T0 + 5,
+        )  # fmt: skip
+        await tx.save_development(later)
+        assert await tx.development("t1:1") == DevelopmentRow(
+            "t1:1", "t1", a.id, "Headline t1:1", T0, T0 + 5, T0, T0 + 6,
+            stories=3, sources=2, last_update_alert_at=T0 + 5,
+        )  # fmt: skip
+        assert await tx.story_developments(c.id) == {"t1": "t1:1"}
+        assert await tx.story_developments(999_999) == {}
+        await tx.save_development(development("t1:old", a.id, T0 - 1000))
+        # a story is in one development of a topic: kept once
+        await tx.add_development_story(dev_story("t1:old", a.id, "wire.example"), T0)
+    devs, rows = await store.development_history(T0 - 10)
+    assert [d.id for d in devs] == ["t1:1"]
+    assert [(r.story_id, r.source, r.duplicate) for r in rows] == [
+        (a.id, "wire.example", False),
+        (b.id, "wire.example", False),
+        (c.id, "daily.example", True),
+    ]
+    assert rows[0] == dev_story("t1:1", a.id, "wire.example", title="Title a", summary="Text of a.")
+    devs, rows = await store.development_history(T0 - 2000)
+    assert [d.id for d in devs] == ["t1:old", "t1:1"]  # by first seen
+    assert [r.development_id for r in rows] == ["t1:1"] * 3
+    report = await store.detection_report()
+    assert report["topics"] == {"t1": {"developments": 2, "last_development_at": iso(T0 + 5)}}
+
+
+async def test_add_alerts_counts_the_rows_really_inserted(store: Store) -> None:
+    await stored(store, ["a"])
+    drafts = [
+        AlertDraft("t1", sink, "development.new", {"story": {"title": "a"}})
+        for sink in ("ops", "chat")
+    ]
+    async with store.detection() as tx:
+        [a] = await tx.pending(10)
+        assert await tx.add_alerts(a.id, drafts, T0) == 2
+        assert await tx.add_alerts(a.id, drafts, T0 + 1) == 0  # the same alerts: kept once
+        assert await tx.add_alerts(a.id, [*drafts, drafts[0]], T0 + 1) == 0
+        update = AlertDraft("t1", "ops", "development.update", {})
+        assert await tx.add_alerts(a.id, [update, update], T0 + 2) == 1
+        assert await tx.add_alerts(a.id, [], T0 + 2) == 0
+        await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)
+        await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)  # kept once
+        await tx.add_matches(a.id, [], T0)
+    claimed = await store.claim_due_alerts(T0 + 5, 10, 30.0)
+    assert sorted((x.sink_id, x.event) for x in claimed) == [
+        ("chat", "development.new"), ("ops", "development.new"), ("ops", "development.update")
+    ]  # fmt: skip
+    assert all(x.data["story_id"] == a.id for x in claimed)
+    assert (await store.topic_report())["t1"]["matches"] == 1
+
+
+async def test_detection_report_counts(store: Store) -> None:
+    assert await store.detection_report() == {"pending": 0, "duplicates": 0, "topics": {}}
+    await stored(store, ["a", "b", "c"])
+    await mark(store, b={"duplicate_of": 1, "duplicate_by": "url"})
+    async with store.detection() as tx:
+        await tx.save_development(development("t1:1", 1, T0 + 7))
+        await tx.save_development(replace(development("t2:5", 1, T0), topic_id="t2"))
+        await tx.save_development(development("t1:9", 1, T0 + 3))
+    await stored(store, ["d"], now=T0 + 10)
+    assert await store.detection_report() == {
+        "pending": 1,
+        "duplicates": 1,
+        "topics": {
+            "t1": {"developments": 2, "last_development_at": iso(T0 + 7)},
+            "t2": {"developments": 1, "last_development_at": iso(T0)},
+        },
+    }
+
+
+async def test_story_texts_and_replay_pages(store: Store) -> None:
+    feed_id = await stored(store, ["a", "b"], now=T0)
+    await stored(store, ["c", "d", "e"], now=T0 + 100)
+    assert await store.story_texts(feed_id, ["b", "zz", "a"]) == {
+        "a": ("Title a", "Text of a."),
+        "b": ("Title b", "Text of b."),
+    }
+    assert await store.story_texts(feed_id, []) == {}
+    await mark(store)  # replay ignores what detection decided
+    assert await store.replay_count(T0) == 5
+    assert await store.replay_count(T0 + 50) == 3
+    first = await store.replay_page(T0 + 50, 0, 2)
+    assert [s.title for s in first] == ["Title c", "Title d"]
+    assert all(s.detected_rev is None and s.old_title is None for s in first)
+    assert first[0].first_seen_at == T0 + 100 and first[0].feed_name == "F0"
+    rest = await store.replay_page(T0 + 50, first[-1].id, 2)
+    assert [s.title for s in rest] == ["Title e"]
+    assert await store.replay_page(T0 + 50, rest[-1].id, 2) == []
+
+
+async def test_a_change_that_does_not_matter_is_stored_in_place(
+    store: Store, backend: StorageConfig
+) -> None:
+    feed_id = await stored(store, ["a"])
+    await mark(store)
+    restamped = NewStory(
+        entry=entry("a", title="Title a", summary="Text of a. Updated 14:30.", h="h2"),
+        diff={"added": [], "removed": []},
+        meaningful=False,
+    )
+    res = await store.ingest(feed_id, ok(T0 + 200), [], [restamped], 0, T0 + 100)
+    assert (res.updated, res.unchanged) == (0, 1)
+    assert await store.known_hashes(feed_id, ["a"]) == {"a": "h2"}
+    assert await store.story_texts(feed_id, ["a"]) == {
+        "a": ("Title a", "Text of a. Updated 14:30.")
+    }
+    assert await store.pending_count() == 0  # no revision: nothing for detection
+    assert await raw(backend, "SELECT COUNT(*) FROM story_revisions") == [(0,)]
+    assert await raw(backend, "SELECT revision, updated_at FROM stories") == [(1, None)]
+    diff = {"added": ["Peskov added more."], "removed": []}
+    appended = NewStory(
+        entry=entry("a", title="Title a", summary="Text of a. Peskov added more.", h="h3"),
+        diff=diff,
+    )
+    res = await store.ingest(feed_id, ok(T0 + 300), [], [appended], 0, T0 + 200)
+    assert (res.updated, res.unchanged) == (1, 0)
+    assert await raw(backend, "SELECT revision, updated_at FROM stories") == [(2, T0 + 200)]
+    [(rev, title, summary, content_hash, seen_at, stored_diff)] = await raw(
+        backend, "SELECT revision, title, summary, content_hash, seen_at, diff FROM story_revisions"
+    )
+    assert (rev, title, summary, content_hash, seen_at) == (
+        1, "Title a", "Text of a. Updated 14:30.", "h2", T0 + 200,
+    )  # fmt: skip
+    assert json.loads(stored_diff) == diff
+    assert await store.pending_count() == 1
+    # an unchanged hash is no update at all; a revision without a diff stores none
+    same = NewStory(entry=entry("a", title="Title a", summary="Text of a. Peskov added more.",
+                                h="h3"))  # fmt: skip
+    assert (await store.ingest(feed_id, ok(T0 + 400), [], [same], 0, T0 + 300)).updated == 0
+    plain = NewStory(entry=entry("a", title="Title a, again", h="h4"))
+    assert (await store.ingest(feed_id, ok(T0 + 500), [], [plain], 0, T0 + 400)).updated == 1
+    assert await raw(backend, "SELECT revision, diff FROM story_revisions ORDER BY revision") == [
+        (1, stored_diff), (2, None)
+    ]  # fmt: skip
+
+
+async def test_prune_takes_a_storys_bands_and_development_rows_along(
+    store: Store, backend: StorageConfig
+) -> None:
+    feed_id = await stored(store, ["old"], now=T0)
+    await store.ingest(
+        feed_id, ok(T0 + 5100), [NewStory(entry=entry("new", title="Title new"))], [], 0, T0 + 5000
+    )
+    async with store.detection() as tx:
+        old, new = await tx.pending(10)
+        await tx.mark_detected(old, canonical_url="u", duplicate_of=None, duplicate_by=None,
+                               bands=(1, 2))  # fmt: skip
+        await tx.mark_detected(new, canonical_url="u", duplicate_of=old.id, duplicate_by="url",
+                               bands=(2,))  # fmt: skip
+        await tx.save_development(development("t1:1", old.id, T0))
+        await tx.add_development_story(dev_story("t1:1", old.id, "wire.example"), T0)
+        await tx.add_development_story(dev_story("t1:1", new.id, "daily.example"), T0 + 5000)
+        await tx.add_matches(old.id, [TopicMatch("t1", ("kyiv",))], T0)
+        await tx.add_alerts(old.id, [AlertDraft("t1", "ops", "development.new", {})], T0)
+    retention = RetentionConfig(
+        stories=1000.0, revisions=None, attempts=None, tombstones=None, batch=10
+    )
+    counts = await store.prune(T0 + 5100, retention)
+    assert counts["stories"] == 1
+    assert await raw(backend, "SELECT story_id FROM story_bands") == [(new.id,)]
+    assert await raw(backend, "SELECT story_id FROM development_stories") == [(new.id,)]
+    assert await raw(backend, "SELECT id FROM developments") == [("t1:1",)]
+    assert await raw(backend, "SELECT story_id FROM alerts") == [(None,)]  # the alert stays
+    assert await raw(backend, "SELECT COUNT(*) FROM story_topics") == [(0,)]
+    async with store.detection() as tx:
+        assert [s.id for s in await tx.near_candidates([1, 2], 0.0, new.id + 1)] == [new.id]
+    _, rows = await store.development_history(0.0)
+    assert [r.story_id for r in rows] == [new.id]
+
+
+async def test_one_detection_at_a_time(make_store: Callable[[], Any]) -> None:
+    """Two stores (two instances): the second detection transaction waits for the first and
+    then sees what it decided."""
+    one: Store = await make_store()
+    two: Store = await make_store()
+    await stored(one, ["a"])
+    entered = asyncio.Event()
+    seen: list[int] = []
+
+    async def second() -> None:
+        async with two.detection() as tx:
+            entered.set()
+            seen.extend(s.id for s in await tx.pending(10))
+
+    async with one.detection() as tx:
+        [a] = await tx.pending(10)
+        task = asyncio.create_task(second())
+        await asyncio.sleep(0.3)
+        assert not entered.is_set()
+        await tx.mark_detected(a, canonical_url=None, duplicate_of=None, duplicate_by=None,
+                               bands=())  # fmt: skip
+    await asyncio.wait_for(task, 10)
+    assert entered.is_set() and seen == []
+
+
+async def test_postgres_prune_skips_stories_being_detected(pg_url: str) -> None:
+    """PostgreSQL: a prune running while a detection transaction holds stories leaves them
+    (they are pruned by a later run), rather than deleting what is being decided."""
+    backend = storage(pg_url)
+    one, two = store_for(backend), store_for(backend)
+    await one.open()
+    await two.open()
+    try:
+        await stored(one, ["a", "b"])
+        retention = RetentionConfig(
+            stories=10.0, revisions=None, attempts=None, tombstones=None, batch=10
+        )
+        async with one.detection() as tx:
+            [a] = await tx.pending(1)  # locks a only
+            counts = await asyncio.wait_for(two.prune(T0 + 100, retention), 10)
+            assert counts["stories"] == 1
+            await tx.mark_detected(a, canonical_url="u", duplicate_of=None, duplicate_by=None,
+                                   bands=(5,))  # fmt: skip
+            await tx.add_alerts(a.id, [AlertDraft("t1", "ops", "development.new", {})], T0)
+        assert await raw(backend, "SELECT COUNT(*) FROM story_bands") == [(1,)]
+        assert (await two.prune(T0 + 100, retention))["stories"] == 1
+        assert await raw(backend, "SELECT COUNT(*) FROM story_bands") == [(0,)]
+    finally:
+        await one.close()
+        await two.close()
+
+
 # -- the two schemas -----------------------------------------------------------------------
 
 
@@ -526,3 +940,49 @@ async def test_an_unreachable_server_is_a_store_error(pg_cluster: Any) -> None:
     with pytest.raises(StoreError) as err:
         await s.open()
     assert "u:pw@" not in str(err.value) and "u:***@" in str(err.value)
+
+
+async def test_full_text_queue_texts_and_late_ones(store: Store, backend: StorageConfig) -> None:
+    await store.sync_feeds([replace(FEEDS[0], full_text=True)], 100.0, T0)
+    [feed] = await store.active_feeds()
+    assert feed.full_text
+    new = [NewStory(entry=entry(k), wants_text=True) for k in ("a", "b", "c")]
+    await store.ingest(feed.id, ok(T0 + 100), new, [], 0, T0)
+    async with store.detection() as tx:  # held while their pages are awaited
+        assert await tx.pending(10, hold_since=T0 - 1) == []
+        assert len(await tx.pending(10, hold_since=T0)) == 3  # waited long enough
+    assert await store.next_text_due() == T0
+    claimed = await store.claim_texts(T0, 2, 60.0)
+    assert [(link, attempts) for _, _, link, attempts in claimed] == [
+        ("https://example.org/a", 0), ("https://example.org/b", 0)
+    ]  # fmt: skip
+    assert len(await store.claim_texts(T0 + 1, 10, 60.0)) == 1  # a and b are leased
+    (a, _, _, _), (b, _, _, _) = claimed
+    await store.record_text(a, "ok", "The whole article.", None, T0 + 2)
+    await store.record_text(b, "pending", None, "HTTP 503", T0 + 2, retry_at=T0 + 500)
+    async with store.detection() as tx:
+        [story] = await tx.pending(10, hold_since=T0 - 1)
+        assert (story.id, story.text, story.text_state) == (a, "The whole article.", "ok")
+        await tx.mark_detected(
+            story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+        )
+    async with store.detection() as tx:  # b and c waited past their hold: read as they are
+        [story_b, story_c] = await tx.pending(10, hold_since=T0 + 1)
+        for s in (story_b, story_c):
+            await tx.mark_detected(
+                s, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+            )
+    await store.record_text(b, "ok", "B's article, after it was detected.", None, T0 + 600)
+    await store.record_text(b, "ok", "twice", None, T0 + 601)  # only a pending one is recorded
+    async with store.detection() as tx:  # a text after detection: the story is read again
+        [late] = await tx.pending(10)
+        assert (late.id, late.text_state, late.detected_rev) == (b, "late", 1)
+        assert late.text == "B's article, after it was detected."
+        await tx.mark_detected(late, canonical_url=None, duplicate_of=None, duplicate_by=None,
+                               bands=())  # fmt: skip
+    await store.record_text(story_c.id, "not_article", None, "paywall", T0 + 700)
+    rows = dict(await raw(backend, "SELECT key, text_state FROM stories"))
+    assert rows == {"a": "ok", "b": "ok", "c": "not_article"}
+    [report] = await store.feed_report()
+    assert (report["texts_ok"], report["texts_not_article"], report["texts_failed"]) == (2, 1, 0)
+    assert report["last_text_error"] == "paywall"

@@ -396,3 +396,109 @@ def pending_alert(r: Any) -> PendingAlert:
         created_at=r["created_at"],
         attempts=r["attempts"],
     )
+
+
+# -- detection rows, the same for every store ----------------------------------------------
+
+# a PendingStory's columns up to its revision, from `stories s JOIN feeds f`
+_PENDING_COLUMNS = """s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title,
+       s.summary, s.author, s.published_at, s.first_seen_at, s.revision, s.full_text"""
+
+# the stories waiting for detection (new, revised, or whose page's text came after it), by
+# id, with the text of the revision it saw last; a story still waiting for its page's text
+# is held back while first seen after `hold`; each store fills in its placeholders
+PENDING_TEMPLATE = f"""
+SELECT {_PENDING_COLUMNS}, s.detected_rev, s.text_state,
+       r.title AS old_title, r.summary AS old_summary
+  FROM stories s
+  JOIN feeds f ON f.id = s.feed_id
+  LEFT JOIN story_revisions r ON r.story_id = s.id AND r.revision = s.detected_rev
+ WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision OR s.text_state = 'late')
+   AND s.id > {{after}}
+   AND NOT (COALESCE(s.text_state, '') = 'pending' AND s.first_seen_at > {{hold}})
+ ORDER BY s.id
+ LIMIT {{limit}}
+"""
+
+# stored stories first seen since `since`, as new ones (backtest); placeholders as above
+REPLAY_TEMPLATE = f"""
+SELECT {_PENDING_COLUMNS}, NULL AS detected_rev, NULL AS text_state, NULL AS old_title,
+       NULL AS old_summary
+  FROM stories s JOIN feeds f ON f.id = s.feed_id
+ WHERE s.first_seen_at >= {{since}} AND s.id > {{after}}
+ ORDER BY s.id
+ LIMIT {{limit}}
+"""
+
+DEVELOPMENT_COLUMNS = (
+    "id, topic_id, story_id, headline, first_seen_at, last_seen_at, first_published, "
+    "last_published, stories, sources, last_update_alert_at"
+)
+
+# a DevelopmentStoryRow's columns, from `development_stories d JOIN stories s`
+DEVELOPMENT_STORY_COLUMNS = """d.development_id, d.topic_id, d.story_id, d.source, d.published,
+       d.similarity, d.duplicate, d.what_is_new, d.vector, s.title, s.summary"""
+
+
+def pending_story(r: Any) -> PendingStory:
+    """A row of PENDING_TEMPLATE or REPLAY_TEMPLATE."""
+    return PendingStory(
+        id=r["id"], feed_id=r["feed_id"], feed_name=r["feed_name"], feed_url=r["feed_url"],
+        link=r["link"], title=r["title"], summary=r["summary"], author=r["author"],
+        published=r["published_at"], first_seen_at=r["first_seen_at"], revision=r["revision"],
+        detected_rev=r["detected_rev"], old_title=r["old_title"], old_summary=r["old_summary"],
+        full_text=r["full_text"], text_state=r["text_state"],
+    )  # fmt: skip
+
+
+# a text that came after detection ('late') has been read once the story is detected again
+TEXT_READ = "CASE WHEN text_state = 'late' THEN 'ok' ELSE text_state END"
+
+
+def development_row(r: Any) -> DevelopmentRow:
+    """A row of DEVELOPMENT_COLUMNS."""
+    return DevelopmentRow(*(r[i] for i in range(11)))
+
+
+def development_params(d: DevelopmentRow) -> tuple[Any, ...]:
+    """The values of DEVELOPMENT_COLUMNS."""
+    return (d.id, d.topic_id, d.story_id, d.headline, d.first_seen_at, d.last_seen_at,
+            d.first_published, d.last_published, d.stories, d.sources,
+            d.last_update_alert_at)  # fmt: skip
+
+
+def development_story_row(r: Any) -> DevelopmentStoryRow:
+    """A row of DEVELOPMENT_STORY_COLUMNS."""
+    return DevelopmentStoryRow(
+        r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tuple(json.loads(r[7])),
+        json.loads(r[8]), r[9], r[10],
+    )  # fmt: skip
+
+
+def development_story_params(row: DevelopmentStoryRow, now: float) -> tuple[Any, ...]:
+    """The values of a development_stories row: development_id, topic_id, story_id, source,
+    published, similarity, duplicate, what_is_new, vector, added_at."""
+    return (row.development_id, row.topic_id, row.story_id, row.source, row.published,
+            row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
+            json.dumps(row.vector, separators=(",", ":")), now)  # fmt: skip
+
+
+def story_alert_rows(
+    story_id: int, drafts: Sequence[AlertDraft]
+) -> list[tuple[str, int, str, str, str, str]]:
+    """(id, story_id, topic_id, sink_id, event, data) of a story's alert rows."""
+    return [
+        (new_alert_id(), story_id, a.topic_id, a.sink_id, a.event,
+         json.dumps({**a.data, "story_id": story_id}))
+        for a in drafts
+    ]  # fmt: skip
+
+
+def detection_summary(pending: int, duplicates: int, topics: Iterable[Any]) -> dict[str, Any]:
+    """`detection_report`: stories waiting, duplicates, and per topic (topic id, developments,
+    last seen) rows."""
+    return {
+        "pending": pending,
+        "duplicates": duplicates,
+        "topics": {t[0]: {"developments": t[1], "last_development_at": iso(t[2])} for t in topics},
+    }

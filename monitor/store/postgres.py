@@ -10,6 +10,11 @@ topic matches and alert rows, in the same transaction: the same story fetched by
 instances at once is stored once and alerted once. Rate limits, digests and feed-health
 episodes take transaction-scoped advisory locks, so two instances never decide the same
 thing twice. Migrations run at open under a session advisory lock.
+
+Detection (duplicates, topic matches, developments: monitor/detection.py) is serial by
+design: every instance may run it, but each detection transaction first takes one fixed
+transaction-scoped advisory lock (`DETECT_LOCK`), so one instance detects at a time and the
+next one, once the lock is free, finds the queue (`detected_rev`) as the first left it.
 """
 
 from __future__ import annotations
@@ -24,24 +29,35 @@ import asyncpg
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
 from monitor.models import (
+    DevelopmentRow,
+    DevelopmentStoryRow,
     FeedRow,
     IngestResult,
     NewStory,
     PendingAlert,
+    PendingStory,
     PollUpdate,
     Subscription,
 )
 from monitor.store.base import (
+    DEVELOPMENT_COLUMNS,
+    DEVELOPMENT_STORY_COLUMNS,
+    REPLAY_TEMPLATE,
     STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
     StoreError,
     checked_changes,
+    detection_summary,
+    development_row,
+    development_story_row,
     digest_data,
     new_alert_id,
     new_instance_id,
     pending_alert,
+    pending_story,
     subscription_of,
 )
+from monitor.store.pg_detect import PostgresDetection, rows_affected
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -51,6 +67,10 @@ if TYPE_CHECKING:
 
 TIMEOUT = 60.0  # seconds a statement may take
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the session advisory lock held while migrating
+# "mondetec": the transaction advisory lock of a detection transaction (one instance detects
+# at a time). A single 64-bit key: apart from the (int, int) keys of _lock_sql.
+DETECT_LOCK = 0x6D6F6E6465746563
+REPLAY_SQL = REPLAY_TEMPLATE.format(since="$1", after="$2", limit="$3")
 
 # Errors that mean "the server refuses writes now" (full disk, out of resources, a read-only
 # standby after a failover): remembered in write_failure, the daemon reports not-ready.
@@ -83,12 +103,6 @@ _FEED_COLUMNS = (
 
 def _cols(prefix: str = "", skip: Iterable[str] = ()) -> str:
     return ", ".join(f'{prefix}"{c}"' for c in _FEED_COLUMNS if c not in skip)
-
-
-def _count(status: str) -> int:
-    """Rows affected, from a command status such as 'UPDATE 3'."""
-    tail = status.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def _lock_sql(name: str) -> str:
@@ -295,6 +309,71 @@ class PostgresStore:
     async def flush(self) -> None:
         """Nothing waits: every poll record is committed when record_poll returns."""
 
+    # -- full text (see SQLiteStore) -------------------------------------------------------
+
+    async def claim_texts(
+        self, now: float, limit: int, lease: float
+    ) -> list[tuple[int, int, str, int]]:
+        async with self.transaction() as con:
+            rows = await con.fetch(
+                """UPDATE stories SET text_next_at = $2 WHERE id IN (
+                       SELECT id FROM stories WHERE text_state = 'pending' AND text_next_at <= $1
+                       ORDER BY text_next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                   RETURNING id, feed_id, link, text_attempts""",
+                now,
+                now + lease,
+                limit,
+            )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def next_text_due(self) -> float | None:
+        async with self.connection() as con:
+            value = await con.fetchval(
+                "SELECT MIN(text_next_at) FROM stories WHERE text_state = 'pending'"
+            )
+        return None if value is None else float(value)
+
+    async def record_text(
+        self,
+        story_id: int,
+        state: str,
+        text: str | None,
+        error: str | None,
+        now: float,
+        retry_at: float | None = None,
+    ) -> None:
+        async with self.transaction() as con:
+            if retry_at is not None:
+                await con.execute(
+                    "UPDATE stories SET text_next_at = $1, text_attempts = text_attempts + 1, "
+                    "text_error = $2 WHERE id = $3 AND text_state = 'pending'",
+                    retry_at,
+                    error,
+                    story_id,
+                )
+                return
+            feed_id = await con.fetchval(
+                """UPDATE stories SET full_text = $1, text_error = $2, text_next_at = NULL,
+                       text_attempts = text_attempts + 1,
+                       text_state = CASE WHEN $3 = 'ok' AND detected_rev IS NOT NULL
+                                         THEN 'late' ELSE $3 END
+                   WHERE id = $4 AND text_state = 'pending' RETURNING feed_id""",
+                text,
+                error,
+                state,
+                story_id,
+            )
+            if feed_id is not None:
+                column = {"ok": "texts_ok", "not_article": "texts_not_article"}.get(
+                    state, "texts_failed"
+                )
+                await con.execute(
+                    f"UPDATE feeds SET {column} = {column} + 1, "
+                    "last_text_error = COALESCE($1, last_text_error) WHERE id = $2",
+                    error if state != "ok" else None,
+                    feed_id,
+                )
+
     async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
@@ -330,10 +409,13 @@ class PostgresStore:
                 es = [s.entry for s in fresh.values()]
                 rows = await con.fetch(
                     """INSERT INTO stories (feed_id, key, link, title, summary, author,
-                                            published_at, content_hash, first_seen_at)
-                       SELECT $1, k, l, t, s, a, p, h, $2
+                                            published_at, content_hash, first_seen_at,
+                                            text_state, text_next_at)
+                       SELECT $1, k, l, t, s, a, p, h, $2, ts,
+                              CASE WHEN ts IS NULL THEN NULL ELSE $2::float8 END
                        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                   $8::float8[], $9::text[]) AS u (k, l, t, s, a, p, h)
+                                   $8::float8[], $9::text[], $10::text[])
+                            AS u (k, l, t, s, a, p, h, ts)
                        ON CONFLICT (feed_id, key) DO NOTHING
                        RETURNING id, key""",
                     feed_id,
@@ -345,6 +427,7 @@ class PostgresStore:
                     [e.author for e in es],
                     [e.published.timestamp() if e.published else None for e in es],
                     [e.content_hash for e in es],
+                    ["pending" if s.wants_text and s.entry.link else None for s in fresh.values()],
                 )
                 ids = {r["key"]: r["id"] for r in rows}
                 inserted_keys = [k for k in fresh if k in ids]
@@ -380,22 +463,37 @@ class PostgresStore:
                         now,
                     )
                 n_alerts = len(alerts)
+            if updated:  # locked in id order, as detection marks them: no deadlock
+                await con.execute(
+                    "SELECT id FROM stories WHERE feed_id = $1 AND key = ANY($2::text[]) "
+                    "ORDER BY id FOR NO KEY UPDATE",
+                    feed_id,
+                    [s.entry.key for s in updated],
+                )
             for story in updated:
                 e = story.entry
                 old = await con.fetchrow(
                     "SELECT id, revision, title, summary, content_hash FROM stories "
-                    "WHERE feed_id = $1 AND key = $2 FOR UPDATE",
+                    "WHERE feed_id = $1 AND key = $2",
                     feed_id,
                     e.key,
                 )
                 if old is None or old["content_hash"] == e.content_hash:
                     continue
+                if not story.meaningful:  # e.g. only a date changed: stored in place
+                    await con.execute(
+                        "UPDATE stories SET title = $1, summary = $2, content_hash = $3 "
+                        "WHERE id = $4",
+                        e.title, e.summary, e.content_hash, old["id"],
+                    )  # fmt: skip
+                    continue
                 await con.execute(
                     "INSERT INTO story_revisions (story_id, revision, title, summary, "
-                    "content_hash, seen_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "content_hash, seen_at, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                     "ON CONFLICT DO NOTHING",
                     old["id"], old["revision"], old["title"], old["summary"],
                     old["content_hash"], now,
+                    None if story.diff is None else json.dumps(story.diff),
                 )  # fmt: skip
                 await con.execute(
                     """UPDATE stories SET link = $1, title = $2, summary = $3, author = $4,
@@ -422,6 +520,83 @@ class PostgresStore:
             alerts=n_alerts,
             new_keys=tuple(inserted_keys),
         )
+
+    async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
+        if not keys:
+            return {}
+        async with self.connection() as con:
+            rows = await con.fetch(
+                "SELECT key, title, summary FROM stories WHERE feed_id = $1 AND key = ANY($2)",
+                feed_id,
+                list(keys),
+            )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- detection -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def detection(self) -> AsyncIterator[PostgresDetection]:
+        """One detection transaction (see monitor/store/pg_detect.py), the only one at a time
+        across instances: it waits for the detection advisory lock (DETECT_LOCK), released
+        when the transaction ends, committed or not (a crashed instance's with its session).
+        A wait longer than the statement timeout is a StoreError: the stories stay queued."""
+        async with self.transaction() as con:
+            await con.execute("SELECT pg_advisory_xact_lock($1)", DETECT_LOCK)
+            yield PostgresDetection(con)
+
+    async def pending_count(self) -> int:
+        async with self.connection() as con:
+            value = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL OR detected_rev < revision"
+            )
+        return int(value)
+
+    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+        """Stored stories first seen since `since`, ids above `after`, oldest first, as new
+        stories (for `monitor backtest`)."""
+        async with self.connection() as con:
+            rows = await con.fetch(REPLAY_SQL, since, after, limit)
+        return [pending_story(r) for r in rows]
+
+    async def replay_count(self, since: float) -> int:
+        async with self.connection() as con:
+            value = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE first_seen_at >= $1", since
+            )
+        return int(value)
+
+    async def development_history(
+        self, since: float
+    ) -> tuple[list[DevelopmentRow], list[DevelopmentStoryRow]]:
+        """Developments active since `since` and their stories in the order they joined:
+        what rebuilds the detection stage's trackers at start. One snapshot for both."""
+        async with self.transaction() as con:
+            await con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            devs = await con.fetch(
+                f"SELECT {DEVELOPMENT_COLUMNS} FROM developments WHERE last_seen_at >= $1 "
+                "ORDER BY first_seen_at",
+                since,
+            )
+            rows = await con.fetch(
+                f"""SELECT {DEVELOPMENT_STORY_COLUMNS}
+                      FROM development_stories d JOIN developments v ON v.id = d.development_id
+                      JOIN stories s ON s.id = d.story_id
+                     WHERE v.last_seen_at >= $1 ORDER BY d.seq""",
+                since,
+            )
+        return [development_row(r) for r in devs], [development_story_row(r) for r in rows]
+
+    async def detection_report(self) -> dict[str, Any]:
+        """Counts for /status: stories waiting, duplicates, developments per topic."""
+        async with self.connection() as con:
+            topics = await con.fetch(
+                "SELECT topic_id, COUNT(*), MAX(last_seen_at) FROM developments GROUP BY topic_id"
+            )
+            duplicates = await con.fetchval(
+                "SELECT COUNT(*) FROM stories WHERE duplicate_of IS NOT NULL"
+            )
+        return detection_summary(await self.pending_count(), int(duplicates), topics)
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -506,7 +681,7 @@ class PostgresStore:
                 "WHERE state = 'pending' AND leased_until IS NOT NULL AND leased_until <= $1",
                 now,
             )
-        return _count(status)
+        return rows_affected(status)
 
     async def admit_alerts(
         self,
@@ -610,7 +785,7 @@ class PostgresStore:
                     topic_id,
                     sink_id,
                 )
-                released += _count(status)
+                released += rows_affected(status)
         return released
 
     async def due_digests(self, now: float) -> list[dict[str, Any]]:
@@ -809,7 +984,7 @@ class PostgresStore:
         """As SQLiteStore.prune, a batch per transaction; rows another instance is pruning
         (locked) are skipped."""
         batch = retention.batch
-        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0}
+        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0, "developments": 0}
         if retention.stories is not None:
             cutoff = now - retention.stories
             while True:
@@ -860,6 +1035,13 @@ class PostgresStore:
                 "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = "
                 "'delivered' AND delivered_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
             ),
+            (  # a development whose stories were all pruned (its links went with them)
+                "developments",
+                retention.stories,
+                "DELETE FROM developments WHERE id IN (SELECT id FROM developments d "
+                "WHERE last_seen_at < $1 AND NOT EXISTS (SELECT 1 FROM development_stories s "
+                "WHERE s.development_id = d.id) LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            ),
             (
                 "tombstones",
                 retention.tombstones,
@@ -872,7 +1054,7 @@ class PostgresStore:
                 continue
             while True:
                 async with self.transaction() as con:
-                    deleted = _count(await con.execute(sql, now - age, batch))
+                    deleted = rows_affected(await con.execute(sql, now - age, batch))
                 counts[kind] += deleted
                 if deleted < batch:
                     break
@@ -1029,7 +1211,7 @@ class PostgresStore:
             )  # fmt: skip
             if "state" in changes:
                 await con.execute(_MARK_PUSHED_SQL, feed_id)
-        return _count(status) > 0
+        return rows_affected(status) > 0
 
     async def delete_subscription(self, feed_id: int) -> bool:
         async with self.transaction() as con:
@@ -1037,7 +1219,7 @@ class PostgresStore:
                 "DELETE FROM websub_subscriptions WHERE feed_id = $1", feed_id
             )
             await con.execute(_MARK_PUSHED_SQL, feed_id)
-        return _count(status) > 0
+        return rows_affected(status) > 0
 
     async def claim_due_subscriptions(
         self, now: float, limit: int, lease: float

@@ -32,24 +32,24 @@ from monitor.models import (
     Subscription,
 )
 from monitor.store.base import (
+    DEVELOPMENT_COLUMNS,
+    DEVELOPMENT_STORY_COLUMNS,
     STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
     StoreError,
     checked_changes,
+    detection_summary,
+    development_row,
+    development_story_row,
     digest_data,
     new_alert_id,
     new_instance_id,
     pending_alert,
+    pending_story,
     subscription_of,
 )
 from monitor.store.schema import MIGRATIONS
-from monitor.store.sqlite_detect import (
-    DEVELOPMENT_COLUMNS,
-    REPLAY_SQL,
-    SQLiteDetection,
-    development_row,
-    pending_story,
-)
+from monitor.store.sqlite_detect import REPLAY_SQL, SQLiteDetection
 
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
@@ -634,29 +634,13 @@ class SQLiteStore:
         ) as cur:
             devs = [development_row(r) for r in await cur.fetchall()]
         async with self.db.execute(
-            """SELECT d.development_id, d.topic_id, d.story_id, d.source, d.published,
-                      d.similarity, d.duplicate, d.what_is_new, d.vector, s.title, s.summary
-                 FROM development_stories d JOIN developments v ON v.id = d.development_id
-                 JOIN stories s ON s.id = d.story_id
-                WHERE v.last_seen_at >= ? ORDER BY d.seq""",
+            f"""SELECT {DEVELOPMENT_STORY_COLUMNS}
+                  FROM development_stories d JOIN developments v ON v.id = d.development_id
+                  JOIN stories s ON s.id = d.story_id
+                 WHERE v.last_seen_at >= ? ORDER BY d.seq""",
             (since,),
         ) as cur:
-            rows = [
-                DevelopmentStoryRow(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    bool(r[6]),
-                    tuple(json.loads(r[7])),
-                    json.loads(r[8]),
-                    r[9],
-                    r[10],
-                )
-                for r in await cur.fetchall()
-            ]
+            rows = [development_story_row(r) for r in await cur.fetchall()]
         return devs, rows
 
     async def detection_report(self) -> dict[str, Any]:
@@ -664,19 +648,12 @@ class SQLiteStore:
         async with self.db.execute(
             "SELECT topic_id, COUNT(*), MAX(last_seen_at) FROM developments GROUP BY topic_id"
         ) as cur:
-            topics = {
-                r[0]: {"developments": r[1], "last_development_at": iso(r[2])}
-                for r in await cur.fetchall()
-            }
+            topics = list(await cur.fetchall())
         async with self.db.execute(
             "SELECT COUNT(*) FROM stories WHERE duplicate_of IS NOT NULL"
         ) as cur:
             row = await cur.fetchone()
-        return {
-            "pending": await self.pending_count(),
-            "duplicates": int(row[0]) if row else 0,
-            "topics": topics,
-        }
+        return detection_summary(await self.pending_count(), int(row[0]) if row else 0, topics)
 
     # -- alerts ----------------------------------------------------------------------------
 

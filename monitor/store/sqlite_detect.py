@@ -22,53 +22,21 @@ from monitor.models import (
     StoredText,
     TopicMatch,
 )
-from monitor.store.base import new_alert_id
-
-PENDING_SQL = """
-SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
-       s.author, s.published_at, s.first_seen_at, s.revision, s.detected_rev,
-       r.title AS old_title, r.summary AS old_summary, s.full_text, s.text_state
-  FROM stories s
-  JOIN feeds f ON f.id = s.feed_id
-  LEFT JOIN story_revisions r ON r.story_id = s.id AND r.revision = s.detected_rev
- WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision OR s.text_state = 'late')
-   AND s.id > ?
-   AND NOT (s.text_state IS 'pending' AND s.first_seen_at > ?)
- ORDER BY s.id
- LIMIT ?
-"""
-
-REPLAY_SQL = """
-SELECT s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title, s.summary,
-       s.author, s.published_at, s.first_seen_at, s.revision, NULL AS detected_rev,
-       NULL AS old_title, NULL AS old_summary, s.full_text, NULL AS text_state
-  FROM stories s JOIN feeds f ON f.id = s.feed_id
- WHERE s.first_seen_at >= ? AND s.id > ?
- ORDER BY s.id
- LIMIT ?
-"""
-
-# a text that came after detection ('late') has been read once the story is detected again
-_READ = "CASE WHEN text_state = 'late' THEN 'ok' ELSE text_state END"
-
-DEVELOPMENT_COLUMNS = (
-    "id, topic_id, story_id, headline, first_seen_at, last_seen_at, first_published, "
-    "last_published, stories, sources, last_update_alert_at"
+from monitor.store.base import (
+    DEVELOPMENT_COLUMNS,
+    PENDING_TEMPLATE,
+    REPLAY_TEMPLATE,
+    TEXT_READ,
+    development_params,
+    development_row,
+    development_story_params,
+    pending_story,
+    story_alert_rows,
 )
 
-
-def pending_story(r: aiosqlite.Row) -> PendingStory:
-    return PendingStory(
-        id=r["id"], feed_id=r["feed_id"], feed_name=r["feed_name"], feed_url=r["feed_url"],
-        link=r["link"], title=r["title"], summary=r["summary"], author=r["author"],
-        published=r["published_at"], first_seen_at=r["first_seen_at"], revision=r["revision"],
-        detected_rev=r["detected_rev"], old_title=r["old_title"], old_summary=r["old_summary"],
-        full_text=r["full_text"], text_state=r["text_state"],
-    )  # fmt: skip
-
-
-def development_row(r: aiosqlite.Row) -> DevelopmentRow:
-    return DevelopmentRow(*(r[i] for i in range(11)))
+PENDING_SQL = PENDING_TEMPLATE.format(after="?", hold="?", limit="?")
+REPLAY_SQL = REPLAY_TEMPLATE.format(since="?", after="?", limit="?")
+_READ = TEXT_READ
 
 
 class SQLiteDetection:
@@ -240,11 +208,7 @@ class SQLiteDetection:
         return found
 
     async def save_development(self, d: DevelopmentRow) -> None:
-        self._dev_saves.append(
-            (d.id, d.topic_id, d.story_id, d.headline, d.first_seen_at, d.last_seen_at,
-             d.first_published, d.last_published, d.stories, d.sources,
-             d.last_update_alert_at),
-        )  # fmt: skip
+        self._dev_saves.append(development_params(d))
         if d.id in self._devs:
             self._devs[d.id] = _upsert(self._devs[d.id], d)
         elif d.story_id in self._fresh:
@@ -277,19 +241,11 @@ class SQLiteDetection:
         if row.topic_id not in joined:  # else INSERT OR IGNORE would leave the row out
             joined.add(row.topic_id)
             sources.add(row.source)
-            self._dev_stories.append(
-                (row.development_id, row.topic_id, row.story_id, row.source, row.published,
-                 row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
-                 json.dumps(row.vector, separators=(",", ":")), now),
-            )  # fmt: skip
+            self._dev_stories.append(development_story_params(row, now))
         return not known
 
     async def add_alerts(self, story_id: int, drafts: Sequence[AlertDraft], now: float) -> int:
-        rows = [
-            (new_alert_id(), story_id, a.topic_id, a.sink_id, a.event,
-             json.dumps({**a.data, "story_id": story_id}), now, now)
-            for a in drafts
-        ]  # fmt: skip
+        rows = [(*r, now, now) for r in story_alert_rows(story_id, drafts)]
         keys = self._alert_keys.get(story_id)
         if keys is None:  # not a story of pending(): as stored, at once
             before = self.db.total_changes
