@@ -94,6 +94,14 @@ class ReplayStore:
             self.progress(self.seen)
         return [story]
 
+    async def development_log(
+        self, after_seq: int, limit: int = 1000
+    ) -> list[tuple[int, DevelopmentStoryRow]]:
+        return []
+
+    async def last_seq(self) -> int:
+        return 0
+
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         first = self.canonical.get(canonical)
         return None if first is None else self.duplicates.get(first, first)

@@ -114,6 +114,7 @@ class Detection:
         self.trackers: dict[str, DevelopmentTracker] = {}
         self.history = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
         self.loaded_at: float | None = None  # monotonic
+        self.seq = 0  # the last development_stories row the trackers know (shared stores)
         self.last_error: str | None = None
         self.totals = DetectionOutcome()
         self._lock = asyncio.Lock()
@@ -138,6 +139,9 @@ class Detection:
         """Rebuild the trackers from the developments active within the window."""
         self._config = config
         now = self.clock.now().timestamp()
+        if self.store.shared:  # what is in the store from now on is caught up with
+            async with self.store.detection() as tx:
+                self.seq = await tx.last_seq()
         _devs, rows = await self.store.development_history(
             now - config.detection.development_window
         )
@@ -185,6 +189,25 @@ class Detection:
             self.last_error = None
         return total
 
+    async def _catch_up(self, tx: Any) -> None:
+        """On a store several instances share (one detects at a time: the transaction holds
+        the lock): put into the trackers the stories other instances assigned since this
+        one last looked (its own are there already, and skipped)."""
+        while True:
+            log = await tx.development_log(self.seq)
+            for seq, r in log:
+                self.seq = seq
+                tracker = self.tracker(r.topic_id)
+                if tracker.store.story(str(r.story_id)) is None:
+                    tracker.replay(
+                        StoryText(str(r.story_id), _dt(r.published), r.title, r.summary,
+                                  r.source),
+                        local_id(r.development_id),
+                        r.vector,
+                    )  # fmt: skip
+            if len(log) < 1000:
+                return
+
     async def _reload(self) -> None:
         try:
             await self.load(self.config)
@@ -209,6 +232,8 @@ class Detection:
     async def _batch(self, limit: int) -> tuple[DetectionOutcome, bool]:
         outcome = DetectionOutcome()
         async with self.store.detection() as tx:
+            if self.store.shared:
+                await self._catch_up(tx)
             now = self.clock.now().timestamp()
             # a story of a full_text feed waits (up to full_text.wait) for its page's text
             stories = await tx.pending(limit, hold_since=now - self.config.full_text.wait)

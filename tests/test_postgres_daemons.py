@@ -86,7 +86,8 @@ async def test_two_daemons_share_the_work_and_survive_a_kill(
         feeds_toml = "".join(
             f'[[feeds]]\nurl = "{u}"\ninterval = "{INTERVAL:g}s"\n\n' for u in urls
         )
-        cfg = config_factory([], hub.url, extra=feeds_toml)  # explicit short intervals
+        # one alert per story (what is tested is each item once across instances)
+        cfg = config_factory([], hub.url, extra=feeds_toml, alert_on="stories")
         text = cfg.read_text().replace(
             'url = "sqlite:///var/monitor.db"', 'url_env = "MONITOR_TEST_DB_URL"'
         )

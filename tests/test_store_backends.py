@@ -986,3 +986,51 @@ async def test_full_text_queue_texts_and_late_ones(store: Store, backend: Storag
     [report] = await store.feed_report()
     assert (report["texts_ok"], report["texts_not_article"], report["texts_failed"]) == (2, 1, 0)
     assert report["last_text_error"] == "paywall"
+
+
+async def test_instances_on_one_postgresql_share_their_developments(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two instances, each with its own trackers in memory: a follow-up detected by the second
+    joins the development the first opened (it catches up under the detection lock)."""
+    from monitor.clock import FixedClock
+    from monitor.config import load
+    from monitor.detection import Detection
+    from monitor.logs import get
+
+    path = tmp_path / "m.toml"
+    path.write_text(
+        f'[storage]\nurl = "{pg_url}"\n[[topics]]\nid = "t1"\nquery = \'Pentagon OR Hegseth\'\n'
+    )
+    cfg = load(path)
+    one, two = store_for(cfg.storage), store_for(cfg.storage)
+    await one.open()
+    await two.open()
+    try:
+        clock = FixedClock(datetime.fromtimestamp(T0, UTC))
+        first, second = Detection(one, clock, get("t")), Detection(two, clock, get("t"))
+        await first.load(cfg)
+        await second.load(cfg)  # before the first decided anything
+        await one.sync_feeds(FEEDS[:2], 100.0, T0)
+        f0, f1 = await one.active_feeds()
+        body = ("Pentagon planners met Hegseth in Brussels on Tuesday to prepare joint drills "
+                "with Poland and Romania involving 4,000 troops from nine countries.")  # fmt: skip
+        opening = NewStory(entry=entry("a", title="Pentagon plans drills with Poland",
+                                       summary=body))  # fmt: skip
+        await one.ingest(f0.id, ok(T0 + 100), [opening], [], 0, T0)
+        assert (await first.process(cfg)).developments == 1
+        follow = NewStory(
+            entry=entry(
+                "b",
+                title="Hegseth: Poland drills to start in March",
+                summary=body + " Germany sends two Patriot batteries.",
+            )
+        )
+        await two.ingest(f1.id, ok(T0 + 100), [follow], [], 0, T0 + 10)
+        outcome = await second.process(cfg)
+        assert (outcome.stories, outcome.developments) == (1, 0)
+        [(n,)] = await raw(storage(pg_url), "SELECT stories FROM developments")
+        assert n == 2
+    finally:
+        await one.close()
+        await two.close()

@@ -65,6 +65,14 @@ class DetectionTx(Protocol):
         held back if first seen after `hold_since`."""
         ...
 
+    async def development_log(
+        self, after_seq: int, limit: int = 1000
+    ) -> list[tuple[int, DevelopmentStoryRow]]:
+        """(seq, row) of the stories joined to developments after `after_seq`, in order."""
+        ...
+
+    async def last_seq(self) -> int: ...
+
     async def url_original(self, canonical: str, before_id: int) -> int | None: ...
 
     async def near_candidates(
@@ -100,6 +108,7 @@ class Store(Protocol):
     """What a store offers. Each write method is one transaction, whole or not at all."""
 
     write_failure: str | None  # why the last write failed, until one succeeds
+    shared: bool  # several instances may write it (their decisions must be caught up with)
 
     @property
     def instance_id(self) -> str:

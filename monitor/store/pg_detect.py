@@ -27,11 +27,13 @@ from monitor.models import (
 )
 from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
+    DEVELOPMENT_STORY_COLUMNS,
     PENDING_TEMPLATE,
     TEXT_READ,
     development_params,
     development_row,
     development_story_params,
+    development_story_row,
     pending_story,
     story_alert_rows,
 )
@@ -62,6 +64,23 @@ class PostgresDetection:
     ) -> list[PendingStory]:
         rows = await self.con.fetch(PENDING_SQL, after, min(hold_since, 1e300), limit)
         return [pending_story(r) for r in rows]
+
+    async def development_log(
+        self, after_seq: int, limit: int = 1000
+    ) -> list[tuple[int, DevelopmentStoryRow]]:
+        """Stories joined to developments after `after_seq` (by any instance), in order: what
+        another instance decided since this one last looked."""
+        rows = await self.con.fetch(
+            f"""SELECT d.seq, {DEVELOPMENT_STORY_COLUMNS}
+                  FROM development_stories d JOIN stories s ON s.id = d.story_id
+                 WHERE d.seq > $1 ORDER BY d.seq LIMIT $2""",
+            after_seq,
+            limit,
+        )
+        return [(r[0], development_story_row(tuple(r)[1:])) for r in rows]
+
+    async def last_seq(self) -> int:
+        return int(await self.con.fetchval("SELECT COALESCE(MAX(seq), 0) FROM development_stories"))
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         """The earliest story with this canonical URL (its original, if it is a copy)."""

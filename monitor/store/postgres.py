@@ -110,6 +110,9 @@ def _lock_sql(name: str) -> str:
 
 
 class PostgresStore:
+    # several instances share it: the detection stage catches up with what others decided
+    shared = True
+
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self._url = url
         self.display = redact_url(url)

@@ -70,6 +70,8 @@ def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
 
 
 class SQLiteStore:
+    shared = False  # one process: every decision in the store was made by this one
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None

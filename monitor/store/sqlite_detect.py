@@ -24,12 +24,14 @@ from monitor.models import (
 )
 from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
+    DEVELOPMENT_STORY_COLUMNS,
     PENDING_TEMPLATE,
     REPLAY_TEMPLATE,
     TEXT_READ,
     development_params,
     development_row,
     development_story_params,
+    development_story_row,
     pending_story,
     story_alert_rows,
 )
@@ -91,6 +93,26 @@ class SQLiteDetection:
                 for r in await cur.fetchall():
                     self._alert_keys[r[0]].add((r[1], r[2], r[3]))
         return stories
+
+    async def development_log(
+        self, after_seq: int, limit: int = 1000
+    ) -> list[tuple[int, DevelopmentStoryRow]]:
+        """Stories joined to developments after `after_seq`, in order (SQLite has one writing
+        process: the detection stage never needs this; here for the protocol's sake)."""
+        await self.flush()
+        async with self.db.execute(
+            f"""SELECT d.seq, {DEVELOPMENT_STORY_COLUMNS}
+                  FROM development_stories d JOIN stories s ON s.id = d.story_id
+                 WHERE d.seq > ? ORDER BY d.seq LIMIT ?""",
+            (after_seq, limit),
+        ) as cur:
+            return [(r[0], development_story_row(tuple(r)[1:])) for r in await cur.fetchall()]
+
+    async def last_seq(self) -> int:
+        await self.flush()
+        async with self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM development_stories") as c:
+            row = await c.fetchone()
+        return int(row[0]) if row else 0
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         """The earliest story with this canonical URL (its original, if it is a copy)."""
