@@ -47,6 +47,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from monitor.dedup import StoryText
 from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
 
@@ -127,16 +130,92 @@ class DevelopmentStore(Protocol):
     def add_seen_words(self, development_id: str, seen: set[str]) -> None: ...
 
 
-class MemoryDevelopmentStore:
-    """In-memory :class:`DevelopmentStore`."""
+class TermIndex:
+    """The stories' vectors as numbers, for scoring many candidates at once
+    (:meth:`cosines`): a term id per term, each story's term ids and weights (in the order of
+    its vector) and the document frequency of every term id."""
+
+    MIN_TERMS = 200  # fewer candidates' terms than this are scored faster one by one
 
     def __init__(self) -> None:
+        self.term_ids: dict[str, int] = {}
+        self._df = np.zeros(1024, dtype=np.int64)
+        self._rows: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        self._query = np.zeros(0)  # scratch: the query's weight by term id
+
+    def add(self, story_id: str, vector: Mapping[str, float]) -> None:
+        term_ids = self.term_ids
+        ids = []
+        for term in vector:
+            tid = term_ids.get(term)
+            if tid is None:
+                tid = term_ids[term] = len(term_ids)
+            ids.append(tid)
+        if len(term_ids) > len(self._df):
+            grown = np.zeros(max(2 * len(self._df), len(term_ids)), dtype=np.int64)
+            grown[: len(self._df)] = self._df
+            self._df = grown
+        row = np.array(ids, dtype=np.int64)
+        self._df[row] += 1  # a vector's terms are distinct
+        self._rows[story_id] = (row, np.fromiter(vector.values(), np.float64, len(row)))
+
+    def cosines(
+        self, story_ids: Sequence[str], weights: Mapping[str, float], norm: float, n: int
+    ) -> list[float]:
+        """The cosine of each story with the query ``weights`` (term -> weight with IDF, of
+        norm ``norm``), IDF from ``n`` documents: exactly as summing term by term in the
+        order of each story's vector (:meth:`DevelopmentTracker.nearest`)."""
+        if not story_ids:
+            return []
+        rows = [self._rows[sid] for sid in story_ids]
+        ids = np.concatenate([r[0] for r in rows])
+        lens = np.fromiter((len(r[0]) for r in rows), np.int64, len(rows))
+        # the IDF of each distinct document frequency, with math.log (as :func:`idf`)
+        dfs = self._df[ids]
+        table = np.zeros(int(dfs.max()) + 1)
+        table[dfs] = 1.0
+        distinct = np.flatnonzero(table)
+        n1 = 1.0 + n
+        log = math.log
+        table[distinct] = [log(n1 / (1.0 + d)) + 1.0 for d in distinct.tolist()]
+        ow = np.concatenate([r[1] for r in rows]) * table[dfs]
+        # the query's weight of each term (0 where the query lacks it), through a scratch
+        # array by term id that is all zeros between calls
+        term_ids = self.term_ids
+        if len(self._query) < len(self._df):
+            self._query = np.zeros(len(self._df))
+        query = self._query
+        qids = [term_ids[t] for t in weights if t in term_ids]
+        query[qids] = [weights[t] for t in weights if t in term_ids]
+        qw = query[ids]
+        query[qids] = 0.0
+        # sums in order, one row per story (padded with zeros, which add nothing): cumsum
+        # adds left to right as a Python loop does, unlike sum's pairwise summation
+        k, width = len(rows), max(1, int(lens.max()))
+        row_start = np.arange(0, k * width, width) - (lens.cumsum() - lens)
+        at = np.arange(len(ids)) + np.repeat(row_start, lens)
+        grid = np.zeros((2, k * width))
+        grid[0, at] = ow * ow
+        grid[1, at] = ow * qw
+        sums = np.cumsum(grid.reshape(2, k, width), axis=2)[:, :, -1]
+        onorm = np.sqrt(sums[0])
+        onorm[onorm == 0.0] = 1.0
+        sims: list[float] = (sums[1] / (norm * onorm)).tolist()
+        return sims
+
+
+class MemoryDevelopmentStore:
+    """In-memory :class:`DevelopmentStore`, with a :class:`TermIndex` of its stories unless
+    ``term_index`` is false."""
+
+    def __init__(self, *, term_index: bool = True) -> None:
         self._df: Counter[str] = Counter()
         self._postings: dict[str, list[str]] = defaultdict(list)
         self._stories: dict[str, StoryState] = {}
         self._developments: dict[str, DevelopmentState] = {}
         self._seen: dict[str, set[str]] = defaultdict(set)
         self._phrases: dict[int, list[str]] = {}
+        self.term_index = TermIndex() if term_index else None
 
     def n_docs(self) -> int:
         return len(self._stories)
@@ -157,6 +236,8 @@ class MemoryDevelopmentStore:
         for term in story.vector:
             self._df[term] += 1
             self._postings[term].append(story.id)
+        if self.term_index is not None:
+            self.term_index.add(story.id, story.vector)
 
     def development(self, development_id: str) -> DevelopmentState | None:
         return self._developments.get(development_id)
@@ -324,17 +405,38 @@ class DevelopmentTracker:
             for sid in store.postings(term):
                 partial[sid] += w
         best = heapq.nlargest(TOP_CANDIDATES, partial.items(), key=lambda kv: kv[1])
-        get_idf = idfs.get
-        get_weight = weights.get
         published = story.published
-        scored = []
+        candidates = []
         for sid, _ in best:
             other = store.story(sid)
-            if other is None:
-                continue
-            age = _days(published, other.published)
-            if age > FOLLOWUP_DAYS:
-                continue
+            if other is not None and _days(published, other.published) <= FOLLOWUP_DAYS:
+                candidates.append(other)
+        index: TermIndex | None = getattr(store, "term_index", None)
+        if index is not None and sum(len(c.vector) for c in candidates) >= index.MIN_TERMS:
+            sims = index.cosines([c.id for c in candidates], weights, norm, n)
+        else:
+            sims = self._cosines(candidates, weights, norm, n, idfs)
+        scored = list(zip(sims, (c.id for c in candidates), strict=True))
+        scored.sort(reverse=True)
+        return scored
+
+    def _cosines(
+        self,
+        candidates: Sequence[StoryState],
+        weights: Mapping[str, float],
+        norm: float,
+        n: int,
+        idfs: dict[str, float],
+    ) -> list[float]:
+        """The cosine of each candidate with the query ``weights`` (of norm ``norm``), term
+        by term (a store without a :class:`TermIndex`); ``idfs``: IDFs known so far."""
+        doc_freq = self.store.doc_freq
+        log = math.log
+        n1 = 1.0 + n
+        get_idf = idfs.get
+        get_weight = weights.get
+        sims = []
+        for other in candidates:
             dot = onorm = 0.0
             for term, w in other.vector.items():
                 known = get_idf(term)
@@ -345,9 +447,8 @@ class DevelopmentTracker:
                 qw = get_weight(term)
                 if qw is not None:
                     dot += ow * qw
-            scored.append((dot / (norm * (math.sqrt(onorm) or 1.0)), sid))
-        scored.sort(reverse=True)
-        return scored
+            sims.append(dot / (norm * (math.sqrt(onorm) or 1.0)))
+        return sims
 
     def _by_bar(
         self, story: StoryText, near: list[tuple[float, str]]
