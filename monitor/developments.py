@@ -39,12 +39,12 @@ State lives behind :class:`DevelopmentStore` so it can move to a database.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
@@ -404,12 +404,22 @@ class DevelopmentTracker:
                 continue
             for sid in store.postings(term):
                 partial[sid] += w
-        best = heapq.nlargest(TOP_CANDIDATES, partial.items(), key=lambda kv: kv[1])
+        # the TOP_CANDIDATES best, the first met first among equals (as heapq.nlargest); their
+        # order does not matter (scored is sorted by similarity, then id)
+        best = list(partial)
+        if len(best) > TOP_CANDIDATES:
+            ranked = sorted(partial.items(), key=itemgetter(1), reverse=True)
+            best = [sid for sid, _ in ranked[:TOP_CANDIDATES]]
         published = story.published
+        # a second inside FOLLOWUP_DAYS: surely within it, no need to compute the age
+        recent = published - timedelta(days=FOLLOWUP_DAYS, seconds=-1)
+        get_story = store.story
         candidates = []
-        for sid, _ in best:
-            other = store.story(sid)
-            if other is not None and _days(published, other.published) <= FOLLOWUP_DAYS:
+        for sid in best:
+            other = get_story(sid)
+            if other is not None and (
+                other.published >= recent or _days(published, other.published) <= FOLLOWUP_DAYS
+            ):
                 candidates.append(other)
         index: TermIndex | None = getattr(store, "term_index", None)
         if index is not None and sum(len(c.vector) for c in candidates) >= index.MIN_TERMS:
