@@ -310,19 +310,50 @@ def link_features(
 ) -> tuple[float, ...]:
     """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`.
     ``specifics``: :func:`link_specifics` of ``vector``, when the caller has them."""
-    la = math.log1p(max(0.0, age_days))
-    person = place = number = 0
-    other_vector = other.vector
-    for term in specifics if specifics is not None else link_specifics(vector):
-        if term not in other_vector:
-            continue
+    kinds = _rare_specifics(specifics if specifics is not None else link_specifics(vector), rare)
+    return _link_features(kinds, len(vector), source, other, cosine, age_days)
+
+
+def _rare_specifics(
+    specifics: Iterable[str], rare: Callable[[str], bool]
+) -> tuple[list[str], list[str], list[str]]:
+    """The rare ones of :func:`link_specifics`: (person names, other names, numbers)."""
+    person: list[str] = []
+    place: list[str] = []
+    number: list[str] = []
+    for term in specifics:
         if term.startswith("p:"):
-            person += rare(term)
+            kind = person
         elif term.startswith("n:"):
-            place += rare(term)
+            kind = place
         elif term.isdigit() and len(term) >= 2:
-            number += rare(term)
-    thin = min(len(vector), len(other.vector)) < THIN_TERMS
+            kind = number
+        else:
+            continue
+        if rare(term):
+            kind.append(term)
+    return person, place, number
+
+
+def _link_features(
+    kinds: tuple[list[str], list[str], list[str]],
+    size: int,
+    source: str,
+    other: StoryState,
+    cosine: float,
+    age_days: float,
+) -> tuple[float, ...]:
+    """:func:`link_features` given the new story's :func:`_rare_specifics` and its number of
+    terms (``size``): what depends on the earlier story only."""
+    la = math.log1p(max(0.0, age_days))
+    other_vector = other.vector
+    person = place = number = 0
+    for term in kinds[0]:
+        person += term in other_vector
+    for term in kinds[1]:
+        place += term in other_vector
+    for term in kinds[2]:
+        number += term in other_vector
     return (
         1.0,
         cosine,
@@ -332,7 +363,7 @@ def link_features(
         float(min(place, 2)),
         float(min(number, 2)),
         float(bool(source) and source == other.source),
-        float(thin),
+        float(min(size, len(other_vector)) < THIN_TERMS),
     )
 
 
@@ -343,8 +374,38 @@ def link_specifics(vector: Mapping[str, float]) -> list[str]:
 
 
 def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
-    z = sum(f * w for f, w in zip(features, weights, strict=True))
+    return _sigmoid(_link_score(features, weights))
+
+
+def _link_score(features: Sequence[float], weights: Sequence[float]) -> float:
+    return sum(f * w for f, w in zip(features, weights, strict=True))
+
+
+def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# rounding slack of a bound on the link score (scores are sums of nine products of size < 100)
+_SCORE_SLACK = 1e-9
+
+
+def _score_bound(
+    weights: Sequence[float], kinds: tuple[list[str], list[str], list[str]], size: int, source: str
+) -> tuple[float, float, float, float] | None:
+    """For pruning candidates: (c0, wc, wl, wx) such that the link score of a candidate of
+    cosine c and log age la is at most ``c0 + wc * c + (wl + wx * c) * la``: the shared
+    specifics, same source and thin features at their best for the new story. None for
+    weights that are not :data:`LINK_FEATURES`'."""
+    if len(weights) != len(LINK_FEATURES):
+        return None
+    bias, wc, wl, wx, wp, wn, wnum, ws, wt = weights
+    c0 = bias
+    c0 += max(0.0, wp * min(2, len(kinds[0])))
+    c0 += max(0.0, wn * min(2, len(kinds[1])))
+    c0 += max(0.0, wnum * min(2, len(kinds[2])))
+    c0 += max(0.0, ws) if source else 0.0
+    c0 += wt if size < THIN_TERMS else max(0.0, wt)
+    return c0, wc, wl, wx
 
 
 class DevelopmentTracker:
@@ -491,27 +552,37 @@ class DevelopmentTracker:
             return store.doc_freq(term) <= rare_df
 
         best: tuple[float, float, str, str] | None = None
-        specifics = link_specifics(vector)
+        kinds = _rare_specifics(link_specifics(vector), rare)
+        size = len(vector)
+        source, published = story.source, story.published
+        get_story = store.story
+        weights, threshold, observer = self.weights, self.threshold, self.observer
+        # exact pruning (the observer sees every pair): a candidate whose score cannot reach
+        # the threshold's, nor beat the best so far, cannot change the result
+        bound = None
+        cut = -math.inf
+        if weights is not None and observer is None and 0.0 < threshold < 1.0:
+            bound = _score_bound(weights, kinds, size, source)
+            cut = math.log(threshold / (1.0 - threshold)) - _SCORE_SLACK
         for sim, sid in near:
-            other = store.story(sid)
+            other = get_story(sid)
             if other is None:
                 continue
-            feats = link_features(
-                vector,
-                story.source,
-                other,
-                sim,
-                _days(story.published, other.published),
-                rare,
-                specifics,
-            )
-            if self.observer is not None:
-                self.observer(story.id, sid, feats)
-            if self.weights is None:
+            age = _days(published, other.published)
+            if bound is not None:
+                c0, wc, wl, wx = bound
+                if c0 + wc * sim + (wl + wx * sim) * math.log1p(max(0.0, age)) < cut:
+                    continue
+            feats = _link_features(kinds, size, source, other, sim, age)
+            if observer is not None:
+                observer(story.id, sid, feats)
+            if weights is None:
                 continue
-            p = link_probability(feats, self.weights)
-            if p >= self.threshold and (best is None or p > best[0]):
+            z = _link_score(feats, weights)
+            p = _sigmoid(z)
+            if p >= threshold and (best is None or p > best[0]):
                 best = (p, sim, other.development_id, sid)
+                cut = max(cut, z - _SCORE_SLACK)
         return None if best is None else (best[1], best[2], best[3])
 
     def replay(

@@ -197,13 +197,16 @@ def _random_stream(count: int, seed: int) -> list[StoryText]:
     return out
 
 
-def test_term_index_scores_exactly_as_term_by_term() -> None:
+def test_term_index_and_pruning_decide_exactly_as_term_by_term() -> None:
     indexed = MemoryDevelopmentStore()
     assert indexed.term_index is not None
     indexed.term_index.MIN_TERMS = 0  # always by the index
     fast = DevelopmentTracker(indexed)
     plain = DevelopmentTracker(MemoryDevelopmentStore(term_index=False))
+    # an observer sees every pair: no candidate is pruned from the link decision
+    unpruned = DevelopmentTracker(observer=lambda story, other, features: None)
     for story in _random_stream(400, seed=7):
         vector = term_vector(story.title, story.text)
         assert fast.nearest(story, vector) == plain.nearest(story, vector)
-        assert fast.assign(story) == plain.assign(story)
+        a = fast.assign(story)
+        assert a == plain.assign(story) == unpruned.assign(story)
