@@ -39,13 +39,16 @@ State lives behind :class:`DevelopmentStore` so it can move to a database.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.dedup import StoryText
 from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
@@ -127,16 +130,92 @@ class DevelopmentStore(Protocol):
     def add_seen_words(self, development_id: str, seen: set[str]) -> None: ...
 
 
-class MemoryDevelopmentStore:
-    """In-memory :class:`DevelopmentStore`."""
+class TermIndex:
+    """The stories' vectors as numbers, for scoring many candidates at once
+    (:meth:`cosines`): a term id per term, each story's term ids and weights (in the order of
+    its vector) and the document frequency of every term id."""
+
+    MIN_TERMS = 200  # fewer candidates' terms than this are scored faster one by one
 
     def __init__(self) -> None:
+        self.term_ids: dict[str, int] = {}
+        self._df = np.zeros(1024, dtype=np.int64)
+        self._rows: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        self._query = np.zeros(0)  # scratch: the query's weight by term id
+
+    def add(self, story_id: str, vector: Mapping[str, float]) -> None:
+        term_ids = self.term_ids
+        ids = []
+        for term in vector:
+            tid = term_ids.get(term)
+            if tid is None:
+                tid = term_ids[term] = len(term_ids)
+            ids.append(tid)
+        if len(term_ids) > len(self._df):
+            grown = np.zeros(max(2 * len(self._df), len(term_ids)), dtype=np.int64)
+            grown[: len(self._df)] = self._df
+            self._df = grown
+        row = np.array(ids, dtype=np.int64)
+        self._df[row] += 1  # a vector's terms are distinct
+        self._rows[story_id] = (row, np.fromiter(vector.values(), np.float64, len(row)))
+
+    def cosines(
+        self, story_ids: Sequence[str], weights: Mapping[str, float], norm: float, n: int
+    ) -> list[float]:
+        """The cosine of each story with the query ``weights`` (term -> weight with IDF, of
+        norm ``norm``), IDF from ``n`` documents: exactly as summing term by term in the
+        order of each story's vector (:meth:`DevelopmentTracker.nearest`)."""
+        if not story_ids:
+            return []
+        rows = [self._rows[sid] for sid in story_ids]
+        ids = np.concatenate([r[0] for r in rows])
+        lens = np.fromiter((len(r[0]) for r in rows), np.int64, len(rows))
+        # the IDF of each distinct document frequency, with math.log (as :func:`idf`)
+        dfs = self._df[ids]
+        table = np.zeros(int(dfs.max()) + 1)
+        table[dfs] = 1.0
+        distinct = np.flatnonzero(table)
+        n1 = 1.0 + n
+        log = math.log
+        table[distinct] = [log(n1 / (1.0 + d)) + 1.0 for d in distinct.tolist()]
+        ow = np.concatenate([r[1] for r in rows]) * table[dfs]
+        # the query's weight of each term (0 where the query lacks it), through a scratch
+        # array by term id that is all zeros between calls
+        term_ids = self.term_ids
+        if len(self._query) < len(self._df):
+            self._query = np.zeros(len(self._df))
+        query = self._query
+        qids = [term_ids[t] for t in weights if t in term_ids]
+        query[qids] = [weights[t] for t in weights if t in term_ids]
+        qw = query[ids]
+        query[qids] = 0.0
+        # sums in order, one row per story (padded with zeros, which add nothing): cumsum
+        # adds left to right as a Python loop does, unlike sum's pairwise summation
+        k, width = len(rows), max(1, int(lens.max()))
+        row_start = np.arange(0, k * width, width) - (lens.cumsum() - lens)
+        at = np.arange(len(ids)) + np.repeat(row_start, lens)
+        grid = np.zeros((2, k * width))
+        grid[0, at] = ow * ow
+        grid[1, at] = ow * qw
+        sums = np.cumsum(grid.reshape(2, k, width), axis=2)[:, :, -1]
+        onorm = np.sqrt(sums[0])
+        onorm[onorm == 0.0] = 1.0
+        sims: list[float] = (sums[1] / (norm * onorm)).tolist()
+        return sims
+
+
+class MemoryDevelopmentStore:
+    """In-memory :class:`DevelopmentStore`, with a :class:`TermIndex` of its stories unless
+    ``term_index`` is false."""
+
+    def __init__(self, *, term_index: bool = True) -> None:
         self._df: Counter[str] = Counter()
         self._postings: dict[str, list[str]] = defaultdict(list)
         self._stories: dict[str, StoryState] = {}
         self._developments: dict[str, DevelopmentState] = {}
         self._seen: dict[str, set[str]] = defaultdict(set)
         self._phrases: dict[int, list[str]] = {}
+        self.term_index = TermIndex() if term_index else None
 
     def n_docs(self) -> int:
         return len(self._stories)
@@ -157,6 +236,8 @@ class MemoryDevelopmentStore:
         for term in story.vector:
             self._df[term] += 1
             self._postings[term].append(story.id)
+        if self.term_index is not None:
+            self.term_index.add(story.id, story.vector)
 
     def development(self, development_id: str) -> DevelopmentState | None:
         return self._developments.get(development_id)
@@ -229,19 +310,50 @@ def link_features(
 ) -> tuple[float, ...]:
     """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`.
     ``specifics``: :func:`link_specifics` of ``vector``, when the caller has them."""
-    la = math.log1p(max(0.0, age_days))
-    person = place = number = 0
-    other_vector = other.vector
-    for term in specifics if specifics is not None else link_specifics(vector):
-        if term not in other_vector:
-            continue
+    kinds = _rare_specifics(specifics if specifics is not None else link_specifics(vector), rare)
+    return _link_features(kinds, len(vector), source, other, cosine, age_days)
+
+
+def _rare_specifics(
+    specifics: Iterable[str], rare: Callable[[str], bool]
+) -> tuple[list[str], list[str], list[str]]:
+    """The rare ones of :func:`link_specifics`: (person names, other names, numbers)."""
+    person: list[str] = []
+    place: list[str] = []
+    number: list[str] = []
+    for term in specifics:
         if term.startswith("p:"):
-            person += rare(term)
+            kind = person
         elif term.startswith("n:"):
-            place += rare(term)
+            kind = place
         elif term.isdigit() and len(term) >= 2:
-            number += rare(term)
-    thin = min(len(vector), len(other.vector)) < THIN_TERMS
+            kind = number
+        else:
+            continue
+        if rare(term):
+            kind.append(term)
+    return person, place, number
+
+
+def _link_features(
+    kinds: tuple[list[str], list[str], list[str]],
+    size: int,
+    source: str,
+    other: StoryState,
+    cosine: float,
+    age_days: float,
+) -> tuple[float, ...]:
+    """:func:`link_features` given the new story's :func:`_rare_specifics` and its number of
+    terms (``size``): what depends on the earlier story only."""
+    la = math.log1p(max(0.0, age_days))
+    other_vector = other.vector
+    person = place = number = 0
+    for term in kinds[0]:
+        person += term in other_vector
+    for term in kinds[1]:
+        place += term in other_vector
+    for term in kinds[2]:
+        number += term in other_vector
     return (
         1.0,
         cosine,
@@ -251,7 +363,7 @@ def link_features(
         float(min(place, 2)),
         float(min(number, 2)),
         float(bool(source) and source == other.source),
-        float(thin),
+        float(min(size, len(other_vector)) < THIN_TERMS),
     )
 
 
@@ -262,8 +374,38 @@ def link_specifics(vector: Mapping[str, float]) -> list[str]:
 
 
 def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
-    z = sum(f * w for f, w in zip(features, weights, strict=True))
+    return _sigmoid(_link_score(features, weights))
+
+
+def _link_score(features: Sequence[float], weights: Sequence[float]) -> float:
+    return sum(f * w for f, w in zip(features, weights, strict=True))
+
+
+def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# rounding slack of a bound on the link score (scores are sums of nine products of size < 100)
+_SCORE_SLACK = 1e-9
+
+
+def _score_bound(
+    weights: Sequence[float], kinds: tuple[list[str], list[str], list[str]], size: int, source: str
+) -> tuple[float, float, float, float] | None:
+    """For pruning candidates: (c0, wc, wl, wx) such that the link score of a candidate of
+    cosine c and log age la is at most ``c0 + wc * c + (wl + wx * c) * la``: the shared
+    specifics, same source and thin features at their best for the new story. None for
+    weights that are not :data:`LINK_FEATURES`'."""
+    if len(weights) != len(LINK_FEATURES):
+        return None
+    bias, wc, wl, wx, wp, wn, wnum, ws, wt = weights
+    c0 = bias
+    c0 += max(0.0, wp * min(2, len(kinds[0])))
+    c0 += max(0.0, wn * min(2, len(kinds[1])))
+    c0 += max(0.0, wnum * min(2, len(kinds[2])))
+    c0 += max(0.0, ws) if source else 0.0
+    c0 += wt if size < THIN_TERMS else max(0.0, wt)
+    return c0, wc, wl, wx
 
 
 class DevelopmentTracker:
@@ -323,18 +465,49 @@ class DevelopmentTracker:
                 continue
             for sid in store.postings(term):
                 partial[sid] += w
-        best = heapq.nlargest(TOP_CANDIDATES, partial.items(), key=lambda kv: kv[1])
+        # the TOP_CANDIDATES best, the first met first among equals (as heapq.nlargest); their
+        # order does not matter (scored is sorted by similarity, then id)
+        best = list(partial)
+        if len(best) > TOP_CANDIDATES:
+            ranked = sorted(partial.items(), key=itemgetter(1), reverse=True)
+            best = [sid for sid, _ in ranked[:TOP_CANDIDATES]]
+        published = story.published
+        # a second inside FOLLOWUP_DAYS: surely within it, no need to compute the age
+        recent = published - timedelta(days=FOLLOWUP_DAYS, seconds=-1)
+        get_story = store.story
+        candidates = []
+        for sid in best:
+            other = get_story(sid)
+            if other is not None and (
+                other.published >= recent or _days(published, other.published) <= FOLLOWUP_DAYS
+            ):
+                candidates.append(other)
+        index: TermIndex | None = getattr(store, "term_index", None)
+        if index is not None and sum(len(c.vector) for c in candidates) >= index.MIN_TERMS:
+            sims = index.cosines([c.id for c in candidates], weights, norm, n)
+        else:
+            sims = self._cosines(candidates, weights, norm, n, idfs)
+        scored = list(zip(sims, (c.id for c in candidates), strict=True))
+        scored.sort(reverse=True)
+        return scored
+
+    def _cosines(
+        self,
+        candidates: Sequence[StoryState],
+        weights: Mapping[str, float],
+        norm: float,
+        n: int,
+        idfs: dict[str, float],
+    ) -> list[float]:
+        """The cosine of each candidate with the query ``weights`` (of norm ``norm``), term
+        by term (a store without a :class:`TermIndex`); ``idfs``: IDFs known so far."""
+        doc_freq = self.store.doc_freq
+        log = math.log
+        n1 = 1.0 + n
         get_idf = idfs.get
         get_weight = weights.get
-        published = story.published
-        scored = []
-        for sid, _ in best:
-            other = store.story(sid)
-            if other is None:
-                continue
-            age = _days(published, other.published)
-            if age > FOLLOWUP_DAYS:
-                continue
+        sims = []
+        for other in candidates:
             dot = onorm = 0.0
             for term, w in other.vector.items():
                 known = get_idf(term)
@@ -345,9 +518,8 @@ class DevelopmentTracker:
                 qw = get_weight(term)
                 if qw is not None:
                     dot += ow * qw
-            scored.append((dot / (norm * (math.sqrt(onorm) or 1.0)), sid))
-        scored.sort(reverse=True)
-        return scored
+            sims.append(dot / (norm * (math.sqrt(onorm) or 1.0)))
+        return sims
 
     def _by_bar(
         self, story: StoryText, near: list[tuple[float, str]]
@@ -380,27 +552,37 @@ class DevelopmentTracker:
             return store.doc_freq(term) <= rare_df
 
         best: tuple[float, float, str, str] | None = None
-        specifics = link_specifics(vector)
+        kinds = _rare_specifics(link_specifics(vector), rare)
+        size = len(vector)
+        source, published = story.source, story.published
+        get_story = store.story
+        weights, threshold, observer = self.weights, self.threshold, self.observer
+        # exact pruning (the observer sees every pair): a candidate whose score cannot reach
+        # the threshold's, nor beat the best so far, cannot change the result
+        bound = None
+        cut = -math.inf
+        if weights is not None and observer is None and 0.0 < threshold < 1.0:
+            bound = _score_bound(weights, kinds, size, source)
+            cut = math.log(threshold / (1.0 - threshold)) - _SCORE_SLACK
         for sim, sid in near:
-            other = store.story(sid)
+            other = get_story(sid)
             if other is None:
                 continue
-            feats = link_features(
-                vector,
-                story.source,
-                other,
-                sim,
-                _days(story.published, other.published),
-                rare,
-                specifics,
-            )
-            if self.observer is not None:
-                self.observer(story.id, sid, feats)
-            if self.weights is None:
+            age = _days(published, other.published)
+            if bound is not None:
+                c0, wc, wl, wx = bound
+                if c0 + wc * sim + (wl + wx * sim) * math.log1p(max(0.0, age)) < cut:
+                    continue
+            feats = _link_features(kinds, size, source, other, sim, age)
+            if observer is not None:
+                observer(story.id, sid, feats)
+            if weights is None:
                 continue
-            p = link_probability(feats, self.weights)
-            if p >= self.threshold and (best is None or p > best[0]):
+            z = _link_score(feats, weights)
+            p = _sigmoid(z)
+            if p >= threshold and (best is None or p > best[0]):
                 best = (p, sim, other.development_id, sid)
+                cut = max(cut, z - _SCORE_SLACK)
         return None if best is None else (best[1], best[2], best[3])
 
     def replay(

@@ -1,5 +1,6 @@
 """Development tracking on small texts written for these tests."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from monitor.dedup import StoryText
@@ -11,6 +12,7 @@ from monitor.developments import (
     link_probability,
     new_sentences,
 )
+from monitor.textfeatures import term_vector
 
 T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -174,3 +176,37 @@ def test_observer_sees_the_pairs_considered() -> None:
     tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
     tr.assign(s("b", "Police name men shot outside Copper Kettle", SECOND, 1))
     assert ("b", "a") in seen
+
+
+def _random_stream(count: int, seed: int) -> list[StoryText]:
+    rng = random.Random(seed)
+    vocab = [f"{w}{i}" for i, w in enumerate(("storm", "court", "fire", "vote", "crash") * 60)]
+    people = ["Ravi Okonjo", "Dale Pruitt", "Lorna Whitcombe", "Amina Solberg", "Curtis Vandermeer"]
+    places = ["Delancey Road", "Ashby Falls", "Quarry Street", "Pell County"]
+    out = []
+    for i in range(count):
+        ws = rng.choices(vocab[: 40 + i], k=rng.randint(3, 60))
+        ws += rng.sample(people, rng.randint(0, 2)) + rng.sample(places, rng.randint(0, 2))
+        ws += [str(rng.randint(10, 40)) for _ in range(rng.randint(0, 2))]
+        rng.shuffle(ws)
+        title = " ".join(rng.choices(vocab[: 40 + i], k=4))
+        source = f"s{rng.randint(0, 3)}.test"
+        out.append(
+            StoryText(f"r{i}", T0 + timedelta(hours=7 * i), title, ". ".join(ws), source, "")
+        )
+    return out
+
+
+def test_term_index_and_pruning_decide_exactly_as_term_by_term() -> None:
+    indexed = MemoryDevelopmentStore()
+    assert indexed.term_index is not None
+    indexed.term_index.MIN_TERMS = 0  # always by the index
+    fast = DevelopmentTracker(indexed)
+    plain = DevelopmentTracker(MemoryDevelopmentStore(term_index=False))
+    # an observer sees every pair: no candidate is pruned from the link decision
+    unpruned = DevelopmentTracker(observer=lambda story, other, features: None)
+    for story in _random_stream(400, seed=7):
+        vector = term_vector(story.title, story.text)
+        assert fast.nearest(story, vector) == plain.nearest(story, vector)
+        a = fast.assign(story)
+        assert a == plain.assign(story) == unpruned.assign(story)
