@@ -53,6 +53,7 @@ class ReplayStore:
 
     load: Callable[[int, int], Awaitable[list[PendingStory]]]
     clock: ReplayClock
+    shared = False  # nobody else decides: nothing to catch up with
     progress: Callable[[int], None] | None = None
     seen: int = 0
     buffer: list[PendingStory] = field(default_factory=list)

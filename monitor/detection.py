@@ -46,6 +46,7 @@ from monitor.textfeatures import sentences, stem, words
 from monitor.topics import match_topics, source_label
 
 RELOAD_EVERY = 86400.0
+MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
 HISTORY_KEEP = 10  # recent bodies per feed for site templates (a template is on every page)
 HISTORY_SOURCES = 20_000  # feeds whose recent bodies are kept (least recently seen forgotten)
 PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
@@ -166,6 +167,8 @@ class Detection:
             if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
                 await self._reload()
             batch = config.detection.batch
+            skipped = 0
+            error_before = self.last_error
             while True:
                 try:
                     outcome, done = await self._batch(batch)
@@ -179,14 +182,17 @@ class Detection:
                     if batch > 1:
                         batch = 1
                         continue
-                    await self._skip_first()
+                    skipped += 1
+                    # a failure that is not a story's stays logged and is retried later
+                    if skipped > MAX_SKIPS or not await self._skip_first():
+                        break
                     continue
                 total.add(outcome)
                 if done:
                     break
         self.totals.add(total)
-        if total.stories:
-            self.last_error = None
+        if total.stories and not skipped and self.last_error == error_before:
+            self.last_error = None  # a clean run: what failed before works again
         return total
 
     async def _catch_up(self, tx: Any) -> None:
@@ -218,7 +224,7 @@ class Detection:
         self.last_error = error
         self.log.error("detection.failed", error_kind=kind, error=error, exc_info=exc_info)
 
-    async def _skip_first(self) -> None:
+    async def _skip_first(self) -> int:
         """The first waiting story fails on its own: mark it detected without decisions, so
         it cannot block the queue (it is stored; it just makes no alert)."""
         async with self.store.detection() as tx:
@@ -228,6 +234,7 @@ class Detection:
                     story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
                 )
                 self.log.error("detection.story_skipped", story_id=story.id, feed_id=story.feed_id)
+        return len(stories)
 
     async def _batch(self, limit: int) -> tuple[DetectionOutcome, bool]:
         outcome = DetectionOutcome()

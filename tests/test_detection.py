@@ -322,3 +322,31 @@ async def test_backtest_replays_the_store_through_a_topic_without_writing(
     )  # fmt: skip
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and "no topic 'nope'" in err.decode()
+
+
+async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detected(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    monkeypatch: Any,
+) -> None:
+    import monitor.detection as detection
+
+    real = detection.match_topics
+
+    def buggy(topics: Any, entry: Any, source: str) -> Any:  # a bug that one story triggers
+        if "poison" in entry.title:
+            raise ValueError("a bug on this story")
+        return real(topics, entry, source)
+
+    monkeypatch.setattr(detection, "match_topics", buggy)
+    poison = {**WEATHER, "guid": "p1", "title": "The poison story from Kyiv",
+              "link": "https://wire.example/p"}  # fmt: skip
+    wire = feed_server.set("wire.xml", rss([PENTAGON, poison, RUSSIA]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    async with service_for(config, FixedClock(T0)) as service:
+        await service.poll_all()
+        status = await service.status()
+    assert sorted(t for _, t, _ in alerts(config)) == sorted([PENTAGON["title"], RUSSIA["title"]])
+    assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
+    assert "a bug on this story" in status["detection"]["last_error"]
