@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.conftest import FeedServer, Receiver, Route, rss
+from tests.conftest import DaemonProcess, FeedServer, Receiver, Route, rss
 
 N_FEEDS = 200
 INTERVAL = 4.0  # every feed's explicit interval: seconds
@@ -81,6 +81,7 @@ async def test_two_daemons_share_the_work_and_survive_a_kill(
     await feeds.start()
     hub = SlowReceiver()
     await hub.start()
+    daemons: list[DaemonProcess] = []
     try:
         urls = [feeds.set(f"f{i}.xml", body(i, 1)) for i in range(N_FEEDS)]
         feeds_toml = "".join(
@@ -99,6 +100,7 @@ async def test_two_daemons_share_the_work_and_survive_a_kill(
         env = {"MONITOR_TEST_DB_URL": url}
 
         a, b = daemon_factory(cfg, env), daemon_factory(cfg, env)
+        daemons.extend((a, b))
         await asyncio.gather(a.start(), b.start())  # both migrate at once: one waits
 
         # phase 1: both alive: every feed polled, every alert delivered exactly once
@@ -155,6 +157,12 @@ async def test_two_daemons_share_the_work_and_survive_a_kill(
             assert not [ln for ln in d.lines if PASSWORD in json.dumps(ln)]
         print(f"polls per daemon {list(polled.values())}; takeover after kill {took:.1f}s")
     finally:
+        # daemons still running (a failed assertion) go first: the servers' cleanup would
+        # otherwise wait on their open connections
+        for d in daemons:
+            if d.proc is not None and d.proc.returncode is None:
+                d.proc.kill()
+                await d.proc.wait()
         for runner in (feeds._runner, hub._runner):
             if runner is not None:
                 await runner.cleanup()
