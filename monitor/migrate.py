@@ -31,11 +31,13 @@ from monitor.store.sqlite import SQLiteStore
 # migration) follow in name order; counter tables kept by triggers come last.
 ORDER = (
     "feeds", "stories", "story_revisions", "story_topics", "alerts", "alert_attempts",
-    "story_tombstones", "digest_schedules", "feed_health",
+    "story_tombstones", "digest_schedules", "feed_health", "story_bands", "developments",
+    "development_stories",
 )  # fmt: skip
 COUNTERS = ("story_hours", "poll_hours", "topic_stats")
 SKIP = frozenset({"write_probe", "monitor_schema", *SQLITE_ONLY_TABLES})
-IDENTITY_TABLES = ("feeds", "stories")
+# PostgreSQL identity columns (table, column): their sequences go past the copied values
+IDENTITIES = (("feeds", "id"), ("stories", "id"), ("development_stories", "seq"))
 
 
 def storage_of(url: str, base: Path | None = None) -> StorageConfig:
@@ -111,24 +113,39 @@ def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
+async def _sqlite_order(store: SQLiteStore, table: str) -> list[str]:
+    """What orders a SQLite table's rows for paging: its rowid, or the primary key of a
+    WITHOUT ROWID table (story_bands)."""
+    async with store.db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)) as cur:
+        row = await cur.fetchone()
+    if row is None or "WITHOUT ROWID" not in str(row[0]).upper():
+        return ["rowid"]
+    async with store.db.execute(f"PRAGMA table_info({table})") as cur:
+        return [r[1] for r in sorted(await cur.fetchall(), key=lambda r: r[5]) if r[5]]
+
+
 async def read_batches(
     store: Any, table: str, columns: Sequence[str], batch: int
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """The table's rows, `batch` at a time, in a stable order (SQLite: rowid; PostgreSQL:
-    a cursor in one snapshot)."""
+    """The table's rows, `batch` at a time, in a stable order (SQLite: rowid or primary
+    key; PostgreSQL: a cursor in one snapshot)."""
     cols = _quoted(columns)
     if isinstance(store, SQLiteStore):
-        last = -(2**63)
+        order = await _sqlite_order(store, table)
+        keys, n = ", ".join(order), len(order)
+        after = f"WHERE ({keys}) > ({', '.join('?' * n)})"
+        last: tuple[Any, ...] | None = None
         while True:
             async with store.db.execute(
-                f"SELECT rowid, {cols} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                (last, batch),
+                f"SELECT {keys}, {cols} FROM {table} {after if last is not None else ''} "
+                f"ORDER BY {keys} LIMIT ?",
+                (*(last or ()), batch),
             ) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
                 return
-            last = rows[-1][0]
-            yield [tuple(r)[1:] for r in rows]
+            last = tuple(rows[-1])[:n]
+            yield [tuple(r)[n:] for r in rows]
             if len(rows) < batch:
                 return
     assert isinstance(store, PostgresStore)
@@ -194,10 +211,10 @@ async def finish(target: Any) -> None:
     """Move PostgreSQL's identity sequences past the copied ids."""
     if isinstance(target, PostgresStore):
         async with target.transaction() as con:
-            for table in IDENTITY_TABLES:
+            for table, column in IDENTITIES:
                 await con.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                    f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
                 )
 
 
