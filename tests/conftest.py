@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import io
 import json
 import os
 import signal
@@ -366,9 +367,15 @@ class WebServer:
     port: int
     clock: Any
     token: str | None
+    twin: WebServer | None = None  # on PostgreSQL: the SQLite server its data was copied from
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    async def execute(self, sql: str) -> None:
+        """A statement on the store behind the server, SQLite or PostgreSQL."""
+        async with self.service.store.transaction() as db:
+            await db.execute(sql)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -376,14 +383,37 @@ class WebServer:
 
 
 @pytest.fixture
+def web_backend() -> str:
+    """The store behind web_factory's server: "sqlite", or "postgresql" where a test module
+    overrides this fixture (tests/test_api.py runs on both)."""
+    return "sqlite"
+
+
+@pytest.fixture
 async def web_factory(
-    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+    request: pytest.FixtureRequest,
+    web_backend: str,
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
 ) -> AsyncIterator[Callable[..., Any]]:
+    """make(token=None, extra_items=None) -> WebServer. A SQLite store filled by real polls
+    and deliveries; on PostgreSQL, that store copied into a fresh database (`monitor
+    migrate`'s copy) and a second service over it, which the server serves (the PostgreSQL
+    store has no detection stage yet, so its own polls would match no topic); its `twin`
+    serves the SQLite original, with the same clock."""
     from monitor import status
     from monitor.clock import FixedClock
+    from monitor.migrate import copy_store, storage_of
     from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, service_for
 
+    pg = request.getfixturevalue("pg_url") if web_backend == "postgresql" else None
     stack = contextlib.AsyncExitStack()
+
+    async def serve_web(service: Any, clock: Any, token: str | None) -> WebServer:
+        runner, port = await status.start(service, "127.0.0.1", 0)
+        stack.push_async_callback(runner.cleanup)
+        return WebServer(service, port, clock, token)
 
     async def make(token: str | None = None, extra_items: list[dict[str, str]] | None = None):  # type: ignore[no-untyped-def]
         good = feed_server.set("a.xml", rss([GUARANTEE, GRAIN, RUSSIA, *(extra_items or [])]))
@@ -398,9 +428,18 @@ async def web_factory(
             await service.poll_all()
             await service.deliverer.deliver_due()
             clock.advance(600)
-        runner, port = await status.start(service, "127.0.0.1", 0)
-        stack.push_async_callback(runner.cleanup)
-        return WebServer(service, port, clock, token)
+        server = await serve_web(service, clock, token)
+        if pg is None:
+            return server
+        await service.store.flush()
+        await copy_store(service.config.storage, storage_of(pg), stream=io.StringIO())
+        sqlite_url = 'url = "sqlite:///var/monitor.db"'
+        pg_cfg = cfg.with_name("monitor-pg.toml")
+        pg_cfg.write_text(cfg.read_text().replace(sqlite_url, f'url = "{pg}"'))
+        pg_service, _out = await stack.enter_async_context(service_for(pg_cfg, clock))
+        pg_server = await serve_web(pg_service, clock, token)
+        pg_server.twin = server
+        return pg_server
 
     yield make
     await stack.aclose()

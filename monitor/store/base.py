@@ -146,6 +146,11 @@ class Store(Protocol):
 
     async def active_feeds(self) -> list[FeedRow]: ...
 
+    async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool:
+        """Pause a feed (it is no longer claimed; a poll in flight finishes) or resume it (due
+        now). False when there is no such feed."""
+        ...
+
     async def record_poll(
         self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
     ) -> None:

@@ -356,6 +356,17 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX stories_pending ON stories (id)
         WHERE detected_rev IS NULL OR detected_rev < revision OR text_state = 'late';
     """,
+    # 10: the dashboard and API on PostgreSQL: the feeds page walks an index in (key, id)
+    # order, its keyset; SQLite's indexes end with the id (the rowid) by themselves, these
+    # did not (PostgreSQL sorted every feed sharing a key, e.g. all with no errors).
+    """
+    DROP INDEX feeds_last_poll;
+    CREATE INDEX feeds_last_poll ON feeds ((COALESCE(last_poll_at, 0)), id);
+    DROP INDEX feeds_next_poll;
+    CREATE INDEX feeds_next_poll ON feeds (next_poll_at, id);
+    DROP INDEX feeds_errors;
+    CREATE INDEX feeds_errors ON feeds (consecutive_errors, id);
+    """,
 )
 
 # SQLite tables with no PostgreSQL counterpart (FTS5 and its shadow tables: PostgreSQL

@@ -299,6 +299,26 @@ class PostgresStore:
             )
         return [FeedRow(**dict(r)) for r in rows]
 
+    async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool:
+        """As SQLiteStore.set_paused."""
+        async with self.transaction() as con:
+            if paused:
+                status = await con.execute(
+                    "UPDATE feeds SET paused = 1, paused_at = COALESCE(paused_at, $1) "
+                    "WHERE id = $2",
+                    now,
+                    feed_id,
+                )
+            else:
+                status = await con.execute(
+                    "UPDATE feeds SET next_poll_at = CASE WHEN paused = 1 "
+                    "THEN LEAST(next_poll_at, $1) ELSE next_poll_at END, "
+                    "paused = 0, paused_at = NULL WHERE id = $2",
+                    now,
+                    feed_id,
+                )
+        return _count(status) > 0
+
     async def record_poll(
         self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
     ) -> None:

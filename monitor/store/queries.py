@@ -1,29 +1,31 @@
-"""Read queries of the dashboard and the JSON API (monitor/web), over a SQLite connection.
+"""Read queries of the dashboard and the JSON API (monitor/web), on SQLite and PostgreSQL.
 
 Every query answers from an index or a counter, whatever the size of the store: lists are
 keyset-paginated (`WHERE (key, id) < (?, ?) ORDER BY key DESC, id DESC LIMIT n`, never
 OFFSET), counts of large tables come from the counters migration 6 keeps with triggers
 (`story_hours`, `poll_hours`, `topic_stats`), text search goes through the FTS5 table
-`stories_fts`. The only scan is the feeds table's state counts (one pass over the feeds,
-not the stories).
+`stories_fts` (PostgreSQL: the GIN index `stories_fts` over the same text). The only scan
+is the feeds table's state counts (one pass over the feeds, not the stories).
 
-The functions take the connection (the dashboard opens its own, read-only one) and return
-plain dicts shaped as the API returns them. Writes (pause, resume) go through the store's
-write transaction.
+The functions take a Reader (monitor/store/readers.py: the dashboard's own read-only
+SQLite connection, or read-only transactions on the PostgreSQL pool) and return plain dicts
+shaped as the API returns them; both stores give the same answers and the same cursors.
+Where the dialects differ (FTS5 MATCH and tsquery, IFNULL, INDEXED BY, SUM of a boolean,
+IN lists, parameter types) the SQL asks `db.dialect`; SQLite's statements are as they
+were, plans included. Writes (pause, resume, re-queue) are Store methods.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from monitor.clock import iso
-from monitor.store.sqlite import SQLiteStore
+from monitor.store.readers import Reader
 
 FEED_STATES = ("ok", "new", "erroring", "failing", "paused", "disabled", "inactive")
 ALERT_STATES = ("pending", "held", "delivered", "dead", "digested")
@@ -105,7 +107,7 @@ _FEED_COLUMNS = """id, url, config_url, name, title, interval, explicit_interval
 
 def _state_filter(state: str) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause of a feed state (the literal `consecutive_errors > 0` lets SQLite
-    use the partial plan on consecutive_errors); `?` is `failing_after`."""
+    use the partial plan on consecutive_errors); `:failing_after` is a parameter."""
     live = "active = 1 AND disabled_reason IS NULL AND paused = 0"
     return {
         "inactive": "active = 0",
@@ -120,7 +122,7 @@ def _state_filter(state: str) -> tuple[str, tuple[Any, ...]]:
     }[state], ()
 
 
-def feed_state(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> str:
+def feed_state(f: Mapping[str, Any], failing_after: int) -> str:
     if not f["active"]:
         return "inactive"
     if f["disabled_reason"]:
@@ -136,7 +138,7 @@ def feed_state(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> str:
     return "ok"
 
 
-def feed_dict(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> dict[str, Any]:
+def feed_dict(f: Mapping[str, Any], failing_after: int) -> dict[str, Any]:
     """A feed as the API shows it (the fields of /status, plus `paused`)."""
     return {
         "id": f["id"],
@@ -167,8 +169,31 @@ def feed_dict(f: Mapping[str, Any] | aiosqlite.Row, failing_after: int) -> dict[
     }
 
 
+# PostgreSQL types a parameter by its column: a cursor's key (any its pattern allows) is
+# turned into that type, with SQLite's answer (numbers sort before text; a number compared
+# with a TEXT column is compared as text).
+_INT32 = 2**31 - 1
+_MAX_ID = 2**63 - 1
+
+
+def _pg_after(sort: str, key: float | str, item_id: int, desc: bool) -> tuple[str | None, Any, int]:
+    """(a condition replacing the keyset comparison, or None; the key; the id) for PostgreSQL."""
+    name = sort.lstrip("-")
+    if name == "url":
+        return None, key if isinstance(key, str) else _num(key), item_id
+    if isinstance(key, str):  # after every number (desc: from the start; asc: nothing left)
+        return ("TRUE" if desc else "FALSE"), None, item_id
+    if name != "errors":
+        return None, key, item_id
+    if not -_INT32 <= key <= _INT32:  # beyond every INTEGER
+        return ("TRUE" if (key > 0) == desc else "FALSE"), None, item_id
+    if key != math.floor(key):  # between two integers: after floor(key) and every id
+        return None, math.floor(key), _MAX_ID
+    return None, int(key), item_id
+
+
 async def feeds_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     failing_after: int,
     state: str | None = None,
@@ -179,85 +204,86 @@ async def feeds_page(
     """One page of feeds, filtered by state, in `sort` order (an index walk, never a sort of
     all feeds), from after `cursor`."""
     key, desc = FEED_SORTS[sort]
+    pg = db.dialect == "postgresql"
+    if pg:  # the expression of the index feeds_last_poll, in PostgreSQL's words
+        key = key.replace("IFNULL(", "COALESCE(")
     where: list[str] = []
     params: dict[str, Any] = {"failing_after": failing_after, "limit": limit + 1}
     if state is not None:
         where.append(_state_filter(state)[0])
     if cursor is not None:
         after, after_id = decode_cursor(cursor, "feeds")
-        where.append(f"({key}, id) {'<' if desc else '>'} (:after, :after_id)")
-        params.update(after=after, after_id=after_id)
+        replaced = None
+        if pg:
+            replaced, after, after_id = _pg_after(sort, after, after_id, desc)
+        if replaced is not None:
+            where.append(replaced)
+        else:
+            where.append(f"({key}, id) {'<' if desc else '>'} (:after, :after_id)")
+            params.update(after=after, after_id=after_id)
     direction = "DESC" if desc else "ASC"
     sql = (
         f"SELECT {_FEED_COLUMNS}, {key} AS sort_key FROM feeds "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + f"ORDER BY {key} {direction}, id {direction} LIMIT :limit"
     )
-    async with db.execute(sql, params) as cur:
-        rows = list(await cur.fetchall())
+    rows = await db.fetch(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last["sort_key"], last["id"])
+        at = last["sort_key"]
+        if pg and last["last_poll_at"] is None and sort.endswith("last_poll"):
+            at = 0  # SQLite's IFNULL(NULL, 0) is the integer 0: the same cursor text
+        next_cursor = encode_cursor(at, last["id"])
     return Page([feed_dict(r, failing_after) for r in rows], next_cursor)
 
 
-async def feed(db: aiosqlite.Connection, feed_id: int, failing_after: int) -> dict[str, Any] | None:
-    async with db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)) as cur:
-        row = await cur.fetchone()
+async def feed(db: Reader, feed_id: int, failing_after: int) -> dict[str, Any] | None:
+    row = await db.fetchone(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = :id", {"id": feed_id})
     return None if row is None else feed_dict(row, failing_after)
 
 
-async def feed_counts(db: aiosqlite.Connection, failing_after: int) -> dict[str, Any]:
+_COUNT_NAMES = ("inactive", "disabled", "paused", "new", "failing", "erroring", "ok")
+_COUNT_WHERE = (
+    "active = 0",
+    "active = 1 AND disabled_reason IS NOT NULL",
+    "active = 1 AND disabled_reason IS NULL AND paused = 1",
+    "live AND last_poll_at IS NULL",
+    "live AND last_poll_at IS NOT NULL AND consecutive_errors >= :fa",
+    "live AND last_poll_at IS NOT NULL AND consecutive_errors BETWEEN 1 AND :fa - 1",
+    "live AND last_poll_at IS NOT NULL AND consecutive_errors = 0",
+)
+
+
+async def feed_counts(db: Reader, failing_after: int) -> dict[str, Any]:
     """Feeds per state and stories stored: one pass over the feeds table."""
-    async with db.execute(
-        """SELECT
-             SUM(active = 0),
-             SUM(active = 1 AND disabled_reason IS NOT NULL),
-             SUM(active = 1 AND disabled_reason IS NULL AND paused = 1),
-             SUM(live AND last_poll_at IS NULL),
-             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors >= :fa),
-             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors BETWEEN 1 AND :fa - 1),
-             SUM(live AND last_poll_at IS NOT NULL AND consecutive_errors = 0),
-             COUNT(*), IFNULL(SUM(stories), 0)
+    # SQLite sums its 0/1 comparisons; PostgreSQL counts with FILTER (no SUM of a boolean)
+    each = "SUM({})" if db.dialect == "sqlite" else "COUNT(*) FILTER (WHERE {})"
+    counts = ",\n             ".join(
+        each.format(where) + f" AS {name}"
+        for name, where in zip(_COUNT_NAMES, _COUNT_WHERE, strict=True)
+    )
+    row = await db.fetchone(
+        f"""SELECT
+             {counts},
+             COUNT(*) AS total, COALESCE(SUM(stories), 0) AS stories
            FROM (SELECT *, active = 1 AND disabled_reason IS NULL AND paused = 0 AS live
-                 FROM feeds)""",
+                 FROM feeds) AS f""",
         {"fa": failing_after},
-    ) as cur:
-        row = await cur.fetchone()
+    )
     assert row is not None
-    names = ("inactive", "disabled", "paused", "new", "failing", "erroring", "ok")
     return {
-        "feeds": {name: int(row[i] or 0) for i, name in enumerate(names)},
-        "feeds_total": int(row[7]),
-        "stories": int(row[8]),
+        "feeds": {name: int(row[name] or 0) for name in _COUNT_NAMES},
+        "feeds_total": int(row["total"]),
+        "stories": int(row["stories"]),
     }
-
-
-async def set_paused(store: SQLiteStore, feed_id: int, paused: bool, now: float) -> bool:
-    """Pause a feed (it is no longer claimed; a poll in flight finishes) or resume it (due
-    now). False when there is no such feed."""
-    async with store.transaction() as db:
-        if paused:
-            cur = await db.execute(
-                "UPDATE feeds SET paused = 1, paused_at = IFNULL(paused_at, ?) WHERE id = ?",
-                (now, feed_id),
-            )
-        else:
-            cur = await db.execute(
-                "UPDATE feeds SET next_poll_at = CASE WHEN paused = 1 "
-                "THEN MIN(next_poll_at, ?) ELSE next_poll_at END, "
-                "paused = 0, paused_at = NULL WHERE id = ?",
-                (now, feed_id),
-            )
-        return cur.rowcount > 0
 
 
 # -- activity ------------------------------------------------------------------------------
 
 
-async def hourly(db: aiosqlite.Connection, now: float, hours: int = 48) -> dict[str, Any]:
+async def hourly(db: Reader, now: float, hours: int = 48) -> dict[str, Any]:
     """Stories first seen, polls and poll errors per hour over the last `hours` hours (the
     current hour last), from the counters the triggers keep."""
     last = int(now // 3600)
@@ -265,17 +291,16 @@ async def hourly(db: aiosqlite.Connection, now: float, hours: int = 48) -> dict[
     stories = [0] * hours
     polls = [0] * hours
     errors = [0] * hours
-    async with db.execute(
-        "SELECT hour, stories FROM story_hours WHERE hour BETWEEN ? AND ?", (first, last)
-    ) as cur:
-        for hour, n in await cur.fetchall():
-            stories[hour - first] = n
-    async with db.execute(
-        "SELECT hour, polls, errors FROM poll_hours WHERE hour BETWEEN ? AND ?", (first, last)
-    ) as cur:
-        for hour, n, e in await cur.fetchall():
-            polls[hour - first] = n
-            errors[hour - first] = e
+    span = {"first": first, "last": last}
+    for r in await db.fetch(
+        "SELECT hour, stories FROM story_hours WHERE hour BETWEEN :first AND :last", span
+    ):
+        stories[r["hour"] - first] = r["stories"]
+    for r in await db.fetch(
+        "SELECT hour, polls, errors FROM poll_hours WHERE hour BETWEEN :first AND :last", span
+    ):
+        polls[r["hour"] - first] = r["polls"]
+        errors[r["hour"] - first] = r["errors"]
     return {
         "start": iso(first * 3600.0),
         "hours": hours,
@@ -288,16 +313,15 @@ async def hourly(db: aiosqlite.Connection, now: float, hours: int = 48) -> dict[
 # -- topics --------------------------------------------------------------------------------
 
 
-async def topic_stats(db: aiosqlite.Connection) -> dict[str, dict[str, Any]]:
-    async with db.execute("SELECT topic_id, matches, last_match_at FROM topic_stats") as cur:
-        return {
-            r["topic_id"]: {"matches": r["matches"], "last_match": iso(r["last_match_at"])}
-            for r in await cur.fetchall()
-        }
+async def topic_stats(db: Reader) -> dict[str, dict[str, Any]]:
+    return {
+        r["topic_id"]: {"matches": r["matches"], "last_match": iso(r["last_match_at"])}
+        for r in await db.fetch("SELECT topic_id, matches, last_match_at FROM topic_stats")
+    }
 
 
 async def timeline(
-    db: aiosqlite.Connection, topic_id: str, *, limit: int = 50, cursor: str | None = None
+    db: Reader, topic_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> Page:
     """A topic's matched stories, newest match first: headline, link, source, first seen,
     the terms that matched, and the development the story belongs to (id, headline, first
@@ -322,8 +346,7 @@ async def timeline(
               LEFT JOIN developments d ON d.id = ds.development_id
               WHERE st.topic_id = :topic {after}
               ORDER BY st.matched_at DESC, st.story_id DESC LIMIT :limit"""
-    async with db.execute(sql, params) as cur:
-        rows = list(await cur.fetchall())
+    rows = await db.fetch(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -359,7 +382,7 @@ async def timeline(
 
 
 async def developments_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     topic_id: str,
     *,
     limit: int = 20,
@@ -375,20 +398,19 @@ async def developments_page(
         at, dev_id = decode_cursor(cursor, "developments")
         after = "AND (last_seen_at, id) < (:at, :dev)"
         params.update(at=at, dev=dev_id)
-    async with db.execute(
+    rows = await db.fetch(
         f"""SELECT id, headline, first_seen_at, last_seen_at, stories, sources
               FROM developments WHERE topic_id = :topic {after}
              ORDER BY last_seen_at DESC, id DESC LIMIT :limit""",
         params,
-    ) as cur:
-        rows = list(await cur.fetchall())
+    )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["last_seen_at"], rows[-1]["id"])
     items = []
     for r in rows:
-        async with db.execute(
+        found = await db.fetch(
             """SELECT ds.story_id, ds.what_is_new, ds.duplicate, ds.similarity, s.title,
                       s.link, s.summary, s.published_at, s.first_seen_at, st.terms,
                       COALESCE(f.name, f.title, f.url) AS source
@@ -397,25 +419,25 @@ async def developments_page(
                  JOIN feeds f ON f.id = s.feed_id
                  LEFT JOIN story_topics st
                         ON st.story_id = ds.story_id AND st.topic_id = ds.topic_id
-                WHERE ds.development_id = ? ORDER BY ds.seq LIMIT ?""",
-            (r["id"], stories_each),
-        ) as cur:
-            stories = [
-                {
-                    "story_id": x["story_id"],
-                    "title": x["title"],
-                    "link": x["link"],
-                    "summary": x["summary"],
-                    "source": x["source"],
-                    "published": iso(x["published_at"]),
-                    "first_seen": iso(x["first_seen_at"]),
-                    "matched_terms": _terms(x["terms"] or "[]"),
-                    "duplicate": bool(x["duplicate"]),
-                    "similarity": x["similarity"],
-                    "what_is_new": _terms(x["what_is_new"]),
-                }
-                for x in await cur.fetchall()
-            ]
+                WHERE ds.development_id = :dev ORDER BY ds.seq LIMIT :each""",
+            {"dev": r["id"], "each": stories_each},
+        )
+        stories = [
+            {
+                "story_id": x["story_id"],
+                "title": x["title"],
+                "link": x["link"],
+                "summary": x["summary"],
+                "source": x["source"],
+                "published": iso(x["published_at"]),
+                "first_seen": iso(x["first_seen_at"]),
+                "matched_terms": _terms(x["terms"] or "[]"),
+                "duplicate": bool(x["duplicate"]),
+                "similarity": x["similarity"],
+                "what_is_new": _terms(x["what_is_new"]),
+            }
+            for x in found
+        ]
         items.append(
             {
                 "id": r["id"],
@@ -443,27 +465,36 @@ def _terms(raw: str) -> list[str]:
 _WORD = re.compile(r"\w+\*?", re.UNICODE)
 
 
+def _words(text: str) -> list[tuple[str, bool]]:
+    """The words of a search (at most 32), each with whether it ends in `*` (a prefix)."""
+    words = [(w.rstrip("*"), w.endswith("*")) for w in _WORD.findall(text)]
+    return [(w, prefix) for w, prefix in words if w][:32]
+
+
 def fts_query(text: str) -> str | None:
     """The user's words as an FTS5 query: every word must appear (title or summary, case-
     and accent-insensitive); a word ending in `*` is a prefix. FTS5 operators and quotes in
     the text are not interpreted. None when the text has no word."""
-    terms = []
-    for word in _WORD.findall(text):
-        prefix = word.endswith("*")
-        word = word.rstrip("*")
-        if word:
-            terms.append(f'"{word}"' + ("*" if prefix else ""))
-    return " ".join(terms[:32]) if terms else None
+    terms = [f'"{w}"' + ("*" if prefix else "") for w, prefix in _words(text)]
+    return " ".join(terms) if terms else None
 
 
-async def _id_bound(db: aiosqlite.Connection, sql: str, at: float) -> int | None:
-    async with db.execute(sql, (at,)) as cur:
-        row = await cur.fetchone()
-    return None if row is None else int(row[0])
+def ts_query(text: str) -> str | None:
+    """The same words as a PostgreSQL tsquery (for `to_tsquery('simple', …)`): every word
+    (`&`), a prefix `:*`; quoted, so no tsquery operator in the text is interpreted (a word
+    is letters, digits and `_` only). Case-insensitive like FTS5, but not accent-insensitive
+    (the `simple` configuration keeps accents)."""
+    terms = [f"'{w}'" + (":*" if prefix else "") for w, prefix in _words(text)]
+    return " & ".join(terms) if terms else None
+
+
+async def _id_bound(db: Reader, sql: str, at: float) -> int | None:
+    row = await db.fetchone(sql, {"at": at})
+    return None if row is None else int(row["id"])
 
 
 async def stories_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     q: str | None = None,
     since: float | None = None,
@@ -475,40 +506,55 @@ async def stories_page(
     """Stories newest first (by arrival), optionally matching the words of `q` (FTS5) and
     first seen in [since, until). The time window is also turned into a range of ids
     (through the first_seen_at index, widened by ARRIVAL_SKEW) so the newest-first walk
-    starts and stops near the window instead of walking every story."""
+    starts and stops near the window instead of walking every story. (SQLite: the unary `+`
+    keeps the planner off the first_seen_at and feed indexes; PostgreSQL's planner weighs
+    them by cost.) Words on PostgreSQL: the GIN index stories_fts, the same newest-first
+    order."""
+    pg = db.dialect == "postgresql"
+    plus = "" if pg else "+"
     where = []
     params: dict[str, Any] = {"limit": limit + 1}
     if since is not None:
-        where.append("+s.first_seen_at >= :since")
+        where.append(f"{plus}s.first_seen_at >= :since")
         params["since"] = since
         low = await _id_bound(
             db,
-            "SELECT id FROM stories WHERE first_seen_at < ? ORDER BY first_seen_at DESC LIMIT 1",
+            "SELECT id FROM stories WHERE first_seen_at < :at ORDER BY first_seen_at DESC LIMIT 1",
             since - ARRIVAL_SKEW,
         )
         if low is not None:
             where.append("s.id > :low")
             params["low"] = low
     if until is not None:
-        where.append("+s.first_seen_at < :until")
+        where.append(f"{plus}s.first_seen_at < :until")
         params["until"] = until
         high = await _id_bound(
             db,
-            "SELECT id FROM stories WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1",
+            "SELECT id FROM stories WHERE first_seen_at >= :at ORDER BY first_seen_at LIMIT 1",
             until + ARRIVAL_SKEW,
         )
         if high is not None:
             where.append("s.id < :high")
             params["high"] = high
     if feed_id is not None:
-        where.append("+s.feed_id = :feed_id")
+        where.append(f"{plus}s.feed_id = :feed_id")
         params["feed_id"] = feed_id
     if cursor is not None:
         _, before = decode_cursor(cursor, "stories")
         where.append("s.id < :before")
         params["before"] = before
     source = "stories s"
-    if q is not None:
+    order = "s.id DESC"
+    if q is not None and pg:
+        tsquery = ts_query(q)
+        if tsquery is None:
+            return Page([], None)
+        # the expression of the GIN index stories_fts (migration 6), so the index serves it
+        where.insert(
+            0, "to_tsvector('simple', s.title || ' ' || s.summary) @@ to_tsquery('simple', :match)"
+        )
+        params["match"] = tsquery
+    elif q is not None:
         match = fts_query(q)
         if match is None:
             return Page([], None)
@@ -517,8 +563,6 @@ async def stories_page(
         params["match"] = match
         where = [w.replace("s.id ", "stories_fts.rowid ") for w in where]
         order = "stories_fts.rowid DESC"
-    else:
-        order = "s.id DESC"
     sql = f"""SELECT s.id, s.feed_id, s.link, s.title, s.summary, s.author, s.published_at,
                      s.first_seen_at, s.updated_at, s.revision,
                      (SELECT COALESCE(f.name, f.title, f.url) FROM feeds f
@@ -526,8 +570,7 @@ async def stories_page(
               FROM {source}
               {"WHERE " + " AND ".join(where) if where else ""}
               ORDER BY {order} LIMIT :limit"""
-    async with db.execute(sql, params) as cur:
-        rows = list(await cur.fetchall())
+    rows = await db.fetch(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -535,7 +578,7 @@ async def stories_page(
     return Page([story_dict(r) for r in rows], next_cursor)
 
 
-def story_dict(r: aiosqlite.Row) -> dict[str, Any]:
+def story_dict(r: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": r["id"],
         "feed_id": r["feed_id"],
@@ -557,7 +600,7 @@ _ALERT_COLUMNS = """id, story_id, topic_id, sink_id, event, state, attempts, cre
     next_attempt_at, delivered_at, last_error, digest_id, queued_at, data"""
 
 
-def _alert_dict(r: aiosqlite.Row, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def _alert_dict(r: Mapping[str, Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         data = json.loads(r["data"])
     except ValueError:
@@ -583,31 +626,35 @@ def _alert_dict(r: aiosqlite.Row, attempts: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-async def _attempts(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, list[Any]]:
+async def _attempts(db: Reader, ids: Sequence[str]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {i: [] for i in ids}
     if not ids:
         return out
-    marks = ",".join("?" * len(ids))
-    async with db.execute(
+    params: dict[str, Any]
+    if db.dialect == "postgresql":  # one array parameter
+        among, params = "= ANY(:ids)", {"ids": list(ids)}
+    else:
+        params = {f"a{n}": i for n, i in enumerate(ids)}
+        among = f"IN ({', '.join(':' + name for name in params)})"
+    for r in await db.fetch(
         f"SELECT alert_id, attempt, at, status, latency, error FROM alert_attempts "
-        f"WHERE alert_id IN ({marks}) ORDER BY alert_id, attempt",
-        tuple(ids),
-    ) as cur:
-        for r in await cur.fetchall():
-            out[r["alert_id"]].append(
-                {
-                    "attempt": r["attempt"],
-                    "at": iso(r["at"]),
-                    "status": r["status"],
-                    "latency_seconds": None if r["latency"] is None else round(r["latency"], 4),
-                    "error": r["error"],
-                }
-            )
+        f"WHERE alert_id {among} ORDER BY alert_id, attempt",
+        params,
+    ):
+        out[r["alert_id"]].append(
+            {
+                "attempt": r["attempt"],
+                "at": iso(r["at"]),
+                "status": r["status"],
+                "latency_seconds": None if r["latency"] is None else round(r["latency"], 4),
+                "error": r["error"],
+            }
+        )
     return out
 
 
 async def alerts_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     state: str | None = None,
     limit: int = 50,
@@ -628,8 +675,7 @@ async def alerts_page(
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + "ORDER BY created_at DESC, id DESC LIMIT :limit"
     )
-    async with db.execute(sql, params) as cur:
-        rows = list(await cur.fetchall())
+    rows = await db.fetch(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -638,35 +684,31 @@ async def alerts_page(
     return Page([_alert_dict(r, attempts[r["id"]]) for r in rows], next_cursor)
 
 
-async def alert(db: aiosqlite.Connection, alert_id: str) -> dict[str, Any] | None:
-    async with db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)) as cur:
-        row = await cur.fetchone()
+async def alert(db: Reader, alert_id: str) -> dict[str, Any] | None:
+    row = await db.fetchone(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = :id", {"id": alert_id})
     if row is None:
         return None
     return _alert_dict(row, (await _attempts(db, [alert_id]))[alert_id])
 
 
-async def alert_summary(db: aiosqlite.Connection, now: float) -> dict[str, Any]:
+async def alert_summary(db: Reader, now: float) -> dict[str, Any]:
     """Alerts per state that needs attention, deliveries in the last 24 hours, the oldest
-    pending and the last delivery: index ranges, not a count of every alert."""
+    pending and the last delivery: index ranges, not a count of every alert. (SQLite is told
+    to use the partial index alerts_done; PostgreSQL has no such hint and needs none.)"""
+    done = "alerts INDEXED BY alerts_done" if db.dialect == "sqlite" else "alerts"
     out: dict[str, Any] = {}
     for state in ("pending", "held", "dead"):
-        async with db.execute("SELECT COUNT(*) FROM alerts WHERE state = ?", (state,)) as cur:
-            row = await cur.fetchone()
-        out[state] = int(row[0]) if row else 0
-    async with db.execute(
-        "SELECT COUNT(*) FROM alerts INDEXED BY alerts_done "
-        "WHERE state = 'delivered' AND delivered_at >= ?",
-        (now - 86400,),
-    ) as cur:
-        row = await cur.fetchone()
-    out["delivered_24h"] = int(row[0]) if row else 0
-    async with db.execute("SELECT MIN(created_at) FROM alerts WHERE state = 'pending'") as cur:
-        row = await cur.fetchone()
-    out["oldest_pending"] = iso(row[0]) if row else None
-    async with db.execute(
-        "SELECT MAX(delivered_at) FROM alerts INDEXED BY alerts_done WHERE state = 'delivered'"
-    ) as cur:
-        row = await cur.fetchone()
-    out["last_delivered"] = iso(row[0]) if row else None
+        row = await db.fetchone(
+            "SELECT COUNT(*) AS n FROM alerts WHERE state = :state", {"state": state}
+        )
+        out[state] = int(row["n"]) if row else 0
+    row = await db.fetchone(
+        f"SELECT COUNT(*) AS n FROM {done} WHERE state = 'delivered' AND delivered_at >= :since",
+        {"since": now - 86400},
+    )
+    out["delivered_24h"] = int(row["n"]) if row else 0
+    row = await db.fetchone("SELECT MIN(created_at) AS at FROM alerts WHERE state = 'pending'")
+    out["oldest_pending"] = iso(row["at"]) if row else None
+    row = await db.fetchone(f"SELECT MAX(delivered_at) AS at FROM {done} WHERE state = 'delivered'")
+    out["last_delivered"] = iso(row["at"]) if row else None
     return out

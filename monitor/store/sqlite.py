@@ -255,6 +255,24 @@ class SQLiteStore:
         ) as cur:
             return [FeedRow(**dict(r)) for r in await cur.fetchall()]
 
+    async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool:
+        """Pause a feed (it is no longer claimed; a poll in flight finishes) or resume it (due
+        now). False when there is no such feed."""
+        async with self.transaction() as db:
+            if paused:
+                cur = await db.execute(
+                    "UPDATE feeds SET paused = 1, paused_at = IFNULL(paused_at, ?) WHERE id = ?",
+                    (now, feed_id),
+                )
+            else:
+                cur = await db.execute(
+                    "UPDATE feeds SET next_poll_at = CASE WHEN paused = 1 "
+                    "THEN MIN(next_poll_at, ?) ELSE next_poll_at END, "
+                    "paused = 0, paused_at = NULL WHERE id = ?",
+                    (now, feed_id),
+                )
+            return cur.rowcount > 0
+
     async def record_poll(
         self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
     ) -> None:

@@ -8,12 +8,12 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
 from aiohttp import web
 
 from monitor import __version__
 from monitor.clock import iso
 from monitor.store import queries
+from monitor.store.readers import Reader
 from monitor.web.context import READER, WEB, WebSource, store_of
 from monitor.web.openapi import document
 from monitor.web.params import ParamError, Params
@@ -45,7 +45,7 @@ def handles_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _ctx(request: web.Request) -> tuple[WebSource, aiosqlite.Connection, Params]:
+def _ctx(request: web.Request) -> tuple[WebSource, Reader, Params]:
     return request.app[WEB], request.app[READER], Params(request)
 
 
@@ -60,12 +60,12 @@ def _cursor(p: Params) -> str | None:
 # Feed counts per state are one pass over the feeds table (about 3 ms per 10,000 feeds, CPU
 # bound): a dashboard refreshed by several people reuses them for this many seconds.
 COUNTS_TTL = 5.0
-_counts_cache: weakref.WeakKeyDictionary[
-    aiosqlite.Connection, tuple[float, int, dict[str, Any]]
-] = weakref.WeakKeyDictionary()
+_counts_cache: weakref.WeakKeyDictionary[Reader, tuple[float, int, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-async def feed_counts(source: WebSource, db: aiosqlite.Connection) -> dict[str, Any]:
+async def feed_counts(source: WebSource, db: Reader) -> dict[str, Any]:
     failing_after = source.config.polling.failing_after
     hit = _counts_cache.get(db)
     if hit is not None and time.monotonic() < hit[0] and hit[1] == failing_after:
@@ -75,7 +75,7 @@ async def feed_counts(source: WebSource, db: aiosqlite.Connection) -> dict[str, 
     return counts
 
 
-async def overview_data(source: WebSource, db: aiosqlite.Connection) -> dict[str, Any]:
+async def overview_data(source: WebSource, db: Reader) -> dict[str, Any]:
     now = source.clock.now().timestamp()
     counts = await feed_counts(source, db)
     return {
@@ -143,7 +143,7 @@ def _pause(paused: bool) -> Handler:
             return refused
         feed_id = p.path_id("feed_id")
         now = source.clock.now().timestamp()
-        if not await queries.set_paused(store_of(request.app), feed_id, paused, now):
+        if not await store_of(request.app).set_paused(feed_id, paused, now):
             return error(404, "no such feed")
         _counts_cache.pop(db, None)
         found = await queries.feed(db, feed_id, source.config.polling.failing_after)
@@ -159,7 +159,7 @@ async def topics(request: web.Request) -> web.StreamResponse:
     return _json({"items": await topic_list(source, db)})
 
 
-async def topic_list(source: WebSource, db: aiosqlite.Connection) -> list[dict[str, Any]]:
+async def topic_list(source: WebSource, db: Reader) -> list[dict[str, Any]]:
     stats = await queries.topic_stats(db)
     return [
         {

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-import aiosqlite
 from aiohttp import web
 
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.store.sqlite import SQLiteStore
+from monitor.store.readers import Reader
 
 
 class Kicker(Protocol):
@@ -35,11 +35,20 @@ class WebSource(Protocol):
     def token(self) -> str | None: ...
 
 
+@runtime_checkable
+class WebStore(Protocol):
+    """The store's writes the API makes (both stores have them)."""
+
+    async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool: ...
+
+    async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]: ...
+
+
 WEB = web.AppKey("web", WebSource)
-READER = web.AppKey("reader", aiosqlite.Connection)
+READER: web.AppKey[Reader] = web.AppKey("reader")
 
 
-def store_of(app: web.Application) -> SQLiteStore:
+def store_of(app: web.Application) -> WebStore:
     store = app[WEB].store
-    assert isinstance(store, SQLiteStore)
+    assert isinstance(store, WebStore)
     return store
