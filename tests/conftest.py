@@ -399,9 +399,9 @@ async def web_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     """make(token=None, extra_items=None) -> WebServer. A SQLite store filled by real polls
     and deliveries; on PostgreSQL, that store copied into a fresh database (`monitor
-    migrate`'s copy) and a second service over it, which the server serves (the PostgreSQL
-    store has no detection stage yet, so its own polls would match no topic); its `twin`
-    serves the SQLite original, with the same clock."""
+    migrate`'s copy) and a second service over it, which the server serves (the same data
+    on both, so every answer can be compared); its `twin` serves the SQLite original, with
+    the same clock."""
     from monitor import status
     from monitor.clock import FixedClock
     from monitor.migrate import copy_store, storage_of

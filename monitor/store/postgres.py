@@ -317,7 +317,7 @@ class PostgresStore:
                     now,
                     feed_id,
                 )
-        return _count(status) > 0
+        return rows_affected(status) > 0
 
     async def record_poll(
         self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
