@@ -119,6 +119,7 @@ class Detection:
         self.last_error: str | None = None
         self.totals = DetectionOutcome()
         self._lock = asyncio.Lock()
+        self._again = False  # stories came while a pass ran: go round once more
 
     @property
     def config(self) -> Config:
@@ -158,39 +159,60 @@ class Detection:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def process(self, config: Config) -> DetectionOutcome:
+    async def process(self, config: Config, *, wait: bool = True) -> DetectionOutcome:
         """Detect every story waiting, a batch per transaction; never raises (a failure is
-        logged and kept in `last_error`; the stories stay queued)."""
+        logged and kept in `last_error`; the stories stay queued).
+
+        With `wait=False`, a call made while another is running returns at once (with
+        nothing): the running one goes round again and takes the new stories too, and its
+        outcome counts them. Polls finishing together so share one pass instead of queueing
+        one transaction each."""
         total = DetectionOutcome()
+        if not wait and self._lock.locked():
+            self._again = True
+            return total
         async with self._lock:
-            self._config = config
-            if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
-                await self._reload()
-            batch = config.detection.batch
-            skipped = 0
-            error_before = self.last_error
-            while True:
-                try:
-                    outcome, done = await self._batch(batch)
-                except StoreError as exc:
-                    self._failed("store", str(exc))
-                    await self._reload()
-                    break
-                except Exception as exc:  # a bug on some story: isolate it, keep the rest going
-                    self._failed("internal", f"{type(exc).__name__}: {exc}", exc_info=True)
-                    await self._reload()
-                    if batch > 1:
-                        batch = 1
-                        continue
-                    skipped += 1
-                    # a failure that is not a story's stays logged and is retried later
-                    if skipped > MAX_SKIPS or not await self._skip_first():
-                        break
-                    continue
-                total.add(outcome)
-                if done:
-                    break
+            total = await self._run(config)
         self.totals.add(total)
+        return total
+
+    async def _run(self, config: Config) -> DetectionOutcome:
+        total = DetectionOutcome()
+        self._again = True
+        while self._again:
+            self._again = False
+            total.add(await self._pass(config))
+        return total
+
+    async def _pass(self, config: Config) -> DetectionOutcome:
+        total = DetectionOutcome()
+        self._config = config
+        if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
+            await self._reload()
+        batch = config.detection.batch
+        skipped = 0
+        error_before = self.last_error
+        while True:
+            try:
+                outcome, done = await self._batch(batch)
+            except StoreError as exc:
+                self._failed("store", str(exc))
+                await self._reload()
+                break
+            except Exception as exc:  # a bug on some story: isolate it, keep the rest going
+                self._failed("internal", f"{type(exc).__name__}: {exc}", exc_info=True)
+                await self._reload()
+                if batch > 1:
+                    batch = 1
+                    continue
+                skipped += 1
+                # a failure that is not a story's stays logged and is retried later
+                if skipped > MAX_SKIPS or not await self._skip_first():
+                    break
+                continue
+            total.add(outcome)
+            if done:
+                break
         if total.stories and not skipped and self.last_error == error_before:
             self.last_error = None  # a clean run: what failed before works again
         return total

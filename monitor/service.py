@@ -109,6 +109,8 @@ class Service:
         workers = min(len(feeds), self.config.polling.concurrency)
         await asyncio.gather(*(worker() for _ in range(workers)))
         await self.store.flush()  # every poll's record committed before the summary
+        if (await self.deps.detection.process(self.config)).alerts:  # all of it detected
+            self.deliverer.kick()
         return [o for o in outcomes if o is not None]
 
     async def drain(self, timeout: float) -> list[str]:
