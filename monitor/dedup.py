@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -129,6 +130,21 @@ def _content(ws: list[str]) -> set[str]:
     return {w for w in ws if len(w) > 2 or w.isdigit()}
 
 
+_BODIES: dict[str, tuple[list[str], frozenset[int], frozenset[str]]] = {}
+_BODIES_MAX = 4096  # an earlier story is a candidate for many new ones: analysed once
+
+
+def _body(text: str) -> tuple[list[str], frozenset[int], frozenset[str]]:
+    """(words, 3-shingle set, word set) of a body, from a bounded cache."""
+    found = _BODIES.get(text)
+    if found is None:
+        if len(_BODIES) >= _BODIES_MAX:
+            _BODIES.clear()
+        ws = words(text)
+        found = _BODIES[text] = (ws, shingles(ws), frozenset(ws))
+    return found
+
+
 def title_key(title: str) -> int | None:
     """Band key of a headline long enough to identify a story by itself, else None."""
     ws = words(title)
@@ -153,7 +169,7 @@ def _overlap(a: set[str], b: set[str]) -> float:
     return shared / min(len(a), len(b)) if shared >= 2 else 0.0
 
 
-def _about(title: set[str], body: set[str]) -> bool:
+def _about(title: AbstractSet[str], body: AbstractSet[str]) -> bool:
     return len(title & body) >= max(2.0, ABOUT_SHARE * len(title))
 
 
@@ -181,9 +197,7 @@ def check(
     fp = fp or fingerprint(story, hasher)
     if not fp.bands:
         return DedupResult(None, False)
-    body_words = words(story.text)
-    body = shingles(body_words)
-    body_set = set(body_words)
+    _, body, body_set = _body(story.text)
     title_ws = words(story.title)
     title = _content(_title_words(story.title))
     body_matches: list[tuple[datetime, int, DuplicateMatch]] = []
@@ -195,8 +209,7 @@ def check(
         other = lookup(cid)
         if other is None:
             continue
-        other_words = words(other.text)
-        other_body = shingles(other_words)
+        _, other_body, other_words = _body(other.text)
         other_title = _content(_title_words(other.title))
         t_overlap = _overlap(title, other_title)
         containment = 0.0
@@ -205,7 +218,7 @@ def check(
             if containment >= BODY_CONTAINMENT:
                 if (
                     t_overlap >= TITLE_OVERLAP
-                    or _about(title, set(other_words))
+                    or _about(title, other_words)
                     or _about(other_title, body_set)
                 ):
                     match = DuplicateMatch(cid, containment, t_overlap, False)
