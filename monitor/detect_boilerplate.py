@@ -65,11 +65,17 @@ class MemoryBodyHistory:
 def _body_keys(text: str) -> tuple[str, ...]:
     """The comparison key of each whitespace token of a body (cached: a source's recent bodies
     are compared with each new one)."""
-    return tuple(" ".join(words(t)) for t in text.split())
+    return tuple(map(_token_key, text.split()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _token_key(token: str) -> str:
+    """A whitespace token as compared: its words, casefolded (most tokens recur)."""
+    return " ".join(words(token))
 
 
 def _keys(tokens: Sequence[str]) -> list[str]:
-    return [" ".join(words(t)) for t in tokens]
+    return list(map(_token_key, tokens))
 
 
 def _common(a: Sequence[str], b: Sequence[str]) -> int:
