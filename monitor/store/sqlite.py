@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file through aiosqlite, WAL mode.
 
 One connection serves the daemon; an asyncio lock makes each write transaction whole
-(`BEGIN IMMEDIATE … COMMIT`), so stories, their topic matches, their alert rows and the
-feed's new validators are committed together or not at all.
+(`BEGIN IMMEDIATE … COMMIT`): a feed's new stories and its new validators commit together;
+a batch of detection decisions (duplicate links, matches, developments, alert rows) commits
+with the stories' mark "detected" (monitor/store/sqlite_detect.py).
 """
 
 from __future__ import annotations
@@ -419,8 +420,9 @@ class SQLiteStore:
         unchanged: int,
         now: float,
     ) -> IngestResult:
-        """In one transaction: insert the new stories with their topic matches and alert rows,
-        record revisions of updated ones, and the poll's effect on the feed row.
+        """In one transaction: insert the new stories (waiting for detection; matches and
+        alert rows given here are written too), record revisions of updated ones (or store a
+        change that does not matter in place), and the poll's effect on the feed row.
 
         A story that another writer stored meanwhile is not inserted twice and gets no alert:
         only rows this transaction inserted produce alerts."""
