@@ -78,11 +78,25 @@ class Enricher:
             if done:
                 await detected()
                 continue
-            await nap(self._wake, stop, BEAT)
+            await nap(self._wake, stop, await self._until_due())
+
+    async def _until_due(self) -> float:
+        """Seconds to sleep: until the next page is due, at most a beat (a kick wakes it)."""
+        try:
+            due = await self.store.next_text_due()
+        except Exception:
+            return BEAT
+        if due is None:
+            return BEAT
+        return min(BEAT, max(0.05, due - self.clock.now().timestamp()))
 
     async def round(self, cfg: Config) -> int:
-        """Fetch the pages due now (at most a batch); returns how many were recorded."""
+        """Fetch the pages due now (at most a batch); returns how many were recorded. A read
+        first: no write transaction while nothing is due (most feeds fetch no pages)."""
         now = self.clock.now().timestamp()
+        next_due = await self.store.next_text_due()
+        if next_due is None or next_due > now:
+            return 0
         due = await self.store.claim_texts(now, cfg.full_text.concurrency * 4, LEASE)
         if not due:
             return 0

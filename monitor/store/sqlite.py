@@ -65,6 +65,22 @@ def _retrieved(done: asyncio.Future[None]) -> None:
         done.exception()
 
 
+async def _key_rows(
+    db: aiosqlite.Connection, sql: str, feed_id: int, keys: Sequence[str]
+) -> list[aiosqlite.Row]:
+    """Rows of `sql` for a feed's `keys`, 400 keys a statement (SQLite's variable limit);
+    each `{marks}` in `sql` is one `feed_id = ? AND key IN (…)` pair's list."""
+    out: list[aiosqlite.Row] = []
+    for i in range(0, len(keys), 400):
+        chunk = list(keys[i : i + 400])
+        times = sql.count("{marks}")
+        async with db.execute(
+            sql.format(marks=",".join("?" * len(chunk))), (feed_id, *chunk) * times
+        ) as cur:
+            out.extend(await cur.fetchall())
+    return out
+
+
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return any(w in text for w in ("full", "readonly", "read-only", "disk i/o", "locked"))
@@ -368,48 +384,29 @@ class SQLiteStore:
     async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
         """content_hash of each of `keys` already stored for the feed, including pruned
         stories' tombstones (a re-listed old item is not new)."""
-        out: dict[str, str] = {}
-        for i in range(0, len(keys), 400):
-            chunk = list(keys[i : i + 400])
-            marks = ",".join("?" * len(chunk))
-            async with self.db.execute(
-                f"SELECT key, content_hash FROM stories WHERE feed_id = ? AND key IN ({marks}) "
-                f"UNION ALL SELECT key, content_hash FROM story_tombstones "
-                f"WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk, feed_id, *chunk),
-            ) as cur:
-                out.update({r[0]: r[1] for r in await cur.fetchall()})
-        return out
+        rows = await _key_rows(
+            self.db,
+            "SELECT key, content_hash FROM stories WHERE feed_id = ? AND key IN ({marks}) "
+            "UNION ALL SELECT key, content_hash FROM story_tombstones "
+            "WHERE feed_id = ? AND key IN ({marks})",
+            feed_id,
+            keys,
+        )
+        return {r[0]: r[1] for r in rows}
 
     @staticmethod
     async def _present_keys(
         db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
     ) -> set[str]:
-        out: set[str] = set()
-        for i in range(0, len(keys), 400):
-            chunk = list(keys[i : i + 400])
-            marks = ",".join("?" * len(chunk))
-            async with db.execute(
-                f"SELECT key FROM stories WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
-            ) as cur:
-                out.update(r[0] for r in await cur.fetchall())
-        return out
+        sql = "SELECT key FROM stories WHERE feed_id = ? AND key IN ({marks})"
+        return {r[0] for r in await _key_rows(db, sql, feed_id, keys)}
 
     @staticmethod
     async def _story_ids(
         db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
     ) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for i in range(0, len(keys), 400):
-            chunk = list(keys[i : i + 400])
-            marks = ",".join("?" * len(chunk))
-            async with db.execute(
-                f"SELECT key, id FROM stories WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
-            ) as cur:
-                out.update((r[0], r[1]) for r in await cur.fetchall())
-        return out
+        sql = "SELECT key, id FROM stories WHERE feed_id = ? AND key IN ({marks})"
+        return {r[0]: r[1] for r in await _key_rows(db, sql, feed_id, keys)}
 
     async def ingest(
         self,
@@ -536,16 +533,8 @@ class SQLiteStore:
 
     async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
-        out: dict[str, tuple[str, str]] = {}
-        for i in range(0, len(keys), 400):
-            chunk = list(keys[i : i + 400])
-            marks = ",".join("?" * len(chunk))
-            async with self.db.execute(
-                f"SELECT key, title, summary FROM stories WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
-            ) as cur:
-                out.update({r[0]: (r[1], r[2]) for r in await cur.fetchall()})
-        return out
+        sql = "SELECT key, title, summary FROM stories WHERE feed_id = ? AND key IN ({marks})"
+        return {r[0]: (r[1], r[2]) for r in await _key_rows(self.db, sql, feed_id, keys)}
 
     # -- full text -------------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ from monitor.store.base import (
 
 PENDING_SQL = PENDING_TEMPLATE.format(after="?", hold="?", limit="?")
 REPLAY_SQL = REPLAY_TEMPLATE.format(since="?", after="?", limit="?")
-_READ = TEXT_READ
 
 
 class SQLiteDetection:
@@ -288,13 +287,13 @@ class SQLiteDetection:
         if self._story_updates:
             await db.executemany(
                 "UPDATE stories SET canonical_url = ?, duplicate_of = ?, duplicate_by = ?, "
-                f"detected_rev = ?, text_state = {_READ} WHERE id = ?",
+                f"detected_rev = ?, text_state = {TEXT_READ} WHERE id = ?",
                 self._story_updates,
             )
         if self._rev_updates:
             await db.executemany(
                 "UPDATE stories SET detected_rev = ?, duplicate_of = COALESCE(duplicate_of, ?), "
-                f"duplicate_by = COALESCE(duplicate_by, ?), text_state = {_READ} WHERE id = ?",
+                f"duplicate_by = COALESCE(duplicate_by, ?), text_state = {TEXT_READ} WHERE id = ?",
                 self._rev_updates,
             )
         if self._bands:

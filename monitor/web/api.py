@@ -175,26 +175,25 @@ async def topic_list(source: WebSource, db: Reader) -> list[dict[str, Any]]:
     ]
 
 
-@handles_errors
-async def timeline(request: web.Request) -> web.StreamResponse:
-    source, db, p = _ctx(request)
-    topic_id = p.path_text("topic_id")
-    topic = next((t for t in await topic_list(source, db) if t["id"] == topic_id), None)
-    if topic is None:
-        return error(404, "no such topic")
-    page = await queries.timeline(db, topic_id, limit=_limit(p), cursor=_cursor(p))
-    return _json({"topic": topic, **page.as_dict()})
+def _topic_page(list_page: Any) -> Any:
+    """A handler for one topic's keyset list (`list_page(db, topic_id, limit=, cursor=)`):
+    404 for an unknown topic, else the topic and the page."""
+
+    @handles_errors
+    async def handler(request: web.Request) -> web.StreamResponse:
+        source, db, p = _ctx(request)
+        topic_id = p.path_text("topic_id")
+        topic = next((t for t in await topic_list(source, db) if t["id"] == topic_id), None)
+        if topic is None:
+            return error(404, "no such topic")
+        page = await list_page(db, topic_id, limit=_limit(p), cursor=_cursor(p))
+        return _json({"topic": topic, **page.as_dict()})
+
+    return handler
 
 
-@handles_errors
-async def developments(request: web.Request) -> web.StreamResponse:
-    source, db, p = _ctx(request)
-    topic_id = p.path_text("topic_id")
-    topic = next((t for t in await topic_list(source, db) if t["id"] == topic_id), None)
-    if topic is None:
-        return error(404, "no such topic")
-    page = await queries.developments_page(db, topic_id, limit=_limit(p), cursor=_cursor(p))
-    return _json({"topic": topic, **page.as_dict()})
+timeline = _topic_page(queries.timeline)
+developments = _topic_page(queries.developments_page)
 
 
 @handles_errors
