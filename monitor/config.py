@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.cron import validate as validate_cron
+from monitor.cron import zone
 from monitor.intervals import SERVER_HINT_CAP
 from monitor.profile import (
     DEFAULT_THRESHOLD,
@@ -1027,14 +1029,10 @@ def _rate_limit(value: Any) -> RateLimit:
 
 
 def _cron(value: Any) -> str:
-    from monitor.alerts.cron import validate
-
-    return validate(_str(value))
+    return validate_cron(_str(value))
 
 
 def _timezone(value: Any) -> str:
-    from monitor.alerts.cron import zone
-
     text = _str(value)
     zone(text)
     return text

@@ -24,11 +24,11 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from monitor import cli
-from monitor.alerts.cron import next_fire
 from monitor.alerts.outbox import retry_delay
 from monitor.alerts.webhook import parse_retry_after
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
+from monitor.cron import next_fire
 from tests.conftest import TOPIC_QUERY, WEBHOOK_SECRET, FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, events, service_for
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import aiohttp
 
-from monitor.alerts.cron import next_fire
 from monitor.alerts.sinks import send
 from monitor.alerts.webhook import SendResult
 from monitor.clock import Clock
 from monitor.config import Config
+from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
 from monitor.scheduler import nap
 from monitor.store import Store
