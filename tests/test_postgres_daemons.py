@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from tests.conftest import DaemonProcess, FeedServer, Receiver, Route, rss
@@ -71,6 +72,9 @@ async def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> Non
         await asyncio.sleep(0.1)
 
 
+# its own bounded waits add up to 130 s: under load one of them, not the suite's timeout,
+# must say what did not happen
+@pytest.mark.timeout(240)
 async def test_two_daemons_share_the_work_and_survive_a_kill(
     pg_cluster: Any,
     pg_url: str,
