@@ -1,9 +1,9 @@
-"""Offline: fit the development link model (:data:`monitor.developments.LINK_WEIGHTS`).
+"""Offline: fit the development link model (:data:`monitor.linkmodel.LINK_WEIGHTS`).
 
 Never imported by the detectors. It streams a *labelled* JSON-lines file (stories up to
 ``--until``, a date: fit on the first part of a stream, score on the rest) through the same
 pipeline as :mod:`monitor.evaluate`, with the tracker's previous similarity-bar rule deciding
-(``weights=None``), records the :func:`monitor.developments.link_features` of every
+(``weights=None``), records the :func:`monitor.linkmodel.link_features` of every
 (story, candidate earlier story) pair the tracker considers, labels a pair 1 when both stories
 carry the same ``cluster_id``, and fits an L2-regularised logistic regression by Newton's method
 (nine weights: a few parameters, not a memory of stories). The labels are read here only.
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
 from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
-from monitor.developments import LINK_FEATURES, DevelopmentTracker
+from monitor.developments import DevelopmentTracker
+from monitor.linkmodel import LINK_FEATURES
 
 Pair = tuple[tuple[float, ...], float]
 

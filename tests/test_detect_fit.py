@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from bench.fit_links import collect_pairs, fit_logistic, main
-from monitor.developments import LINK_FEATURES
+from monitor.linkmodel import LINK_FEATURES
 
 ROWS = [
     (

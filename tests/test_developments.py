@@ -4,14 +4,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from monitor.dedup import StoryText
-from monitor.developments import (
-    LINK_FEATURES,
-    DevelopmentTracker,
-    MemoryDevelopmentStore,
-    link_features,
-    link_probability,
-    new_sentences,
-)
+from monitor.developments import DevelopmentTracker, new_sentences
+from monitor.devstate import MemoryDevelopmentStore
+from monitor.linkmodel import LINK_FEATURES, link_features, link_probability
 from monitor.textfeatures import term_vector
 
 T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)

@@ -1,0 +1,162 @@
+"""The link model: whether a new story belongs to the development of an earlier one.
+
+A small logistic model over a (new story, earlier story) pair (:func:`link_features`,
+:data:`LINK_WEIGHTS`): the cosine, log(1 + days apart) and their product, how many rare
+(document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names, other
+multiword names (places, organisations) and numbers the two share, whether they come from the
+same source, and whether either is thin (under ``THIN_TERMS`` terms, e.g. a headline with a
+boilerplate body). A person's full name links a court follow-up months later, while a city is
+shared by unrelated incidents; the age term makes an old development need more evidence. The
+story joins the development of the most probable link if that probability is at least
+``LINK_THRESHOLD``, else opens a new one. The nine weights were fitted offline
+(`bench/fit_links.py`, L2-regularised logistic regression over every (story, candidate) pair) on
+the first half of the labelled stream only, and the threshold chosen there (alert F1 was flat
+within 0.003 for 0.3-0.4; the higher one keeps more alerts, as missing a new development is
+worse for a monitor than an extra alert); the second half was only scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from monitor.devstate import StoryState
+
+THIN_TERMS = 12
+RARE_SPECIFIC_DF = 5
+# Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
+# labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
+LINK_WEIGHTS: tuple[float, ...] | None = (
+    -2.138,  # bias
+    12.099,  # cos
+    -1.218,  # log_age
+    0.133,  # cos_x_log_age
+    2.116,  # person
+    1.416,  # place
+    0.293,  # number
+    0.309,  # same_source
+    -0.434,  # thin
+)
+LINK_THRESHOLD = 0.4
+
+
+LINK_FEATURES = (
+    "bias",
+    "cos",
+    "log_age",
+    "cos_x_log_age",
+    "person",
+    "place",
+    "number",
+    "same_source",
+    "thin",
+)
+
+
+def link_features(
+    vector: Mapping[str, float],
+    source: str,
+    other: StoryState,
+    cosine: float,
+    age_days: float,
+    rare: Callable[[str], bool],
+    specifics: Sequence[str] | None = None,
+) -> tuple[float, ...]:
+    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`.
+    ``specifics``: :func:`link_specifics` of ``vector``, when the caller has them."""
+    kinds = rare_specifics(specifics if specifics is not None else link_specifics(vector), rare)
+    return pair_features(kinds, len(vector), source, other, cosine, age_days)
+
+
+def rare_specifics(
+    specifics: Iterable[str], rare: Callable[[str], bool]
+) -> tuple[list[str], list[str], list[str]]:
+    """The rare ones of :func:`link_specifics`: (person names, other names, numbers)."""
+    person: list[str] = []
+    place: list[str] = []
+    number: list[str] = []
+    for term in specifics:
+        if term.startswith("p:"):
+            kind = person
+        elif term.startswith("n:"):
+            kind = place
+        elif term.isdigit() and len(term) >= 2:
+            kind = number
+        else:
+            continue
+        if rare(term):
+            kind.append(term)
+    return person, place, number
+
+
+def pair_features(
+    kinds: tuple[list[str], list[str], list[str]],
+    size: int,
+    source: str,
+    other: StoryState,
+    cosine: float,
+    age_days: float,
+) -> tuple[float, ...]:
+    """:func:`link_features` given the new story's :func:`rare_specifics` and its number of
+    terms (``size``): what depends on the earlier story only."""
+    la = math.log1p(max(0.0, age_days))
+    other_vector = other.vector
+    person = place = number = 0
+    for term in kinds[0]:
+        person += term in other_vector
+    for term in kinds[1]:
+        place += term in other_vector
+    for term in kinds[2]:
+        number += term in other_vector
+    return (
+        1.0,
+        cosine,
+        la,
+        cosine * la,
+        float(min(person, 2)),
+        float(min(place, 2)),
+        float(min(number, 2)),
+        float(bool(source) and source == other.source),
+        float(min(size, len(other_vector)) < THIN_TERMS),
+    )
+
+
+def link_specifics(vector: Mapping[str, float]) -> list[str]:
+    """The terms of ``vector`` that :func:`link_features` counts when shared: person names,
+    other multiword names and numbers of two or more digits."""
+    return [t for t in vector if t.startswith(("p:", "n:")) or (t.isdigit() and len(t) >= 2)]
+
+
+def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
+    return sigmoid(link_score(features, weights))
+
+
+def link_score(features: Sequence[float], weights: Sequence[float]) -> float:
+    return sum(f * w for f, w in zip(features, weights, strict=True))
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# rounding slack of a bound on the link score (scores are sums of nine products of size < 100)
+SCORE_SLACK = 1e-9
+
+
+def score_bound(
+    weights: Sequence[float], kinds: tuple[list[str], list[str], list[str]], size: int, source: str
+) -> tuple[float, float, float, float] | None:
+    """For pruning candidates: (c0, wc, wl, wx) such that the link score of a candidate of
+    cosine c and log age la is at most ``c0 + wc * c + (wl + wx * c) * la``: the shared
+    specifics, same source and thin features at their best for the new story. None for
+    weights that are not :data:`LINK_FEATURES`'."""
+    if len(weights) != len(LINK_FEATURES):
+        return None
+    bias, wc, wl, wx, wp, wn, wnum, ws, wt = weights
+    c0 = bias
+    c0 += max(0.0, wp * min(2, len(kinds[0])))
+    c0 += max(0.0, wn * min(2, len(kinds[1])))
+    c0 += max(0.0, wnum * min(2, len(kinds[2])))
+    c0 += max(0.0, ws) if source else 0.0
+    c0 += wt if size < THIN_TERMS else max(0.0, wt)
+    return c0, wc, wl, wx
