@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -242,10 +243,17 @@ def _heartbeat_seconds() -> float:
     return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
 
 
+async def read_config(path: Path) -> Config:
+    """`config.load` in a worker thread: compiling many topics' queries and seed profiles
+    takes a second per thousand topics, which must not stall polls, deliveries and /status
+    (SIGHUP while running)."""
+    return await asyncio.to_thread(config_mod.load, path)
+
+
 async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
     notifier.notify("RELOADING=1")
     try:
-        new = config_mod.load(service.config.source)
+        new = await read_config(service.config.source)
     except ConfigError as exc:
         service.last_reload_error = str(exc)
         log.error(

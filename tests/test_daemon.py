@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from monitor.daemon import read_config
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA
 
@@ -184,3 +186,27 @@ async def test_poll_once_polls_every_feed_delivers_and_prints_a_summary(
             assert rows[bad]["result"] == "error"
             assert summary["alerts_delivered"] == 0
     assert len(receiver.delivered()) == 1
+
+
+async def test_a_reload_reads_the_configuration_off_the_event_loop(
+    config_factory: Callable[..., Path],
+) -> None:
+    """Compiling topics (a second per thousand seeded ones) must not stall the loop's polls,
+    deliveries and /status: the loop keeps running while the file is read and checked."""
+    path = config_factory([], "http://127.0.0.1:9/hook")
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)  # the ticker is running
+    before = turns
+    config = await read_config(path)
+    during = turns - before
+    task.cancel()
+    assert config.topics[0].id == "ukraine-security-guarantees"
+    assert during > 0, "the event loop was blocked while the configuration was loaded"
