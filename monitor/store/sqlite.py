@@ -9,6 +9,7 @@ with the stories' mark "detected" (monitor/store/sqlite_detect.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import os
@@ -327,11 +328,8 @@ class SQLiteStore:
                     ),
                 )
 
-    _FEED_COLUMNS = (
-        "id, url, name, interval, etag, last_modified, next_poll_at, consecutive_errors, "
-        "body_hash, explicit_interval, rate, server_interval, last_success_at, config_url, "
-        "pushed, full_text"
-    )
+    # FeedRow's fields, in order: a row is FeedRow(*row)
+    _FEED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(FeedRow))
 
     # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
     CLAIM_SQL = f"""SELECT {_FEED_COLUMNS} FROM feeds INDEXED BY feeds_due
@@ -346,20 +344,20 @@ class SQLiteStore:
         so a crash mid-poll retries it after one interval instead of at once."""
         skip = set(exclude)
         async with self.transaction() as db:
-            async with db.execute(self.CLAIM_SQL, (now, limit + len(skip))) as cur:
-                rows = [r for r in await cur.fetchall() if r["id"] not in skip][:limit]
+            found = await db.execute_fetchall(self.CLAIM_SQL, (now, limit + len(skip)))
+            feeds = [FeedRow(*r) for r in found if r[0] not in skip][:limit]
             await db.executemany(
                 "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
-                [(now + r["interval"], r["id"]) for r in rows],
+                [(now + f.interval, f.id) for f in feeds],
             )
-        return [FeedRow(**dict(r)) for r in rows]
+        return feeds
 
     async def active_feeds(self) -> list[FeedRow]:
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             f"SELECT {self._FEED_COLUMNS} FROM feeds "
             "WHERE active = 1 AND disabled_reason IS NULL AND paused = 0 ORDER BY id"
-        ) as cur:
-            return [FeedRow(**dict(r)) for r in await cur.fetchall()]
+        )
+        return [FeedRow(*r) for r in rows]
 
     async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool:
         """Pause a feed (it is no longer claimed; a poll in flight finishes) or resume it (due
@@ -1262,7 +1260,7 @@ class SQLiteStore:
             f"SELECT {self._FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)
         ) as cur:
             row = await cur.fetchone()
-        return None if row is None else FeedRow(**dict(row))
+        return None if row is None else FeedRow(*row)
 
     async def subscriptions(self) -> list[Subscription]:
         async with self.db.execute(f"{SUBSCRIPTION_SELECT} ORDER BY w.feed_id") as cur:
