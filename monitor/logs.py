@@ -19,7 +19,12 @@ LEVELS = {
 }
 
 
+_generation = 0  # counts configurations: a Logger binds anew after a change
+
+
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
+    global _generation
+    _generation += 1
     out = stream or sys.stdout
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
@@ -42,12 +47,37 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
 
 
 def set_level(level: str) -> None:
-    """Change the level of the loggers made from now on and of those already made (they
-    are not cached: cache_logger_on_first_use is off)."""
+    """Change the level of the loggers made from now on and of those already made (each
+    binds anew on its next event)."""
+    global _generation
+    _generation += 1
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO))
     )
 
 
-def get(name: str) -> Any:
-    return structlog.get_logger(name)
+class Logger:
+    """A logger that follows `configure` and `set_level`, binding structlog's logger once
+    per configuration: structlog's lazy proxy (cache_logger_on_first_use off) binds a new
+    one for every event, a few microseconds each, even for an event its level drops."""
+
+    __slots__ = ("_bound", "_context", "_generation", "_name")
+
+    def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+        self._generation = -1
+        self._bound: Any = None
+
+    def bind(self, **values: Any) -> Logger:
+        return Logger(self._name, {**self._context, **values})
+
+    def __getattr__(self, method: str) -> Any:  # info, warning, error, ...
+        if self._generation != _generation:
+            self._bound = structlog.get_logger(self._name).bind(**self._context)
+            self._generation = _generation
+        return getattr(self._bound, method)
+
+
+def get(name: str) -> Logger:
+    return Logger(name)
