@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass, field
+from collections import deque
 from urllib.parse import urlsplit
 
 
-@dataclass
 class _Host:
-    slots: asyncio.Semaphore
-    next_start: float = 0.0  # loop time before which no request may start
-    users: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One host's state: requests holding a slot, the queue waiting for one, when the next
+    request may start."""
+
+    __slots__ = ("active", "limit", "lock", "next_start", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # the concurrency when the host was first seen
+        self.active = 0  # slots held (or handed to a waiter that has not run yet)
+        self.waiting: deque[asyncio.Future[None]] = deque()  # first come, first served
+        self.next_start = 0.0  # loop time before which no request may start
+        self.lock: asyncio.Lock | None = None  # spaces starts one at a time (gap, pause)
 
 
 class HostLimiter:
@@ -57,15 +63,15 @@ class HostLimiter:
 
     async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
-        host.users += 1
-        try:
-            await host.slots.acquire()
-        except BaseException:
-            host.users -= 1
-            raise
+        if host.active < host.limit and not host.waiting:
+            host.active += 1  # a free slot and no one ahead: nothing to wait for
+        else:
+            await self._wait_for_slot(name, host)
         loop = asyncio.get_running_loop()
         if self.gap > 0 or host.next_start > loop.time():
             try:
+                if host.lock is None:
+                    host.lock = asyncio.Lock()
                 async with host.lock:  # starts are spaced one at a time
                     wait = host.next_start - loop.time()
                     if wait > 0:
@@ -76,21 +82,45 @@ class HostLimiter:
                 raise
         return host
 
+    async def _wait_for_slot(self, name: str, host: _Host) -> None:
+        turn = asyncio.get_running_loop().create_future()
+        host.waiting.append(turn)
+        try:
+            await turn  # a request ending hands its slot over
+        except BaseException:
+            if turn.done() and not turn.cancelled():  # handed over, then cancelled: pass on
+                self._release(name, host)
+            else:
+                host.waiting.remove(turn)
+            raise
+
+    def _hand_over(self, host: _Host) -> None:
+        """A slot is given up: to the first request still waiting, else freed."""
+        while host.waiting:
+            turn = host.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        host.active -= 1
+
     def _release(self, name: str, host: _Host) -> None:
-        host.slots.release()
-        host.users -= 1
+        self._hand_over(host)
         self._forget_if_idle(name, host)
 
     def _get(self, name: str) -> _Host:
         host = self._hosts.get(name)
         if host is None:
-            host = self._hosts[name] = _Host(slots=asyncio.Semaphore(self.concurrency))
+            host = self._hosts[name] = _Host(self.concurrency)
         return host
 
     def _forget_if_idle(self, name: str, host: _Host) -> None:
-        """Keep memory flat with 100,000 hosts: drop a host nobody waits for once its gap
-        and any pause are over."""
-        if host.users == 0 and host.next_start <= asyncio.get_running_loop().time():
+        """Keep memory flat with 100,000 hosts: drop a host nobody holds or waits for once
+        its gap and any pause are over."""
+        if (
+            host.active == 0
+            and not host.waiting
+            and host.next_start <= asyncio.get_running_loop().time()
+        ):
             self._hosts.pop(name, None)
 
     def __len__(self) -> int:
