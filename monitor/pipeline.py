@@ -16,7 +16,7 @@ import asyncio
 import functools
 import hashlib
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -54,6 +54,9 @@ class Deps:
     enricher: Enricher
 
 
+NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
+
+
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
     feed_id: int
@@ -62,7 +65,7 @@ class PollOutcome:
     status: int | None = None
     error_kind: str | None = None
     error: str | None = None
-    ingest: IngestResult = field(default_factory=IngestResult)
+    ingest: IngestResult = NOTHING_STORED
     elapsed: float = 0.0
     parsed: ParsedFeed | None = None  # the document's head (title, hints, hub links) if read
 
@@ -87,8 +90,17 @@ def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
     )
 
 
+_last_limits: tuple[PollingConfig, str, FetchLimits] | None = None
+
+
 def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
-    return _limits(cfg.polling, user_agent)
+    """The fetch limits of a configuration, the last ones kept by identity (the cache
+    would hash the whole PollingConfig, every field, on every poll)."""
+    global _last_limits
+    last = _last_limits
+    if last is None or last[0] is not cfg.polling or last[1] != user_agent:
+        last = _last_limits = (cfg.polling, user_agent, _limits(cfg.polling, user_agent))
+    return last[2]
 
 
 async def refresh_feed(
