@@ -14,16 +14,62 @@ from collections import deque
 from urllib.parse import urlsplit
 
 
-class _Host:
-    """One host's state: requests holding a slot, the queue waiting for one, when the next
-    request may start."""
+class Slots:
+    """A counting semaphore for the poll path: a free slot is taken at once when no one
+    waits (asyncio.Semaphore, on Python 3.11, scans its waiters with a generator on every
+    acquire); waiters are served first come, first served, and one cancelled once handed a
+    slot passes it on. `async with slots:`, or take() and give()."""
 
-    __slots__ = ("active", "limit", "lock", "next_start", "waiting")
+    __slots__ = ("free", "limit", "waiting")
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit  # the concurrency when the host was first seen
-        self.active = 0  # slots held (or handed to a waiter that has not run yet)
-        self.waiting: deque[asyncio.Future[None]] = deque()  # first come, first served
+        self.limit = limit
+        self.free = limit  # a slot handed to a waiter that has not run yet is not free
+        self.waiting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self) -> None:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        try:
+            await turn  # give() hands a slot over
+        except BaseException:
+            if turn.done() and not turn.cancelled():  # handed over, then cancelled
+                self.give()
+            else:
+                self.waiting.remove(turn)
+            raise
+
+    def give(self) -> None:
+        """A slot is given up: to the first request still waiting, else freed."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
+    @property
+    def unused(self) -> bool:
+        return self.free == self.limit and not self.waiting
+
+    async def __aenter__(self) -> None:
+        await self.take()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.give()
+
+
+class _Host:
+    """One host's state: its slots (the concurrency when it was first seen), when the next
+    request may start."""
+
+    __slots__ = ("lock", "next_start", "slots")
+
+    def __init__(self, limit: int) -> None:
+        self.slots = Slots(limit)
         self.next_start = 0.0  # loop time before which no request may start
         self.lock: asyncio.Lock | None = None  # spaces starts one at a time (gap, pause)
 
@@ -63,10 +109,11 @@ class HostLimiter:
 
     async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
-        if host.active < host.limit and not host.waiting:
-            host.active += 1  # a free slot and no one ahead: nothing to wait for
-        else:
-            await self._wait_for_slot(name, host)
+        try:
+            await host.slots.take()
+        except BaseException:
+            self._forget_if_idle(name, host)
+            raise
         loop = asyncio.get_running_loop()
         if self.gap > 0 or host.next_start > loop.time():
             try:
@@ -82,29 +129,8 @@ class HostLimiter:
                 raise
         return host
 
-    async def _wait_for_slot(self, name: str, host: _Host) -> None:
-        turn = asyncio.get_running_loop().create_future()
-        host.waiting.append(turn)
-        try:
-            await turn  # a request ending hands its slot over
-        except BaseException:
-            if turn.done() and not turn.cancelled():  # handed over, then cancelled: pass on
-                self._release(name, host)
-            else:
-                host.waiting.remove(turn)
-            raise
-
-    def _hand_over(self, host: _Host) -> None:
-        """A slot is given up: to the first request still waiting, else freed."""
-        while host.waiting:
-            turn = host.waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                return
-        host.active -= 1
-
     def _release(self, name: str, host: _Host) -> None:
-        self._hand_over(host)
+        host.slots.give()
         self._forget_if_idle(name, host)
 
     def _get(self, name: str) -> _Host:
@@ -116,11 +142,7 @@ class HostLimiter:
     def _forget_if_idle(self, name: str, host: _Host) -> None:
         """Keep memory flat with 100,000 hosts: drop a host nobody holds or waits for once
         its gap and any pause are over."""
-        if (
-            host.active == 0
-            and not host.waiting
-            and host.next_start <= asyncio.get_running_loop().time()
-        ):
+        if host.slots.unused and host.next_start <= asyncio.get_running_loop().time():
             self._hosts.pop(name, None)
 
     def __len__(self) -> int:
