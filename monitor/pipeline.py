@@ -17,7 +17,7 @@ import functools
 import hashlib
 import random
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -57,8 +57,7 @@ class Deps:
 NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
 
 
-@dataclass(frozen=True, slots=True)
-class PollOutcome:
+class PollOutcome(NamedTuple):
     feed_id: int
     url: str
     result: str  # ok | not_modified | error

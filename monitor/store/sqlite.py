@@ -9,7 +9,6 @@ with the stories' mark "detected" (monitor/store/sqlite_detect.py).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import json
 import os
@@ -329,7 +328,7 @@ class SQLiteStore:
                 )
 
     # FeedRow's fields, in order: a row is FeedRow(*row)
-    _FEED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(FeedRow))
+    _FEED_COLUMNS = ", ".join(FeedRow._fields)
 
     # INDEXED BY: SQLite refuses the query rather than fall back to a scan of all feeds.
     CLAIM_SQL = f"""SELECT {_FEED_COLUMNS} FROM feeds INDEXED BY feeds_due
