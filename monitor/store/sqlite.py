@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import operator
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -59,17 +60,14 @@ __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 POLL_QUEUE_MAX = 2000  # poll records waiting for their commit before callers wait too
 
 
-# A poll record (PollUpdate, the poll's time) as one row `u` of a VALUES list, and how each
-# lands on the feed row. The records of a batch are one statement (UPDATE ... FROM, SQLite
-# 3.33): one trip to the connection's thread and one step, not one per record (executemany
-# binds and steps each row, giving up and taking back the GIL every time, against the loop).
-_POLL_COLUMNS = (
-    "id", "now", "result", "status", "next_at", "failed", "error_kind", "error", "etag",
-    "last_modified", "body_hash", "title", "interval", "rate", "server_interval",
-    "disabled_reason", "url",
-)  # fmt: skip
-_SET_FROM_POLL = """last_poll_at = u.now, last_result = u.result, last_status = u.status,
-    next_poll_at = u.next_at, polls = feeds.polls + 1,
+# A poll record (the feed, the poll's time, its PollUpdate) as one row `u` of a VALUES
+# list, and how each lands on the feed row. The records of a batch are one statement
+# (UPDATE ... FROM, SQLite 3.33): one trip to the connection's thread and one step, not one
+# per record (executemany binds and steps each row, giving up and taking back the GIL every
+# time, against the loop).
+_POLL_COLUMNS = ("id", "now", "failed", *PollUpdate._fields)
+_SET_FROM_POLL = """last_poll_at = u.now, last_result = u.result, last_status = u.http_status,
+    next_poll_at = u.next_poll_at, polls = feeds.polls + 1,
     consecutive_errors = CASE WHEN u.failed THEN feeds.consecutive_errors + 1 ELSE 0 END,
     last_error_kind = CASE WHEN u.failed THEN u.error_kind ELSE feeds.last_error_kind END,
     last_error = CASE WHEN u.failed THEN u.error ELSE feeds.last_error END,
@@ -87,15 +85,25 @@ _SET_FROM_POLL = """last_poll_at = u.now, last_result = u.result, last_status = 
 _SET_URL = """url = CASE WHEN u.url IS NOT NULL AND NOT EXISTS
             (SELECT 1 FROM feeds AS o WHERE o.url = u.url AND o.id != feeds.id)
           THEN u.url ELSE feeds.url END"""
+# What a quiet record (a success that sets times, validators and intervals: a 304, an
+# unchanged body) leaves unset: literals in its statement, not parameters (a third fewer to
+# bind, and to evaluate in the VALUES list: 6.6 -> 4.8 us a record).
+_QUIET = {"failed": "0"} | dict.fromkeys(
+    ("error_kind", "error", "url", "title", "body_hash", "disabled_reason"), "NULL"
+)
+_SET_FIELDS = operator.itemgetter(*(i for i, f in enumerate(PollUpdate._fields) if f not in _QUIET))
+_QUIET_FIELDS = operator.itemgetter(*(i for i, f in enumerate(PollUpdate._fields) if f in _QUIET))
+_UNSET = (None,) * (len(_QUIET) - 1)
 _PollRecord = tuple[int, PollUpdate, float]
 
 
 @functools.cache
-def _update_feeds_sql(rows: int, moves: bool) -> str:
-    row = "(" + ",".join("?" * len(_POLL_COLUMNS)) + ")"
-    assign = f"{_SET_FROM_POLL}, {_SET_URL}" if moves else _SET_FROM_POLL
+def _update_feeds_sql(rows: int, kind: str) -> str:
+    """kind: "quiet" (records that are), "all", or "move" (all, and the URL)."""
+    row = "(" + ",".join(_QUIET.get(c, "?") if kind == "quiet" else "?" for c in _POLL_COLUMNS)
+    assign = f"{_SET_FROM_POLL}, {_SET_URL}" if kind == "move" else _SET_FROM_POLL
     return (
-        f"WITH u ({', '.join(_POLL_COLUMNS)}) AS (VALUES {','.join([row] * rows)}) "
+        f"WITH u ({', '.join(_POLL_COLUMNS)}) AS (VALUES {','.join([row + ')'] * rows)}) "
         f"UPDATE feeds SET {assign} FROM u WHERE feeds.id = u.id"
     )
 
@@ -107,16 +115,18 @@ def _update_feeds(records: Sequence[_PollRecord]) -> tuple[str, list[Any]]:
     n = len(records)
     rows = 1 << (n - 1).bit_length() if n <= 64 else -(-n // 64) * 64
     params: list[Any] = []
-    moves = False
-    for feed_id, u, now in records:
-        moves = moves or u.url is not None
-        params += (
-            feed_id, now, u.result, u.http_status, u.next_poll_at, u.result == "error",
-            u.error_kind, u.error, u.etag, u.last_modified, u.body_hash, u.title, u.interval,
-            u.rate, u.server_interval, u.disabled_reason, u.url,
-        )  # fmt: skip
-    params += [None] * (len(_POLL_COLUMNS) * (rows - n))
-    return _update_feeds_sql(rows, moves), params
+    if all(u.result != "error" and _QUIET_FIELDS(u) == _UNSET for _, u, _ in records):
+        kind, width = "quiet", len(_POLL_COLUMNS) - len(_QUIET)
+        for feed_id, u, now in records:
+            params += (feed_id, now, *_SET_FIELDS(u))
+    else:
+        kind, width = "all", len(_POLL_COLUMNS)
+        for feed_id, u, now in records:
+            params += (feed_id, now, u.result == "error", *u)
+            if u.url is not None:
+                kind = "move"
+    params += [None] * (width * (rows - n))
+    return _update_feeds_sql(rows, kind), params
 
 
 def _statements(records: Sequence[_PollRecord]) -> list[list[_PollRecord]]:
