@@ -355,9 +355,10 @@ class SQLiteStore:
         async with self.transaction() as db:
             found = await db.execute_fetchall(self.CLAIM_SQL, (now, limit + len(skip)))
             feeds = [FeedRow(*r) for r in found if r[0] not in skip][:limit]
-            await db.executemany(
-                "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
-                [(now + f.interval, f.id) for f in feeds],
+            await db.execute(  # one statement, not one a feed
+                "UPDATE feeds SET next_poll_at = ? + interval "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (now, json.dumps([f.id for f in feeds])),
             )
         return feeds
 
