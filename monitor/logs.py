@@ -20,11 +20,13 @@ LEVELS = {
 
 
 _generation = 0  # counts configurations: a Logger binds anew after a change
+_level = logging.NOTSET  # the configured level (structlog's defaults drop nothing)
 
 
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
-    global _generation
+    global _generation, _level
     _generation += 1
+    _level = LEVELS.get(level, logging.INFO)
     out = stream or sys.stdout
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
@@ -40,7 +42,7 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(_level),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
@@ -49,11 +51,10 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
 def set_level(level: str) -> None:
     """Change the level of the loggers made from now on and of those already made (each
     binds anew on its next event)."""
-    global _generation
+    global _generation, _level
     _generation += 1
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO))
-    )
+    _level = LEVELS.get(level, logging.INFO)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(_level))
 
 
 class Logger:
@@ -71,6 +72,11 @@ class Logger:
 
     def bind(self, **values: Any) -> Logger:
         return Logger(self._name, {**self._context, **values})
+
+    def is_enabled_for(self, level: int) -> bool:
+        """Would an event at `level` be written? (As structlog's filtering loggers: to skip
+        building an event on a hot path that its level would drop.)"""
+        return level >= _level
 
     def __getattr__(self, method: str) -> Any:  # info, warning, error, ...
         if self._generation != _generation:

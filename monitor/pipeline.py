@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import random
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -338,16 +339,17 @@ async def _record_unchanged(
         now,
         wait=False,  # write-behind: nothing but the feed's bookkeeping rides on it
     )
-    deps.log.info(
-        "feed.polled",
-        feed_url=feed.url,
-        feed_id=feed.id,
-        result=result,
-        status=res.status,
-        new=0,
-        elapsed_ms=round(res.elapsed * 1000, 1),
-        next_poll_in_s=round(next_at - now, 1),
-    )
+    if deps.log.is_enabled_for(logging.INFO):  # most polls: not built unless written
+        deps.log.info(
+            "feed.polled",
+            feed_url=feed.url,
+            feed_id=feed.id,
+            result=result,
+            status=res.status,
+            new=0,
+            elapsed_ms=round(res.elapsed * 1000, 1),
+            next_poll_in_s=round(next_at - now, 1),
+        )
     return PollOutcome(feed.id, feed.url, result, status=res.status, elapsed=res.elapsed)
 
 

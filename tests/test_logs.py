@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 from monitor import logs
 
@@ -17,8 +18,10 @@ def test_a_logger_follows_configure_and_set_level() -> None:
     log = logs.get("monitor")
     first, second = io.StringIO(), io.StringIO()
     logs.configure("error", stream=first, json=True)
+    assert not log.is_enabled_for(logging.INFO) and log.is_enabled_for(logging.ERROR)
     log.info("feed.polled", feed_id=1)  # below the level: dropped
     logs.set_level("info")
+    assert log.is_enabled_for(logging.INFO) and not log.is_enabled_for(logging.DEBUG)
     bound = log.bind(feed_id=7)
     log.info("feed.polled", feed_id=2)
     bound.warning("feed.moved_permanently")
