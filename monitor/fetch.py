@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -27,8 +28,7 @@ FEED_TYPES = (
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-@dataclass(frozen=True, slots=True)
-class FetchResult:
+class FetchResult(NamedTuple):
     url: str  # the URL finally answered
     status: int | None  # HTTP status, None when no response came
     body: bytes = b""

@@ -112,6 +112,8 @@ class Metrics:
             "monitor_websub_subscriptions", "WebSub subscriptions by state.", ["state"], registry=r
         )
         self._lag_max = 0.0
+        # the children of monitor_polls by (result, error_kind), looked up once each
+        self._polls_by: dict[tuple[str, str], Any] = {}
         for outcome in WEBSUB_OUTCOMES:
             self.websub_deliveries.labels(outcome)
         for state in WEBSUB_STATES:
@@ -120,11 +122,14 @@ class Metrics:
             self.feeds.labels(state)
         for state in ALERT_STATES:
             self.alerts.labels(state)
-        for kind in ENTRY_KINDS:
-            self.entries.labels(kind)
+        self._entries_by = {kind: self.entries.labels(kind) for kind in ENTRY_KINDS}
 
     def observe_poll(self, outcome: PollOutcome) -> None:
-        self.polls.labels(outcome.result, outcome.error_kind or "").inc()
+        key = (outcome.result, outcome.error_kind or "")
+        child = self._polls_by.get(key)
+        if child is None:
+            child = self._polls_by[key] = self.polls.labels(*key)
+        child.inc()
         self.poll_duration.observe(outcome.elapsed)
         self._observe_ingest(outcome)
 
@@ -135,9 +140,12 @@ class Metrics:
 
     def _observe_ingest(self, outcome: PollOutcome) -> None:
         ing = outcome.ingest
-        for kind, n in (("new", ing.new), ("updated", ing.updated), ("unchanged", ing.unchanged)):
-            if n:
-                self.entries.labels(kind).inc(n)
+        if ing.new:
+            self._entries_by["new"].inc(ing.new)
+        if ing.updated:
+            self._entries_by["updated"].inc(ing.updated)
+        if ing.unchanged:
+            self._entries_by["unchanged"].inc(ing.unchanged)
         if ing.alerts:
             self.alerts_written.inc(ing.alerts)
 

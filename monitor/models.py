@@ -1,10 +1,12 @@
-"""Frozen records passed between the stages of the pipeline."""
+"""Immutable records passed between the stages of the pipeline: frozen dataclasses, and
+NamedTuples for the few made on every poll (a feed's row, its update): a frozen dataclass
+sets each field through object.__setattr__, 1-1.5 us a record, a NamedTuple takes 0.2."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 # alerts about one story of a topic (rate limits and digests apply to these)
 STORY_EVENTS = ("development.new", "development.update", "story.matched")
@@ -23,8 +25,7 @@ class Entry:
     content_hash: str  # hash of the normalized title and summary: changes mean an update
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRow:
+class FeedRow(NamedTuple):
     id: int
     url: str
     name: str | None
@@ -72,8 +73,7 @@ class NewStory:
     meaningful: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class PollUpdate:
+class PollUpdate(NamedTuple):
     """What one poll changes on the feed row."""
 
     result: str  # "ok" | "not_modified" | "error"

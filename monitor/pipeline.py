@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import random
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -54,15 +55,17 @@ class Deps:
     enricher: Enricher
 
 
-@dataclass(frozen=True, slots=True)
-class PollOutcome:
+NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
+
+
+class PollOutcome(NamedTuple):
     feed_id: int
     url: str
     result: str  # ok | not_modified | error
     status: int | None = None
     error_kind: str | None = None
     error: str | None = None
-    ingest: IngestResult = field(default_factory=IngestResult)
+    ingest: IngestResult = NOTHING_STORED
     elapsed: float = 0.0
     parsed: ParsedFeed | None = None  # the document's head (title, hints, hub links) if read
 
@@ -87,8 +90,17 @@ def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
     )
 
 
+_last_limits: tuple[PollingConfig, str, FetchLimits] | None = None
+
+
 def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
-    return _limits(cfg.polling, user_agent)
+    """The fetch limits of a configuration, the last ones kept by identity (the cache
+    would hash the whole PollingConfig, every field, on every poll)."""
+    global _last_limits
+    last = _last_limits
+    if last is None or last[0] is not cfg.polling or last[1] != user_agent:
+        last = _last_limits = (cfg.polling, user_agent, _limits(cfg.polling, user_agent))
+    return last[2]
 
 
 async def refresh_feed(
@@ -327,16 +339,17 @@ async def _record_unchanged(
         now,
         wait=False,  # write-behind: nothing but the feed's bookkeeping rides on it
     )
-    deps.log.info(
-        "feed.polled",
-        feed_url=feed.url,
-        feed_id=feed.id,
-        result=result,
-        status=res.status,
-        new=0,
-        elapsed_ms=round(res.elapsed * 1000, 1),
-        next_poll_in_s=round(next_at - now, 1),
-    )
+    if deps.log.is_enabled_for(logging.INFO):  # most polls: not built unless written
+        deps.log.info(
+            "feed.polled",
+            feed_url=feed.url,
+            feed_id=feed.id,
+            result=result,
+            status=res.status,
+            new=0,
+            elapsed_ms=round(res.elapsed * 1000, 1),
+            next_poll_in_s=round(next_at - now, 1),
+        )
     return PollOutcome(feed.id, feed.url, result, status=res.status, elapsed=res.elapsed)
 
 

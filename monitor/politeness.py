@@ -10,16 +10,68 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass, field
+from collections import deque
 from urllib.parse import urlsplit
 
 
-@dataclass
+class Slots:
+    """A counting semaphore for the poll path: a free slot is taken at once when no one
+    waits (asyncio.Semaphore, on Python 3.11, scans its waiters with a generator on every
+    acquire); waiters are served first come, first served, and one cancelled once handed a
+    slot passes it on. `async with slots:`, or take() and give()."""
+
+    __slots__ = ("free", "limit", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.free = limit  # a slot handed to a waiter that has not run yet is not free
+        self.waiting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self) -> None:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        try:
+            await turn  # give() hands a slot over
+        except BaseException:
+            if turn.done() and not turn.cancelled():  # handed over, then cancelled
+                self.give()
+            else:
+                self.waiting.remove(turn)
+            raise
+
+    def give(self) -> None:
+        """A slot is given up: to the first request still waiting, else freed."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
+    @property
+    def unused(self) -> bool:
+        return self.free == self.limit and not self.waiting
+
+    async def __aenter__(self) -> None:
+        await self.take()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.give()
+
+
 class _Host:
-    slots: asyncio.Semaphore
-    next_start: float = 0.0  # loop time before which no request may start
-    users: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One host's state: its slots (the concurrency when it was first seen), when the next
+    request may start."""
+
+    __slots__ = ("lock", "next_start", "slots")
+
+    def __init__(self, limit: int) -> None:
+        self.slots = Slots(limit)
+        self.next_start = 0.0  # loop time before which no request may start
+        self.lock: asyncio.Lock | None = None  # spaces starts one at a time (gap, pause)
 
 
 class HostLimiter:
@@ -57,15 +109,16 @@ class HostLimiter:
 
     async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
-        host.users += 1
         try:
-            await host.slots.acquire()
+            await host.slots.take()
         except BaseException:
-            host.users -= 1
+            self._forget_if_idle(name, host)
             raise
         loop = asyncio.get_running_loop()
         if self.gap > 0 or host.next_start > loop.time():
             try:
+                if host.lock is None:
+                    host.lock = asyncio.Lock()
                 async with host.lock:  # starts are spaced one at a time
                     wait = host.next_start - loop.time()
                     if wait > 0:
@@ -77,20 +130,19 @@ class HostLimiter:
         return host
 
     def _release(self, name: str, host: _Host) -> None:
-        host.slots.release()
-        host.users -= 1
+        host.slots.give()
         self._forget_if_idle(name, host)
 
     def _get(self, name: str) -> _Host:
         host = self._hosts.get(name)
         if host is None:
-            host = self._hosts[name] = _Host(slots=asyncio.Semaphore(self.concurrency))
+            host = self._hosts[name] = _Host(self.concurrency)
         return host
 
     def _forget_if_idle(self, name: str, host: _Host) -> None:
-        """Keep memory flat with 100,000 hosts: drop a host nobody waits for once its gap
-        and any pause are over."""
-        if host.users == 0 and host.next_start <= asyncio.get_running_loop().time():
+        """Keep memory flat with 100,000 hosts: drop a host nobody holds or waits for once
+        its gap and any pause are over."""
+        if host.slots.unused and host.next_start <= asyncio.get_running_loop().time():
             self._hosts.pop(name, None)
 
     def __len__(self) -> int:

@@ -19,6 +19,7 @@ from monitor.config import Config
 from monitor.metrics import Metrics
 from monitor.models import FeedRow
 from monitor.pipeline import Deps, PollOutcome, refresh_feed
+from monitor.politeness import Slots
 from monitor.store import Store
 from monitor.store.queries import feed_dict, feed_state
 from monitor.subscriber import Subscriber
@@ -43,7 +44,7 @@ class Service:
         )
         self.websub = Subscriber(deps, lambda: self.config, self.metrics, self.deliverer.kick)
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
-        self._slots = asyncio.Semaphore(config.polling.concurrency)
+        self._slots = Slots(config.polling.concurrency)
         self.started = time.monotonic()
         self.last_tick: float | None = None  # monotonic time of the last scheduler tick
         self.ticks = 0
@@ -136,7 +137,7 @@ class Service:
             await self.store.set_max_size(config.storage.max_size)
         self.config = config
         self._proxies = _proxies(config)
-        self._slots = asyncio.Semaphore(config.polling.concurrency)
+        self._slots = Slots(config.polling.concurrency)
         self.deps.hosts.configure(config.polling.host_concurrency, config.polling.host_gap)
         await self.sync_feeds()
 

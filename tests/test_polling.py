@@ -20,6 +20,7 @@ from aiohttp import ClientSession, web
 
 from monitor.clock import FixedClock
 from monitor.intervals import choose_interval, initial_rate, update_rate
+from monitor.politeness import HostLimiter
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, T0, events, service_for
 
@@ -130,6 +131,38 @@ async def test_per_host_gap_and_concurrency(
         assert starts["localhost"] and starts["localhost"][0] - ip[0] < 0.29
     finally:
         await runner.cleanup()
+
+
+async def test_host_slots_are_taken_in_turn_and_a_cancelled_wait_gives_its_turn_on() -> None:
+    """One slot per host: requests wait in the order they came; one cancelled while waiting,
+    or cancelled once handed the slot but before it ran, passes the turn on; another host is
+    not held back; nothing is kept once every request is done."""
+    limiter = HostLimiter(1, 0.0)
+    order: list[str] = []
+    release = asyncio.Event()
+    waiting: list[asyncio.Task[None]] = []
+
+    async def request(name: str, url: str = "http://a.example/feed") -> None:
+        async with limiter.slot(url):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+        if name == "first":  # the slot is handed to "third": cancelled before it runs
+            waiting[1].cancel()
+
+    first = asyncio.create_task(request("first"))
+    await asyncio.sleep(0)
+    waiting += [asyncio.create_task(request(n)) for n in ("second", "third", "fourth", "fifth")]
+    other = asyncio.create_task(request("other host", "http://b.example/feed"))
+    await asyncio.sleep(0)
+    assert order == ["first", "other host"]
+    waiting[0].cancel()  # cancelled while waiting
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, *waiting, other, return_exceptions=True), 5)
+    assert order == ["first", "other host", "fourth", "fifth"]
+    assert [t.cancelled() for t in waiting] == [True, True, False, False]
+    assert len(limiter) == 0
 
 
 async def test_a_permanent_redirect_updates_the_stored_url(

@@ -186,6 +186,51 @@ async def test_record_poll_updates_the_feed_row(store: Store) -> None:
     assert f1.id not in {f.id for f in await store.claim_due_feeds(T0 + 10_000, 10)}
 
 
+def not_modified(next_at: float, **kw: Any) -> PollUpdate:
+    return PollUpdate(result="not_modified", http_status=304, next_poll_at=next_at, **kw)
+
+
+async def test_write_behind_poll_records_land_as_if_one_after_another(
+    make_store: Callable[[], Any],
+) -> None:
+    """Poll records nobody waits for (SQLite writes those queued together in one statement):
+    a feed recorded twice counts both polls and keeps the later state; of two feeds moved to
+    one URL only the first moves; an error beside successes; all of it committed by flush,
+    and by close."""
+    store: Store = await make_store()
+    await store.sync_feeds(FEEDS, 100.0, T0)
+    f0, f1, f2 = await store.active_feeds()
+    moved = "http://127.0.0.1:1/moved"
+    error = PollUpdate(
+        result="error", http_status=503, next_poll_at=T0 + 60, error_kind="http", error="503"
+    )
+    for feed_id, update, now in [
+        (f0.id, not_modified(T0 + 100, etag='"a"', interval=100.0), T0),
+        (f1.id, not_modified(T0 + 100, url=moved), T0),
+        (f2.id, not_modified(T0 + 100, url=moved), T0),
+        (f0.id, not_modified(T0 + 200, etag='"b"', last_modified="lm", interval=200.0), T0 + 1),
+        (f1.id, error, T0 + 2),
+    ]:
+        await store.record_poll(feed_id, update, now, wait=False)
+    await store.flush()
+    rows = {r["id"]: r for r in await store.feed_report()}
+    r0, r1, r2 = rows[f0.id], rows[f1.id], rows[f2.id]
+    assert (r0["polls"], r0["last_poll_at"], r0["next_poll_at"], r0["interval"]) == (
+        2, T0 + 1, T0 + 200, 200.0
+    )  # fmt: skip
+    assert (r1["url"], r2["url"]) == (moved, FEEDS[2].url)
+    assert (r1["polls"], r1["consecutive_errors"], r1["last_success_at"]) == (2, 1, T0)
+    assert (r2["polls"], r2["last_result"], r2["consecutive_errors"]) == (1, "not_modified", 0)
+    feeds = {f.id: f for f in await store.active_feeds()}
+    assert (feeds[f0.id].etag, feeds[f0.id].last_modified) == ('"b"', "lm")
+
+    await store.record_poll(f2.id, not_modified(T0 + 300), T0 + 3, wait=False)
+    await store.close()  # commits what is queued
+    again: Store = await make_store()
+    rows = {r["id"]: r for r in await again.feed_report()}
+    assert (rows[f2.id]["polls"], rows[f2.id]["next_poll_at"]) == (2, T0 + 300)
+
+
 async def test_ingest_stores_new_stories_once_with_matches_and_alerts(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
