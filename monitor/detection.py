@@ -345,9 +345,10 @@ class Detection:
             )  # fmt: skip
             body = strip_and_remember(self.history, str(story.feed_id), story.text)
             await tx.add_matches(story.id, matches, now)
+            stripped = replace(text, text=body)
             for m in matches:
                 opened, alerts = await self._assign(
-                    tx, by_id[m.topic_id], m, story, replace(text, text=body), dup, template, now
+                    tx, by_id[m.topic_id], m, story, stripped, dup, template, now
                 )
                 out.developments += opened
                 out.alerts += alerts

@@ -39,6 +39,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from monitor.textfeatures import DROP_COMBINING
+
 __all__ = [
     "AnalyzedDoc",
     "Fields",
@@ -80,8 +82,7 @@ def normalize_text(s: str) -> str:
     """Casefolded, accent-free form of `s` (NFKD, combining marks dropped)."""
     if s.isascii():
         return s.lower()
-    s = unicodedata.normalize("NFKD", s)
-    return "".join(c for c in s if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", s).translate(DROP_COMBINING).casefold()
 
 
 def tokenize(s: str) -> list[str]:
