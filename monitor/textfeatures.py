@@ -318,11 +318,13 @@ def _recurrent(
     n = len(tokens)
     if n < k:
         return set()
+    flags = list(map(recurrent, hashes))
+    if not any(flags):  # no recurrent phrase (the usual case): no word is covered
+        return set()
     covered = [False] * n
-    for i, h in enumerate(hashes):
-        if recurrent(h):
-            for j in range(i, i + k):
-                covered[j] = True
+    for i, flag in enumerate(flags):
+        if flag:
+            covered[i : i + k] = [True] * k
     kept = {t for t, c in zip(tokens, covered, strict=True) if not c}
     return {t for t, c in zip(tokens, covered, strict=True) if c} - kept
 
