@@ -28,6 +28,7 @@ from monitor.models import (
     AlertDraft,
     DevelopmentRow,
     DevelopmentStoryRow,
+    Lookups,
     PendingStory,
     StoredText,
     TopicMatch,
@@ -102,6 +103,9 @@ class ReplayStore:
 
     async def last_seq(self) -> int:
         return 0
+
+    async def prefetch(self, lookups: Lookups) -> None:
+        return None  # in memory: every lookup is cheap
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         first = self.canonical.get(canonical)

@@ -36,11 +36,18 @@ from urllib.parse import urlsplit
 from monitor.canonical import canonical_url
 from monitor.clock import Clock
 from monitor.config import Config, TopicConfig
-from monitor.dedup import StoryText, check, fingerprint
+from monitor.dedup import Fingerprint, StoryText, check, fingerprint
 from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
 from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
-from monitor.models import DevelopmentRow, DevelopmentStoryRow, Entry, PendingStory, TopicMatch
+from monitor.models import (
+    DevelopmentRow,
+    DevelopmentStoryRow,
+    Entry,
+    Lookups,
+    PendingStory,
+    TopicMatch,
+)
 from monitor.store import Store, StoreError
 from monitor.textfeatures import sentences, stem, words
 from monitor.topics import match_topics, source_label
@@ -64,6 +71,41 @@ class DetectionOutcome:
         self.duplicates += other.duplicates
         self.developments += other.developments
         self.alerts += other.alerts
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a story of a batch needs before the transaction is asked anything: its text as
+    the detectors see it, and (for a new story, or a late text) its canonical URL and
+    fingerprint, so that the batch's lookups are made together."""
+
+    story: PendingStory
+    text: StoryText
+    late: bool  # its page's text came after it was detected without it
+    canonical: str | None = None
+    fingerprint: Fingerprint | None = None
+
+
+def _prepare(stories: Sequence[PendingStory]) -> list[Prepared]:
+    """Each story's :class:`Prepared`, in the same order."""
+    out = []
+    for story in stories:
+        source = publisher(story.link, story.feed_url)
+        text = StoryText(
+            str(story.id), _dt(story_time(story)), story.title, story.text, source,
+            story.link or "",
+        )  # fmt: skip
+        late = (
+            story.detected_rev is not None
+            and story.text_state == "late"
+            and story.detected_rev >= story.revision
+        )
+        if story.detected_rev is not None and not late:  # a revision: no duplicate check
+            out.append(Prepared(story, text, late))
+            continue
+        canonical = canonical_url(story.link) if story.link else None
+        out.append(Prepared(story, text, late, canonical, fingerprint(text)))
+    return out
 
 
 class _Candidates:
@@ -268,18 +310,23 @@ class Detection:
             stories = await tx.pending(limit, hold_since=now - self.config.full_text.wait)
             # in the order they happened (a feed lists newest first; the first poll of many
             # feeds stores days of stories at once): developments grow forward in time
-            for story in sorted(stories, key=story_time):
-                outcome.add(await self._detect(tx, story, now))
+            batch = _prepare(sorted(stories, key=story_time))
+            since = now - self.config.detection.dedup_window
+            await tx.prefetch(
+                Lookups(
+                    [p.canonical for p in batch if p.fingerprint is not None and p.canonical],
+                    [(p.fingerprint.bands, p.story.id) for p in batch if p.fingerprint],
+                    since,
+                )
+            )
+            for prepared in batch:
+                outcome.add(await self._detect(tx, prepared, now))
         return outcome, len(stories) < limit
 
-    async def _detect(self, tx: Any, story: PendingStory, now: float) -> DetectionOutcome:
+    async def _detect(self, tx: Any, prepared: Prepared, now: float) -> DetectionOutcome:
         cfg = self.config
         out = DetectionOutcome(stories=1)
-        source = publisher(story.link, story.feed_url)
-        text = StoryText(
-            str(story.id), _dt(story_time(story)), story.title, story.text, source,
-            story.link or "",
-        )  # fmt: skip
+        story, text = prepared.story, prepared.text
         entry = Entry(
             key="", link=story.link, title=story.title, summary=story.text,
             published=_dt(story.published) if story.published is not None else None,
@@ -290,25 +337,25 @@ class Detection:
         )
         by_id = {t.id: t for t in cfg.topics}
         if story.detected_rev is None:  # a new story
-            dup, by, template, bands = await self._duplicate(tx, story, text, now)
+            dup, by, template, bands = await self._duplicate(tx, prepared, now)
             out.duplicates += dup is not None
             await tx.mark_detected(
-                story, canonical_url=canonical_url(story.link) if story.link else None,
-                duplicate_of=dup, duplicate_by=by, bands=bands,
+                story, canonical_url=prepared.canonical, duplicate_of=dup, duplicate_by=by,
+                bands=bands,
             )  # fmt: skip
             body = strip_and_remember(self.history, str(story.feed_id), story.text)
             await tx.add_matches(story.id, matches, now)
+            stripped = replace(text, text=body)
             for m in matches:
                 opened, alerts = await self._assign(
-                    tx, by_id[m.topic_id], m, story, replace(text, text=body), dup, template, now
+                    tx, by_id[m.topic_id], m, story, stripped, dup, template, now
                 )
                 out.developments += opened
                 out.alerts += alerts
             return out
         # a new revision, or the page's text came after the story was detected without it
-        late = story.text_state == "late" and story.detected_rev >= story.revision
-        if late:  # the text may reveal a copy the teaser could not
-            dup, by, _, bands = await self._duplicate(tx, story, text, now)
+        if prepared.late:  # the text may reveal a copy the teaser could not
+            dup, by, _, bands = await self._duplicate(tx, prepared, now)
             out.duplicates += dup is not None
             before, after = (story.title, story.summary), (story.title, story.text)
         else:  # a revision: the feed's text changed (compared as the feed gives it)
@@ -330,19 +377,22 @@ class Detection:
                 opened, alerts = (
                     0,
                     await self._revised(
-                        tx, topic, m, story, joined[topic.id], (before, after), now, not late
+                        tx, topic, m, story, joined[topic.id], (before, after), now,
+                        not prepared.late,
                     ),
-                )
+                )  # fmt: skip
             out.developments += opened
             out.alerts += alerts
         return out
 
     async def _duplicate(
-        self, tx: Any, story: PendingStory, text: StoryText, now: float
+        self, tx: Any, prepared: Prepared, now: float
     ) -> tuple[int | None, str | None, bool, tuple[int, ...]]:
         """(original story id, "url" | "text" | "title", body is a template, band keys)."""
-        fp = fingerprint(text)
-        canonical = canonical_url(story.link) if story.link else None
+        story, text, fp, canonical = (
+            prepared.story, prepared.text, prepared.fingerprint, prepared.canonical
+        )  # fmt: skip
+        assert fp is not None
         if canonical is not None:
             original = await tx.url_original(canonical, story.id)
             if original is not None:

@@ -26,13 +26,28 @@ def stable_hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
 
 
+def stable_hashes(texts: Iterable[str]) -> list[int]:
+    """:func:`stable_hash64` of each text (the loop inlined: most of the cost of a short text's
+    hash is the Python around it)."""
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [from_bytes(blake2b(t.encode("utf-8"), digest_size=8).digest(), "big") for t in texts]
+
+
+def word_windows(tokens: Sequence[str], k: int = 3) -> list[str]:
+    """Each run of ``k`` consecutive tokens, joined by spaces, in order."""
+    if k == 3:
+        later, last = tokens[1:], tokens[2:]  # shorter: zip stops at the last window
+        return [f"{a} {b} {c}" for a, b, c in zip(tokens, later, last, strict=False)]
+    return [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
+
+
 def shingles(tokens: Sequence[str], k: int = 3) -> frozenset[int]:
     """Hashed word ``k``-shingles of ``tokens``; a text shorter than ``k`` words is one shingle."""
     if not tokens:
         return frozenset()
     if len(tokens) < k:
         return frozenset({stable_hash64(" ".join(tokens))})
-    return frozenset(stable_hash64(" ".join(tokens[i : i + k])) for i in range(len(tokens) - k + 1))
+    return frozenset(stable_hashes(word_windows(tokens, k)))
 
 
 _MERSENNE61 = (1 << 61) - 1
@@ -110,12 +125,10 @@ class MinHasher:
 
     def band_keys(self, signature: Sequence[int]) -> list[int]:
         """One signed 63-bit key per band (band number is hashed in, so bands never collide)."""
-        keys = []
         r = self.rows
-        for i in range(self.bands):
-            data = f"{i}:" + ",".join(map(str, signature[i * r : (i + 1) * r]))
-            keys.append(stable_hash64(data) >> 1)
-        return keys
+        values = list(map(str, signature))
+        data = (f"{i}:" + ",".join(values[i * r : (i + 1) * r]) for i in range(self.bands))
+        return [h >> 1 for h in stable_hashes(data)]
 
     @staticmethod
     def estimate_jaccard(a: Sequence[int], b: Sequence[int]) -> float:

@@ -4,6 +4,7 @@ sets each field through object.__setattr__, 1-1.5 us a record, a NamedTuple take
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -138,6 +139,18 @@ class PendingStory:
     def text(self) -> str:
         """What the detectors read: the article's text when there is one, else the summary."""
         return self.full_text or self.summary
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What the detection stage will ask its transaction for a batch of stories: the
+    earliest story of each canonical URL in `urls`, and for each (band keys, story id) in
+    `near` the candidates of `near_candidates(bands, since, story id, limit)`."""
+
+    urls: Sequence[str]
+    near: Sequence[tuple[Sequence[int], int]]
+    since: float
+    limit: int = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from monitor.normalize import html_to_text
 from monitor.textfeatures import WEEKDAYS_MONTHS, idf, stem, term_vector
 
@@ -178,15 +181,15 @@ def similarity(profile: Profile, title: str, text: str) -> float:
     return cosine(profile, story_vector(title, text))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compared by identity
 class ProfileIndex:
     """Many profiles inverted: term -> (profile numbers, weights), as in SIFT-style filtering
     (the profiles are the standing queries). A story's similarity to every profile costs one
     lookup per story term plus one multiply-add per profile that shares the term, however
-    many profiles share none."""
+    many profiles share none; the multiply-adds of a term are one numpy operation."""
 
     keys: tuple[str, ...]
-    postings: Mapping[str, tuple[tuple[int, ...], tuple[float, ...]]]
+    postings: Mapping[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
 
     @classmethod
     def build(cls, profiles: Iterable[tuple[str, Profile]]) -> ProfileIndex:
@@ -198,20 +201,25 @@ class ProfileIndex:
                 numbers, weights = lists.setdefault(term, ([], []))
                 numbers.append(number)
                 weights.append(weight)
-        postings = {t: (tuple(ns), tuple(ws)) for t, (ns, ws) in lists.items()}
+        postings = {
+            t: (np.array(ns, dtype=np.int64), np.array(ws, dtype=np.float64))
+            for t, (ns, ws) in lists.items()
+        }
         return cls(tuple(keys), postings)
 
     def scores(self, story: StoryVector) -> dict[str, float]:
-        """Cosine of `story` with every profile, by key (equal to :func:`cosine`)."""
-        acc = [0.0] * len(self.keys)
+        """Cosine of `story` with every profile, by key (equal to :func:`cosine`: each
+        profile's sum is taken in the story's term order, one IEEE multiply-add per shared
+        term, as a Python loop would; a term names a profile once)."""
+        acc = np.zeros(len(self.keys))
         for term, sw in story.weights.items():
             found = self.postings.get(term)
             if found is not None:
-                for number, weight in zip(*found, strict=True):
-                    acc[number] += sw * weight
-        if acc and max(acc) > 1.0:  # rounding, at most an ulp or two above the true cosine
-            acc = [min(1.0, x) for x in acc]
-        return dict(zip(self.keys, acc, strict=True))
+                numbers, weights = found
+                acc[numbers] += sw * weights
+        if acc.size and acc.max() > 1.0:  # rounding, at most an ulp or two above the cosine
+            np.minimum(acc, 1.0, out=acc)
+        return dict(zip(self.keys, acc.tolist(), strict=True))
 
 
 def seed_text(path: Path) -> str:

@@ -39,11 +39,14 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from monitor.textfeatures import DROP_COMBINING
+
 __all__ = [
     "AnalyzedDoc",
     "Fields",
     "Query",
     "QueryError",
+    "QueryIndex",
     "analyze",
     "compile_query",
     "normalize_text",
@@ -80,8 +83,7 @@ def normalize_text(s: str) -> str:
     """Casefolded, accent-free form of `s` (NFKD, combining marks dropped)."""
     if s.isascii():
         return s.lower()
-    s = unicodedata.normalize("NFKD", s)
-    return "".join(c for c in s if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", s).translate(DROP_COMBINING).casefold()
 
 
 def tokenize(s: str) -> list[str]:
@@ -307,11 +309,14 @@ class Query:
     _terms: tuple[str, ...] = field(repr=False, compare=False)
     _anchors: Anchors | None = field(default=None, repr=False, compare=False)
 
-    def match(self, doc: AnalyzedDoc) -> tuple[str, ...] | None:
+    def match(self, doc: AnalyzedDoc, *, anchored: bool = False) -> tuple[str, ...] | None:
         """None if the story does not match, else the positive terms that matched, as
-        written in the query, deduplicated, in query order."""
-        if self._anchors is not None and not any(
-            doc.mentions(w, prefix) for w, prefix in self._anchors
+        written in the query, deduplicated, in query order. `anchored`: the caller knows
+        the story mentions one of the query's anchors (:class:`QueryIndex`)."""
+        if (
+            not anchored
+            and self._anchors is not None
+            and not any(doc.mentions(w, prefix) for w, prefix in self._anchors)
         ):
             return None
         if not self._root.test(doc):
@@ -323,6 +328,59 @@ class Query:
     def terms(self) -> tuple[str, ...]:
         """All positive terms (not those under NOT/-), as written, in query order."""
         return self._terms
+
+
+@dataclass(frozen=True, slots=True)
+class QueryIndex:
+    """Many queries by their anchors (the words of which a matching story must mention one):
+    the queries a story can match at all, found from the story's own words rather than by
+    asking every query (most stories mention the anchors of few of many topics)."""
+
+    size: int
+    unanchored: frozenset[int]  # queries without anchors: always candidates
+    words: dict[str, tuple[int, ...]]  # anchor word -> numbers of its queries
+    prefixes: dict[str, tuple[int, ...]]  # anchor prefix -> numbers of its queries
+    prefix_lengths: tuple[int, ...]  # the lengths of those prefixes, ascending
+
+    @classmethod
+    def build(cls, queries: Sequence[Query | None]) -> QueryIndex:
+        """The index of `queries` (None: no query, never a candidate), by position."""
+        unanchored: set[int] = set()
+        words: dict[str, list[int]] = {}
+        prefixes: dict[str, list[int]] = {}
+        for number, query in enumerate(queries):
+            if query is None:
+                continue
+            if query._anchors is None:
+                unanchored.add(number)
+                continue
+            for word, prefix in query._anchors:
+                (prefixes if prefix else words).setdefault(word, []).append(number)
+        return cls(
+            len(queries),
+            frozenset(unanchored),
+            {w: tuple(ns) for w, ns in words.items()},
+            {p: tuple(ns) for p, ns in prefixes.items()},
+            tuple(sorted({len(p) for p in prefixes})),
+        )
+
+    def candidates(self, doc: AnalyzedDoc) -> set[int]:
+        """The numbers of the queries that `doc` mentions an anchor of (as
+        :meth:`Query.match` tests), and those without anchors."""
+        found = set(self.unanchored)
+        tokens = {t for f in doc._fields for t in f.pos}
+        words, prefixes, lengths = self.words, self.prefixes, self.prefix_lengths
+        for token in tokens:
+            numbers = words.get(token)
+            if numbers is not None:
+                found.update(numbers)
+            for n in lengths:  # a token starts with a prefix p iff token[:len(p)] == p
+                if n > len(token):
+                    break
+                numbers = prefixes.get(token[:n])
+                if numbers is not None:
+                    found.update(numbers)
+        return found
 
 
 # --- lexer and parser ----------------------------------------------------------------------

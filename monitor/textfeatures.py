@@ -19,10 +19,16 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
+from typing import TypeVar
 
 from monitor.minhash import MinHasher as MinHasher
 from monitor.minhash import shingles as shingles
 from monitor.minhash import stable_hash64 as stable_hash64
+from monitor.minhash import stable_hashes, word_windows
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
@@ -64,27 +70,51 @@ _ABBREVIATIONS = _wordset(
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“'‘(\[]?[A-Z0-9])")
 
 
+class Memo(dict[K, V]):
+    """A pure function's answers by argument (``memo[key]``), computed when first asked and
+    remembered, up to ``limit`` of them: then all are forgotten at once (a clear costs nothing
+    per entry, and the next ones needed come back quickly). A hit is a dict lookup."""
+
+    def __init__(self, compute: Callable[[K], V], limit: int) -> None:
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key: K) -> V:
+        value = self.compute(key)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _combining_dropped(code: int) -> int | None:
+    return None if unicodedata.combining(chr(code)) else code
+
+
+# A ``str.translate`` table that drops combining marks (Unicode combining class above 0) and
+# keeps every other character, filled per code point as met: a text is filtered at C speed,
+# exactly as by a filter on :func:`unicodedata.combining`.
+DROP_COMBINING = Memo(_combining_dropped, 1 << 16)
+
+
 def fold(text: str) -> str:
     """Casefold and strip accents (NFKD, combining marks dropped), unify apostrophes."""
     if text.isascii():  # nothing to decompose (most news text): 20x faster
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return _strip_accents(text).casefold()
 
 
 def _strip_accents(text: str) -> str:
+    if text.isascii():  # no accents, no curly apostrophes
+        return text
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return decomposed.translate(DROP_COMBINING)
 
 
 def words(text: str) -> list[str]:
     """Word tokens of ``text``: casefolded, accent-stripped; a trailing possessive 's dropped."""
-    out = []
-    for w in _WORD.findall(fold(text)):
-        if w.endswith("'s"):
-            w = w[:-2]
-        out.append(w)
-    return out
+    return [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(fold(text))]
 
 
 def sentences(text: str) -> list[str]:
@@ -150,7 +180,8 @@ def names(text: str) -> list[str]:
         if not tok[0].isalnum():
             if tok == "." and (len(prev) == 1 or prev.lower() in _ABBREVIATIONS):
                 continue  # "J. Rivera", "Sgt. Dunn": not a sentence end
-            flush()
+            if run:
+                flush()
             sentence_start = tok.strip() in {".", "!", "?", "-", "—", "–", ":"}
             prev = ""
             continue
@@ -159,7 +190,7 @@ def names(text: str) -> list[str]:
                 # all-caps words (datelines, acronyms) are names even at a sentence start
                 run_starts_sentence = sentence_start and not (len(tok) > 2 and tok.isupper())
             run.append(tok)
-        else:
+        elif run:
             flush()
         sentence_start = False
         prev = tok
@@ -239,6 +270,10 @@ _UNDOUBLE = re.compile(r"([b-df-hj-km-np-rtv-y])\1$")
 def stem(word: str) -> str:
     """A light suffix stripper so that "shootings"/"shooting"/"shoots", "killed"/"kills" and
     "four"/"4" meet. Crude but consistent; only used to compare stories."""
+    return _STEMS[word]
+
+
+def _stem(word: str) -> str:
     if word in _NUMBER_WORDS:
         return _NUMBER_WORDS[word]
     if len(word) <= 3 or not word.isalpha():
@@ -256,6 +291,8 @@ def stem(word: str) -> str:
     return word
 
 
+_STEMS = Memo(_stem, 1 << 16)  # news vocabulary recurs: most words are hits
+
 NAME_BOOST = 2.0
 TITLE_REPEAT = 2
 NUMBER_BOOST = 1.5
@@ -271,8 +308,7 @@ def recurrent_words(
     n = len(tokens)
     if n < k:
         return set()
-    hashes = [stable_hash64(" ".join(tokens[i : i + k])) for i in range(n - k + 1)]
-    return _recurrent(tokens, hashes, recurrent, k)
+    return _recurrent(tokens, stable_hashes(word_windows(tokens, k)), recurrent, k)
 
 
 def _recurrent(
@@ -282,11 +318,13 @@ def _recurrent(
     n = len(tokens)
     if n < k:
         return set()
+    flags = list(map(recurrent, hashes))
+    if not any(flags):  # no recurrent phrase (the usual case): no word is covered
+        return set()
     covered = [False] * n
-    for i, h in enumerate(hashes):
-        if recurrent(h):
-            for j in range(i, i + k):
-                covered[j] = True
+    for i, flag in enumerate(flags):
+        if flag:
+            covered[i : i + k] = [True] * k
     kept = {t for t, c in zip(tokens, covered, strict=True) if not c}
     return {t for t, c in zip(tokens, covered, strict=True) if c} - kept
 
@@ -308,8 +346,7 @@ class TextInfo:
     def windows(self) -> list[int]:
         """The hash of each 3-word window (a 3-shingle), in order."""
         if self._windows is None:
-            ws = self.words
-            self._windows = [stable_hash64(" ".join(ws[i : i + 3])) for i in range(len(ws) - 2)]
+            self._windows = stable_hashes(word_windows(self.words))
         return self._windows
 
     def recurrent_words(self, recurrent: Callable[[int], bool]) -> set[str]:
@@ -349,26 +386,21 @@ def content_words(text: str) -> frozenset[str]:
     return _content(words(text))
 
 
-_INFO_CACHE: dict[str, TextInfo] = {}
 _INFO_CACHE_SIZE = 256
+_INFO_CACHE = Memo(TextInfo, _INFO_CACHE_SIZE)
 
 
 def text_info(text: str) -> TextInfo:
     """The :class:`TextInfo` of ``text``, from a small cache of the latest texts (a story's
     headline and body are analysed once for all the topics it matches)."""
-    info = _INFO_CACHE.get(text)
-    if info is None:
-        if len(_INFO_CACHE) >= _INFO_CACHE_SIZE:
-            _INFO_CACHE.clear()
-        info = _INFO_CACHE[text] = TextInfo(text)
-    return info
+    return _INFO_CACHE[text]
 
 
 class TermCounts:
     """The part of :func:`term_vector` that does not depend on ``drop``: computed once per
     (title, text) by :func:`term_counts`; :meth:`vector` finishes it."""
 
-    __slots__ = ("counts", "name_words", "names")
+    __slots__ = ("_kinds", "counts", "name_words", "names")
 
     def __init__(self, title: str, text: str) -> None:
         found = names(text)
@@ -388,6 +420,11 @@ class TermCounts:
             for n in found
             if " " in n
         ]
+        # each term's boost: _NAME (name_boost), _NUMBER (NUMBER_BOOST) or 1.0
+        self._kinds = {
+            term: _term_kind(term, self.name_words)
+            for term in [s for _, s, _ in self.counts] + [t for _, t in self.names]
+        }
 
     def vector(
         self, drop: frozenset[str] | set[str] = frozenset(), *, name_boost: float = NAME_BOOST
@@ -399,30 +436,33 @@ class TermCounts:
         for ws, term in self.names:
             if not all(w in drop for w in ws):
                 tf[term] = tf.get(term, 0) + 1
-        vec: dict[str, float] = {}
-        name_words = self.name_words
-        for term, count in tf.items():
-            boost = 1.0
-            if term.startswith(("n:", "p:")) or term in name_words:
-                boost = name_boost
-            elif term.isdigit() and len(term) >= 2:
-                boost = NUMBER_BOOST
-            vec[term] = (1.0 + math.log(count)) * boost
-        return vec
+        boosts = (1.0, name_boost, NUMBER_BOOST)
+        kinds, log = self._kinds, math.log
+        return {term: (1.0 + log(count)) * boosts[kinds[term]] for term, count in tf.items()}
 
 
-_COUNTS_CACHE: dict[tuple[str, str], TermCounts] = {}
+_NAME, _NUMBER = 1, 2
+
+
+def _term_kind(term: str, name_words: AbstractSet[str]) -> int:
+    """Which boost a term of a story's vector gets (see :func:`term_vector`)."""
+    if term.startswith(("n:", "p:")) or term in name_words:
+        return _NAME
+    if term.isdigit() and len(term) >= 2:
+        return _NUMBER
+    return 0
+
+
+def _term_counts(key: tuple[str, str]) -> TermCounts:
+    return TermCounts(*key)
+
+
+_COUNTS_CACHE = Memo(_term_counts, _INFO_CACHE_SIZE)
 
 
 def term_counts(title: str, text: str) -> TermCounts:
     """The :class:`TermCounts` of a story, from a small cache of the latest stories."""
-    key = (title, text)
-    counts = _COUNTS_CACHE.get(key)
-    if counts is None:
-        if len(_COUNTS_CACHE) >= _INFO_CACHE_SIZE:
-            _COUNTS_CACHE.clear()
-        counts = _COUNTS_CACHE[key] = TermCounts(title, text)
-    return counts
+    return _COUNTS_CACHE[(title, text)]
 
 
 def term_vector(

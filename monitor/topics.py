@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from monitor.config import TopicConfig, TopicSet
 from monitor.models import Entry, TopicMatch
 from monitor.profile import ProfileIndex, is_match, story_vector
-from monitor.query import Fields, analyze
+from monitor.query import Fields, QueryIndex, analyze
 
 
 def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
@@ -25,19 +25,23 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
 
 def match_topics(topics: Sequence[TopicConfig], entry: Entry, source: str) -> list[TopicMatch]:
     """The topics `entry` matches. Pass the configuration's topics (a TopicSet): its profile
-    index was compiled at load; for any other sequence it is built on each call."""
+    and query indexes were compiled at load; for any other sequence they are built on each
+    call."""
     if not topics:
         return []
     doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
-    index = (
-        topics.profiles
-        if isinstance(topics, TopicSet)
-        else ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
-    )
+    if isinstance(topics, TopicSet):
+        index, queries = topics.profiles, topics.queries
+    else:
+        index = ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
+        queries = QueryIndex.build([t.query for t in topics])
     scores = index.scores(story_vector(entry.title, entry.summary)) if index.keys else {}
+    possible = queries.candidates(doc)  # the queries whose anchors the story mentions
     out = []
-    for topic in topics:
-        terms = topic.query.match(doc) if topic.query is not None else None
+    for number, topic in enumerate(topics):
+        terms = None
+        if topic.query is not None and number in possible:
+            terms = topic.query.match(doc, anchored=True)
         similarity = scores.get(topic.id)
         if is_match(topic.match, terms is not None, similarity, topic.profile_threshold):
             out.append(TopicMatch(topic_id=topic.id, terms=terms or (), similarity=similarity))

@@ -13,7 +13,7 @@ from monitor.profile import (
     Profile,
     ProfileIndex,
 )
-from monitor.query import Query
+from monitor.query import Query, QueryIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +194,16 @@ class TopicConfig:
 
 class TopicSet(tuple[TopicConfig, ...]):
     """The configured topics (a tuple), with their seed profiles compiled into one index at
-    load, so that a story is compared with every profile at once (see monitor/profile.py)."""
+    load, so that a story is compared with every profile at once (see monitor/profile.py),
+    and their queries indexed by anchor words (monitor/query.py)."""
 
     profiles: ProfileIndex
+    queries: QueryIndex
 
     def __new__(cls, topics: Iterable[TopicConfig] = ()) -> TopicSet:
         self = super().__new__(cls, topics)
         self.profiles = ProfileIndex.build((t.id, t.profile) for t in self if t.profile)
+        self.queries = QueryIndex.build([t.query for t in self])
         return self
 
 

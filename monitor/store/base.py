@@ -25,6 +25,7 @@ from monitor.models import (
     DevelopmentStoryRow,
     FeedRow,
     IngestResult,
+    Lookups,
     NewStory,
     PendingAlert,
     PendingStory,
@@ -72,6 +73,12 @@ class DetectionTx(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def prefetch(self, lookups: Lookups) -> None:
+        """A hint before a batch: the canonical URLs `url_original` and the (band keys, story
+        id) `near_candidates` will be asked about (with `since` and `limit`), to read at
+        once; their answers must not change."""
+        ...
 
     async def url_original(self, canonical: str, before_id: int) -> int | None: ...
 

@@ -21,6 +21,7 @@ from monitor.models import (
     AlertDraft,
     DevelopmentRow,
     DevelopmentStoryRow,
+    Lookups,
     PendingStory,
     StoredText,
     TopicMatch,
@@ -81,6 +82,11 @@ class PostgresDetection:
 
     async def last_seq(self) -> int:
         return int(await self.con.fetchval("SELECT COALESCE(MAX(seq), 0) FROM development_stories"))
+
+    async def prefetch(self, lookups: Lookups) -> None:
+        """Nothing read ahead: each story's writes go to the server at once, so its lookups
+        are asked when they come (one statement each)."""
+        return None
 
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         """The earliest story with this canonical URL (its original, if it is a copy)."""

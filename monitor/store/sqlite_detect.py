@@ -18,6 +18,7 @@ from monitor.models import (
     AlertDraft,
     DevelopmentRow,
     DevelopmentStoryRow,
+    Lookups,
     PendingStory,
     StoredText,
     TopicMatch,
@@ -73,6 +74,10 @@ class SQLiteDetection:
         self._sources: dict[str, set[str]] = {}  # development id -> its stories' sources
         self._joined: dict[int, set[str]] = {}  # story id -> topics it has a row for
         self._alert_keys: dict[int, set[tuple[str, str, str]]] = {}  # pending stories' alerts
+        # what `prefetch` read for the batch: url -> (earliest id, its duplicate_of) or None;
+        # (bands, before_id, since, limit) -> the stored candidates
+        self._urls: dict[str, tuple[int, int | None] | None] = {}
+        self._near: dict[tuple[tuple[int, ...], int, float, int], list[StoredText]] = {}
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf")
@@ -113,15 +118,70 @@ class SQLiteDetection:
             row = await c.fetchone()
         return int(row[0]) if row else 0
 
+    async def prefetch(self, lookups: Lookups) -> None:
+        """Read at once what `url_original` and `near_candidates` will be asked for a batch
+        of stories: three statements rather than two or more per story. Their answers stay
+        those of their own statements: the stories and their bands in the store do not
+        change until `flush` (the transaction's own decisions are the overlay)."""
+        since, limit = lookups.since, lookups.limit
+        urls = [u for u in dict.fromkeys(lookups.urls) if u not in self._urls]
+        for i in range(0, len(urls), 5000):
+            chunk = urls[i : i + 5000]
+            self._urls.update(dict.fromkeys(chunk))
+            # the earliest story of each URL (SQLite takes the bare column from the MIN row):
+            # a story's own query, `id < before ORDER BY id LIMIT 1`, finds it when it is older
+            rows = await self.db.execute_fetchall(
+                "SELECT canonical_url, MIN(id), duplicate_of FROM stories "
+                "WHERE canonical_url IN (SELECT value FROM json_each(?)) GROUP BY canonical_url",
+                (json.dumps(chunk),),
+            )
+            for url, sid, dup in rows:
+                self._urls[url] = (int(sid), dup)
+        wanted = [(tuple(b), before) for b, before in lookups.near if b]
+        if not wanted:
+            return
+        keys = sorted({b for bands, _ in wanted for b in bands})
+        postings: dict[int, list[int]] = {}
+        for i in range(0, len(keys), 5000):
+            rows = await self.db.execute_fetchall(
+                "SELECT b.band, b.story_id FROM story_bands b JOIN stories s ON s.id = b.story_id "
+                "WHERE b.band IN (SELECT value FROM json_each(?)) AND s.first_seen_at >= ?",
+                (json.dumps(keys[i : i + 5000]), since),
+            )
+            for band, sid in rows:
+                postings.setdefault(band, []).append(sid)
+        chosen: dict[tuple[tuple[int, ...], int], list[int]] = {}
+        for bands, before in wanted:  # each story's statement: id IN (...) AND id < ?
+            found = {sid for b in bands for sid in postings.get(b, ()) if sid < before}
+            chosen[(bands, before)] = sorted(found)[:limit]
+        texts: dict[int, StoredText] = {}
+        needed = sorted({sid for ids in chosen.values() for sid in ids})
+        for i in range(0, len(needed), 5000):
+            rows = await self.db.execute_fetchall(
+                f"""SELECT {_NEAR_COLUMNS} FROM stories
+                     WHERE id IN (SELECT value FROM json_each(?))""",
+                (json.dumps(needed[i : i + 5000]),),
+            )
+            for r in rows:
+                texts[r[0]] = StoredText(*r)
+        for (bands, before), ids in chosen.items():
+            self._near[(bands, before, since, limit)] = [texts[sid] for sid in ids]
+
     async def url_original(self, canonical: str, before_id: int) -> int | None:
         """The earliest story with this canonical URL (its original, if it is a copy)."""
-        async with self.db.execute(
-            "SELECT id, duplicate_of FROM stories WHERE canonical_url = ? AND id < ? "
-            "ORDER BY id LIMIT 1",
-            (canonical, before_id),
-        ) as cur:
-            row = await cur.fetchone()
-        found = None if row is None else (int(row["id"]), row["duplicate_of"])
+        found: tuple[int, int | None] | None
+        if canonical in self._urls:
+            found = self._urls[canonical]
+            if found is not None and found[0] >= before_id:
+                found = None
+        else:
+            async with self.db.execute(
+                "SELECT id, duplicate_of FROM stories WHERE canonical_url = ? AND id < ? "
+                "ORDER BY id LIMIT 1",
+                (canonical, before_id),
+            ) as cur:
+                row = await cur.fetchone()
+            found = None if row is None else (int(row["id"]), row["duplicate_of"])
         for sid, dup in self._by_canonical.get(canonical, ()):
             if sid < before_id and (found is None or sid < found[0]):
                 found = (sid, dup)
@@ -133,20 +193,19 @@ class SQLiteDetection:
         """Earlier stories (first seen since `since`) sharing a band key, oldest first."""
         if not bands:
             return []
-        marks = ",".join("?" * len(bands))
-        async with self.db.execute(
-            f"""SELECT id, title, COALESCE(full_text, summary) AS summary,
-                       COALESCE(published_at, first_seen_at) AS published, duplicate_of
-                  FROM stories
-                 WHERE id IN (SELECT story_id FROM story_bands WHERE band IN ({marks}))
-                   AND id < ? AND first_seen_at >= ?
-                 ORDER BY id LIMIT ?""",
-            (*bands, before_id, since, limit),
-        ) as cur:
-            found = [
-                StoredText(r["id"], r["title"], r["summary"], r["published"], r["duplicate_of"])
-                for r in await cur.fetchall()
-            ]
+        prefetched = self._near.get((tuple(bands), before_id, since, limit))
+        if prefetched is not None:
+            found = list(prefetched)
+        else:
+            marks = ",".join("?" * len(bands))
+            async with self.db.execute(
+                f"""SELECT {_NEAR_COLUMNS} FROM stories
+                     WHERE id IN (SELECT story_id FROM story_bands WHERE band IN ({marks}))
+                       AND id < ? AND first_seen_at >= ?
+                     ORDER BY id LIMIT ?""",
+                (*bands, before_id, since, limit),
+            ) as cur:
+                found = [StoredText(*r) for r in await cur.fetchall()]
         if self._by_band:
             seen = {s.id for s in found}
             for band in bands:
@@ -332,6 +391,9 @@ class SQLiteDetection:
         ):  # fmt: skip
             buffered.clear()
 
+
+_NEAR_COLUMNS = """id, title, COALESCE(full_text, summary) AS summary,
+                  COALESCE(published_at, first_seen_at) AS published, duplicate_of"""
 
 ALERT_SQL = """INSERT OR IGNORE INTO alerts (id, story_id, topic_id, sink_id, event, data,
                                          created_at, next_attempt_at)
