@@ -371,6 +371,55 @@ def subscription_of(r: Any) -> Subscription:
     return Subscription(**{**dict(r), "feed_live": bool(r["feed_live"])})
 
 
+HEALTH_SELECT = """SELECT f.id, f.url, f.name, f.title, f.active, f.consecutive_errors,
+                          f.last_error_kind, f.last_error, f.last_success_at, f.last_poll_at,
+                          h.failing_since, h.alerted_at
+                   FROM feeds f LEFT JOIN feed_health h ON h.feed_id = f.id
+                   WHERE f.consecutive_errors >= {failing_after} OR h.feed_id IS NOT NULL"""
+
+
+def health_step(
+    r: Any, now: float, failing_after: int, after: float
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """What one row of :data:`HEALTH_SELECT` calls for: (action, event, alert data).
+
+    action: "open" (a feed seen failing starts an episode: insert its feed_health row),
+    "alert" (still failing `after` seconds on: a `feed.failing` alert, the episode marked
+    alerted), "close" (polling fine again, or inactive: the episode ends, with a
+    `feed.recovered` alert if the failing one was sent), or None."""
+    feed = {"id": r["id"], "url": r["url"], "name": r["name"] or r["title"]}
+    failing = bool(r["active"]) and r["consecutive_errors"] >= failing_after
+    if r["failing_since"] is None:
+        return ("open" if failing else None), None, {}
+    if failing and r["alerted_at"] is None and now - r["failing_since"] >= after:
+        return (
+            "alert",
+            "feed.failing",
+            {
+                "feed": feed,
+                "failing_since": iso(r["failing_since"]),
+                "consecutive_errors": r["consecutive_errors"],
+                "last_error": {"kind": r["last_error_kind"], "message": r["last_error"]},
+                "last_success": iso(r["last_success_at"]),
+            },
+        )
+    if r["consecutive_errors"] == 0 or not r["active"]:
+        if r["alerted_at"] is not None and r["active"]:
+            back = r["last_success_at"] or now
+            return (
+                "close",
+                "feed.recovered",
+                {
+                    "feed": feed,
+                    "failing_since": iso(r["failing_since"]),
+                    "recovered_at": iso(back),
+                    "down_seconds": round(back - r["failing_since"]),
+                },
+            )
+        return "close", None, {}
+    return None, None, {}
+
+
 def checked_changes(changes: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The (column, value) pairs of an update, each a column update_subscription may set."""
     unknown = set(changes) - SUBSCRIPTION_COLUMNS

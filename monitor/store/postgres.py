@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, redact_url
 from monitor.models import (
     DevelopmentRow,
@@ -42,6 +41,7 @@ from monitor.models import (
 from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
+    HEALTH_SELECT,
     REPLAY_TEMPLATE,
     STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
@@ -51,6 +51,7 @@ from monitor.store.base import (
     development_row,
     development_story_row,
     digest_data,
+    health_step,
     new_alert_id,
     new_instance_id,
     pending_alert,
@@ -895,53 +896,22 @@ class PostgresStore:
         written: list[tuple[str, str, str]] = []
         async with self.transaction() as con:
             await con.execute(_lock_sql("health"))
-            rows = await con.fetch(
-                """SELECT f.id, f.url, f.name, f.title, f.active, f.consecutive_errors,
-                          f.last_error_kind, f.last_error, f.last_success_at, f.last_poll_at,
-                          h.failing_since, h.alerted_at
-                   FROM feeds f LEFT JOIN feed_health h ON h.feed_id = f.id
-                   WHERE f.consecutive_errors >= $1 OR h.feed_id IS NOT NULL""",
-                failing_after,
-            )
+            rows = await con.fetch(HEALTH_SELECT.format(failing_after="$1"), failing_after)
             for r in rows:
-                feed = {"id": r["id"], "url": r["url"], "name": r["name"] or r["title"]}
-                failing = bool(r["active"]) and r["consecutive_errors"] >= failing_after
-                if r["failing_since"] is None:
-                    if failing:
-                        await con.execute(
-                            "INSERT INTO feed_health (feed_id, failing_since) VALUES ($1, $2)",
-                            r["id"],
-                            now,
-                        )
-                    continue
-                event: str | None = None
-                data: dict[str, Any] = {}
-                if failing and r["alerted_at"] is None and now - r["failing_since"] >= after:
-                    event = "feed.failing"
-                    data = {
-                        "feed": feed,
-                        "failing_since": iso(r["failing_since"]),
-                        "consecutive_errors": r["consecutive_errors"],
-                        "last_error": {"kind": r["last_error_kind"], "message": r["last_error"]},
-                        "last_success": iso(r["last_success_at"]),
-                    }
+                action, event, data = health_step(r, now, failing_after, after)
+                if action == "open":
+                    await con.execute(
+                        "INSERT INTO feed_health (feed_id, failing_since) VALUES ($1, $2)",
+                        r["id"],
+                        now,
+                    )
+                elif action == "alert":
                     await con.execute(
                         "UPDATE feed_health SET alerted_at = $1 WHERE feed_id = $2", now, r["id"]
                     )
-                elif r["consecutive_errors"] == 0 or not r["active"]:
+                elif action == "close":
                     await con.execute("DELETE FROM feed_health WHERE feed_id = $1", r["id"])
-                    if r["alerted_at"] is not None and r["active"]:
-                        event = "feed.recovered"
-                        back = r["last_success_at"] or now
-                        data = {
-                            "feed": feed,
-                            "failing_since": iso(r["failing_since"]),
-                            "recovered_at": iso(back),
-                            "down_seconds": round(back - r["failing_since"]),
-                        }
-                if event is None:
-                    continue
-                for sink_id in sinks:
+                for sink_id in sinks if event else ():
                     alert_id = new_alert_id()
                     await con.execute(
                         """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
@@ -953,7 +923,7 @@ class PostgresStore:
                         json.dumps(data),
                         now,
                     )
-                    written.append((event, r["url"], alert_id))
+                    written.append((str(event), r["url"], alert_id))
         return written
 
     async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]:
