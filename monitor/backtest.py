@@ -173,7 +173,7 @@ async def replay(
 ) -> ReplayStore:
     """Run the stories `load` pages out (oldest first) through the detection stage with only
     the topic `topic_id`, one story per step."""
-    topic = next(t for t in config.topics if t.id == topic_id)
+    topic = config.topics.by_id[topic_id]
     cfg = replace(
         config,
         topics=TopicSet([replace(topic, sinks=topic.sinks or ("backtest",))]),
@@ -227,7 +227,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config)
     if cfg is None:
         return 2
-    if args.topic not in {t.id for t in cfg.topics}:
+    if cfg.topic(args.topic) is None:
         known = ", ".join(t.id for t in cfg.topics) or "none"
         print(f"error: no topic {args.topic!r} in {cfg.source} (known: {known})", file=sys.stderr)
         return 2

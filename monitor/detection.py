@@ -335,7 +335,7 @@ class Detection:
         matches = match_topics(
             cfg.topics, entry, source_label(story.feed_name, story.feed_url, story.link)
         )
-        by_id = {t.id: t for t in cfg.topics}
+        by_id = cfg.topics.by_id
         if story.detected_rev is None:  # a new story
             dup, by, template, bands = await self._duplicate(tx, prepared, now)
             out.duplicates += dup is not None

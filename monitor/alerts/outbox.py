@@ -57,7 +57,7 @@ def limits_for(cfg: Config, topic_id: str, sink_id: str) -> list[tuple[bool, int
     """Rate limits on alerts of `topic_id` to `sink_id`: (per topic?, count, period)."""
     out: list[tuple[bool, int, float]] = []
     sink = next((s for s in cfg.sinks if s.id == sink_id), None)
-    topic = next((t for t in cfg.topics if t.id == topic_id), None)
+    topic = cfg.topic(topic_id)
     if sink is not None and sink.rate_limit is not None:
         out.append((False, sink.rate_limit.count, sink.rate_limit.period))
     if topic is not None and topic.rate_limit is not None:
@@ -187,7 +187,7 @@ class Deliverer:
                 self.log.info("alert.held_released", count=released)
             self._synced = cfg
         for d in await self.store.due_digests(now):
-            topic = next((t for t in cfg.topics if t.id == d["topic_id"]), None)
+            topic = cfg.topic(d["topic_id"])
             info = {"id": d["topic_id"], "name": topic.name if topic else d["topic_id"]}
             next_at = next_fire(d["cron"], d["timezone"], when).timestamp()
             alert_id, count = await self.store.write_digest(

@@ -195,15 +195,17 @@ class TopicConfig:
 class TopicSet(tuple[TopicConfig, ...]):
     """The configured topics (a tuple), with their seed profiles compiled into one index at
     load, so that a story is compared with every profile at once (see monitor/profile.py),
-    and their queries indexed by anchor words (monitor/query.py)."""
+    and their queries indexed by anchor words (monitor/query.py), and by id."""
 
     profiles: ProfileIndex
     queries: QueryIndex
+    by_id: dict[str, TopicConfig]
 
     def __new__(cls, topics: Iterable[TopicConfig] = ()) -> TopicSet:
         self = super().__new__(cls, topics)
         self.profiles = ProfileIndex.build((t.id, t.profile) for t in self if t.profile)
         self.queries = QueryIndex.build([t.query for t in self])
+        self.by_id = {t.id: t for t in self}
         return self
 
 
@@ -229,7 +231,7 @@ class Config:
     polling: PollingConfig
     delivery: DeliveryConfig
     feeds: tuple[FeedConfig, ...]
-    topics: tuple[TopicConfig, ...]
+    topics: TopicSet
     sinks: tuple[SinkConfig, ...]
     log_level: str = "info"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
@@ -241,6 +243,9 @@ class Config:
 
     def sink(self, sink_id: str) -> SinkConfig:
         return next(s for s in self.sinks if s.id == sink_id)
+
+    def topic(self, topic_id: str) -> TopicConfig | None:
+        return self.topics.by_id.get(topic_id)
 
 
 def redact_url(url: str) -> str:
