@@ -628,9 +628,13 @@ class SQLiteStore:
         return rows
 
     async def next_text_due(self) -> float | None:
-        async with self.db.execute(
+        return await self._time(
             "SELECT MIN(text_next_at) FROM stories WHERE text_state = 'pending'"
-        ) as cur:
+        )
+
+    async def _time(self, sql: str) -> float | None:
+        """The one value `sql` reads (a time), or None."""
+        async with self.db.execute(sql) as cur:
             row = await cur.fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
@@ -789,11 +793,7 @@ class SQLiteStore:
             )
 
     async def next_alert_due(self) -> float | None:
-        async with self.db.execute(
-            "SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'"
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        return await self._time("SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'")
 
     # -- alerts: leases, rate limits, digests, feed health, dead letters (issue 7) ---------
 
