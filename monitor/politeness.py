@@ -56,6 +56,9 @@ class Slots:
         return self.free == self.limit and not self.waiting
 
     async def __aenter__(self) -> None:
+        if self.free > 0 and not self.waiting:  # take()'s fast path, without its coroutine
+            self.free -= 1
+            return
         await self.take()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -109,11 +112,15 @@ class HostLimiter:
 
     async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
-        try:
-            await host.slots.take()
-        except BaseException:
-            self._forget_if_idle(name, host)
-            raise
+        slots = host.slots
+        if slots.free > 0 and not slots.waiting:  # take()'s fast path, without its coroutine
+            slots.free -= 1
+        else:
+            try:
+                await slots.take()
+            except BaseException:
+                self._forget_if_idle(name, host)
+                raise
         loop = asyncio.get_running_loop()
         if self.gap > 0 or host.next_start > loop.time():
             try:

@@ -224,11 +224,33 @@ async def test_write_behind_poll_records_land_as_if_one_after_another(
     feeds = {f.id: f for f in await store.active_feeds()}
     assert (feeds[f0.id].etag, feeds[f0.id].last_modified) == ('"b"', "lm")
 
+    # a 304 after the error (the statement of quiet records): errors reset, the last error kept
+    await store.record_poll(f1.id, not_modified(T0 + 400, etag='"c"'), T0 + 4, wait=False)
+    await store.flush()
+    r1 = {r["id"]: r for r in await store.feed_report()}[f1.id]
+    assert (r1["polls"], r1["consecutive_errors"], r1["last_success_at"]) == (3, 0, T0 + 4)
+    assert (r1["last_result"], r1["last_error_kind"], r1["next_poll_at"]) == (
+        "not_modified", "http", T0 + 400
+    )  # fmt: skip
+
     await store.record_poll(f2.id, not_modified(T0 + 300), T0 + 3, wait=False)
     await store.close()  # commits what is queued
     again: Store = await make_store()
     rows = {r["id"]: r for r in await again.feed_report()}
     assert (rows[f2.id]["polls"], rows[f2.id]["next_poll_at"]) == (2, T0 + 300)
+
+
+async def test_write_behind_record_lands_without_a_flush(store: Store) -> None:
+    """Group commit gathers records for a moment (SQLite: POLL_WINDOW), then writes them on
+    its own: nobody has to call flush for a poll's bookkeeping to reach the store."""
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.record_poll(feed.id, not_modified(T0 + 100), T0, wait=False)
+    for _ in range(100):  # bounded: 5 s
+        if (await store.feed_report())[0]["polls"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert (await store.feed_report())[0]["polls"] == 1
 
 
 async def test_ingest_stores_new_stories_once_with_matches_and_alerts(store: Store) -> None:
