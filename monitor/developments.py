@@ -43,6 +43,7 @@ from monitor.devstate import (
     StoryState,
     TermIndex,
 )
+from monitor.eventdates import clock_times, event_days
 from monitor.linkmodel import (
     LINK_THRESHOLD,
     LINK_WEIGHTS,
@@ -90,6 +91,18 @@ def new_sentences(title: str, text: str, seen: set[str]) -> tuple[str, ...]:
 
 def _seen_words(title: TextInfo, body: TextInfo) -> set[str]:
     return set(title.content() | body.content())
+
+
+def _story_state(
+    story: StoryText, development_id: str, vector: Mapping[str, float], title: str, body: str
+) -> StoryState:
+    """What the tracker keeps of a story: its vector, and the days and clock times its
+    headline and body name (monitor/eventdates.py)."""
+    text = f"{title}\n{body}"
+    return StoryState(
+        story.id, story.published, development_id, vector, story.source,
+        event_days(text, story.published.date()), clock_times(text),
+    )  # fmt: skip
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -231,7 +244,7 @@ class DevelopmentTracker:
         return sim, did, sid
 
     def _by_link(
-        self, story: StoryText, vector: Mapping[str, float], near: list[tuple[float, str]]
+        self, story: StoryText, state: StoryState, near: list[tuple[float, str]]
     ) -> tuple[float, str, str] | None:
         store = self.store
         rare_df = max(RARE_SPECIFIC_DF, 0.002 * store.n_docs())
@@ -240,6 +253,7 @@ class DevelopmentTracker:
             return store.doc_freq(term) <= rare_df
 
         best: tuple[float, float, str, str] | None = None
+        vector = state.vector
         kinds = rare_specifics(link_specifics(vector), rare)
         size = len(vector)
         source, published = story.source, story.published
@@ -250,7 +264,7 @@ class DevelopmentTracker:
         bound = None
         cut = -math.inf
         if weights is not None and observer is None and 0.0 < threshold < 1.0:
-            bound = score_bound(weights, kinds, size, source)
+            bound = score_bound(weights, kinds, size, source, state)
             cut = math.log(threshold / (1.0 - threshold)) - SCORE_SLACK
         for sim, sid in near:
             other = get_story(sid)
@@ -261,7 +275,7 @@ class DevelopmentTracker:
                 c0, wc, wl, wx = bound
                 if c0 + wc * sim + (wl + wx * sim) * math.log1p(max(0.0, age)) < cut:
                     continue
-            feats = pair_features(kinds, size, source, other, sim, age)
+            feats = pair_features(kinds, size, source, other, sim, age, state)
             if observer is not None:
                 observer(story.id, sid, feats)
             if weights is None:
@@ -290,7 +304,7 @@ class DevelopmentTracker:
         title, body = text_info(story.title), text_info(story.text)
         store.add_seen_words(development_id, _seen_words(title, body))
         store.add_phrases(development_id, title.shingles() | body.shingles())
-        store.add_story(StoryState(story.id, story.published, development_id, vector, story.source))
+        store.add_story(_story_state(story, development_id, vector, story.title, story.text))
 
     def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
         """A story of the development changed (a new revision): the sentences of `title`
@@ -326,6 +340,7 @@ class DevelopmentTracker:
         dev_id: str | None = None
         similarity = 0.0
         matched: str | None = None
+        state = _story_state(story, "", vector, story.title, body)
         original = store.story(duplicate_of) if duplicate_of else None
         if original is not None:
             dev_id, similarity, matched = original.development_id, 1.0, original.id
@@ -333,7 +348,7 @@ class DevelopmentTracker:
             near = self.nearest(story, vector)
             linked = None
             if self.weights is not None or self.observer is not None:
-                linked = self._by_link(story, vector, near)
+                linked = self._by_link(story, state, near)
             picked = linked if self.weights is not None else self._by_bar(story, near)
             if picked is not None:
                 similarity, dev_id, matched = picked
@@ -352,5 +367,5 @@ class DevelopmentTracker:
             is_new = False
         store.add_seen_words(dev_id, seen_now)
         store.add_phrases(dev_id, title_info.shingles() | body_info.shingles())
-        store.add_story(StoryState(story.id, story.published, dev_id, vector, story.source))
+        store.add_story(replace(state, development_id=dev_id))
         return Assignment(dev_id, is_new, similarity, what, matched)

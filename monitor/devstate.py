@@ -23,6 +23,8 @@ class StoryState:
     development_id: str
     vector: Mapping[str, float]  # term -> weight before IDF
     source: str = ""  # the publisher's host, for the same-source link feature
+    days: frozenset[int] = frozenset()  # days its text names (monitor/eventdates.py)
+    times: frozenset[int] = frozenset()  # clock times its text names
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,16 @@ A small logistic model over a (new story, earlier story) pair (:func:`link_featu
 :data:`LINK_WEIGHTS`): the cosine, log(1 + days apart) and their product, how many rare
 (document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names, other
 multiword names (places, organisations) and numbers the two share, whether they come from the
-same source, and whether either is thin (under ``THIN_TERMS`` terms, e.g. a headline with a
-boilerplate body). A person's full name links a court follow-up months later, while a city is
-shared by unrelated incidents; the age term makes an old development need more evidence. The
+same source, whether either is thin (under ``THIN_TERMS`` terms, e.g. a headline with a
+boilerplate body), and whether the two name the same day and the same clock time
+(:mod:`monitor.eventdates`: a follow-up names the day of the shooting it follows). A person's
+full name links a court follow-up months later, while a city is shared by unrelated
+incidents; the age term makes an old development need more evidence. The
 story joins the development of the most probable link if that probability is at least
-``LINK_THRESHOLD``, else opens a new one. The nine weights were fitted offline
+``LINK_THRESHOLD``, else opens a new one. The eleven weights were fitted offline
 (`bench/fit_links.py`, L2-regularised logistic regression over every (story, candidate) pair) on
 the first half of the labelled stream only, and the threshold chosen there (alert F1 was flat
-within 0.003 for 0.3-0.4; the higher one keeps more alerts, as missing a new development is
+within 0.003 for 0.3-0.45; 0.4 keeps more alerts than 0.3, as missing a new development is
 worse for a monitor than an extra alert); the second half was only scored.
 """
 
@@ -21,21 +23,24 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from monitor.devstate import StoryState
+from monitor.eventdates import days_meet
 
 THIN_TERMS = 12
 RARE_SPECIFIC_DF = 5
 # Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
 # labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
 LINK_WEIGHTS: tuple[float, ...] | None = (
-    -2.138,  # bias
-    12.099,  # cos
-    -1.218,  # log_age
-    0.133,  # cos_x_log_age
-    2.116,  # person
-    1.416,  # place
-    0.293,  # number
-    0.309,  # same_source
-    -0.434,  # thin
+    -4.077,  # bias
+    11.652,  # cos
+    -0.749,  # log_age
+    -0.155,  # cos_x_log_age
+    2.008,  # person
+    1.505,  # place
+    0.289,  # number
+    0.522,  # same_source
+    -0.141,  # thin
+    2.390,  # same_day
+    0.883,  # same_time
 )
 LINK_THRESHOLD = 0.4
 
@@ -50,22 +55,21 @@ LINK_FEATURES = (
     "number",
     "same_source",
     "thin",
+    "same_day",
+    "same_time",
 )
 
 
 def link_features(
-    vector: Mapping[str, float],
-    source: str,
+    story: StoryState,
     other: StoryState,
     cosine: float,
     age_days: float,
     rare: Callable[[str], bool],
-    specifics: Sequence[str] | None = None,
 ) -> tuple[float, ...]:
-    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`.
-    ``specifics``: :func:`link_specifics` of ``vector``, when the caller has them."""
-    kinds = rare_specifics(specifics if specifics is not None else link_specifics(vector), rare)
-    return pair_features(kinds, len(vector), source, other, cosine, age_days)
+    """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`."""
+    kinds = rare_specifics(link_specifics(story.vector), rare)
+    return pair_features(kinds, len(story.vector), story.source, other, cosine, age_days, story)
 
 
 def rare_specifics(
@@ -96,6 +100,7 @@ def pair_features(
     other: StoryState,
     cosine: float,
     age_days: float,
+    story: StoryState,
 ) -> tuple[float, ...]:
     """:func:`link_features` given the new story's :func:`rare_specifics` and its number of
     terms (``size``): what depends on the earlier story only."""
@@ -118,7 +123,13 @@ def pair_features(
         float(min(number, 2)),
         float(bool(source) and source == other.source),
         float(min(size, len(other_vector)) < THIN_TERMS),
+        float(days_meet(_day(story), story.days, _day(other), other.days)),
+        float(bool(story.times and other.times and story.times & other.times)),
     )
+
+
+def _day(story: StoryState) -> int:
+    return story.published.date().toordinal()
 
 
 def link_specifics(vector: Mapping[str, float]) -> list[str]:
@@ -139,12 +150,16 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# rounding slack of a bound on the link score (scores are sums of nine products of size < 100)
+# rounding slack of a bound on the link score (scores are sums of eleven products of size < 100)
 SCORE_SLACK = 1e-9
 
 
 def score_bound(
-    weights: Sequence[float], kinds: tuple[list[str], list[str], list[str]], size: int, source: str
+    weights: Sequence[float],
+    kinds: tuple[list[str], list[str], list[str]],
+    size: int,
+    source: str,
+    story: StoryState,
 ) -> tuple[float, float, float, float] | None:
     """For pruning candidates: (c0, wc, wl, wx) such that the link score of a candidate of
     cosine c and log age la is at most ``c0 + wc * c + (wl + wx * c) * la``: the shared
@@ -152,11 +167,13 @@ def score_bound(
     weights that are not :data:`LINK_FEATURES`'."""
     if len(weights) != len(LINK_FEATURES):
         return None
-    bias, wc, wl, wx, wp, wn, wnum, ws, wt = weights
+    bias, wc, wl, wx, wp, wn, wnum, ws, wt, wday, wtime = weights
     c0 = bias
     c0 += max(0.0, wp * min(2, len(kinds[0])))
     c0 += max(0.0, wn * min(2, len(kinds[1])))
     c0 += max(0.0, wnum * min(2, len(kinds[2])))
     c0 += max(0.0, ws) if source else 0.0
     c0 += wt if size < THIN_TERMS else max(0.0, wt)
+    c0 += max(0.0, wday)  # an earlier story may name the new one's day, whatever it names
+    c0 += max(0.0, wtime) if story.times else 0.0
     return c0, wc, wl, wx

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.dedup import StoryText
 from monitor.developments import DevelopmentTracker, new_sentences
-from monitor.devstate import MemoryDevelopmentStore
+from monitor.devstate import MemoryDevelopmentStore, StoryState
 from monitor.linkmodel import LINK_FEATURES, link_features, link_probability
 from monitor.textfeatures import term_vector
 
@@ -132,12 +132,9 @@ def test_link_features_count_rare_shared_people_apart_from_places() -> None:
     other = tr.store.story("a")
     assert other is not None
     vec = {"p:ravi okonjo": 1.0, "n:delancey road": 1.0, "harlowe": 1.0, "31": 1.0}
+    new = StoryState("n", T0 + timedelta(days=100), "", vec, "news.test")
     feats = dict(
-        zip(
-            LINK_FEATURES,
-            link_features(vec, "news.test", other, 0.3, 100.0, lambda t: True),
-            strict=True,
-        )
+        zip(LINK_FEATURES, link_features(new, other, 0.3, 100.0, lambda t: True), strict=True)
     )
     assert feats["person"] == 1.0
     assert feats["place"] == 1.0
@@ -145,7 +142,40 @@ def test_link_features_count_rare_shared_people_apart_from_places() -> None:
     assert feats["same_source"] == 1.0
     assert feats["thin"] == 1.0
     assert feats["cos_x_log_age"] == 0.3 * feats["log_age"]
+    assert (feats["same_day"], feats["same_time"]) == (0.0, 0.0)  # the new one names no day
     assert link_probability(feats.values(), [0.0] * len(feats)) == 0.5
+
+
+def test_link_features_read_the_days_and_clock_times_two_stories_name() -> None:
+    """The earlier story says "early Saturday" (the day it was published); a story 12 days
+    later that names that day ("the May 4 shooting") and its clock time meets it on both, one
+    that names another day and time on neither."""
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST + " It was 1:40 a.m.", 0))
+    other = tr.store.story("a")
+    assert other is not None
+
+    def feats(days: frozenset[int], times: frozenset[int]) -> tuple[float, float]:
+        new = StoryState("n", T0 + timedelta(days=12), "", {"harlowe": 1.0}, "", days, times)
+        f = link_features(new, other, 0.3, 12.0, lambda t: True)
+        f = dict(zip(LINK_FEATURES, f, strict=True))
+        return f["same_day"], f["same_time"]
+
+    may4, may1 = T0.date().toordinal(), T0.date().toordinal() - 3
+    assert feats(frozenset({may4}), frozenset({100})) == (1.0, 1.0)
+    assert feats(frozenset({may1}), frozenset({200})) == (0.0, 0.0)
+
+
+def test_a_follow_up_naming_the_day_of_the_event_joins_it() -> None:
+    """Twelve days later, few words in common: naming the day of the shooting is what links
+    the arrest to it; the same text without the day opens a development of its own."""
+    text = "Harlowe detectives charged a man on Thursday in the {}shooting that wounded two men."
+    for day, joins in (("May 4 ", True), ("", False)):
+        tr = tracker_with_filler()
+        tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+        arrest = tr.assign(s("b", "Arrest in Harlowe shooting", text.format(day), 12))
+        assert arrest.is_new is not joins
+        assert (arrest.development_id == "a") is joins
 
 
 def test_court_follow_up_months_later_joins_by_the_shared_people() -> None:

@@ -1,0 +1,53 @@
+"""The days and clock times a news text names, read against the day it was published."""
+
+from datetime import date
+
+import pytest
+
+from monitor.eventdates import clock_times, days_meet, event_days
+
+FRIDAY = date(2015, 1, 9)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("killed on the night of Thursday, January 8", {"2015-01-08"}),
+        ("shot last night on Hewitt Avenue", {"2015-01-08"}),
+        ("a shooting early today", {"2015-01-09"}),
+        ("police said Friday", {"2015-01-09"}),  # a weekday: the last one on or before
+        ("the gunfight on Saturday", {"2015-01-03"}),
+        ("charged in the Dec. 30 shooting", {"2014-12-30"}),  # read in January: last year
+        ("on Jan. 10, a day ahead", {"2015-01-10"}),  # a day ahead: this year still
+        ("sentenced for the Sept. 30, 2013 killing", {"2013-09-30"}),
+        ("on March 5th", {"2014-03-05"}),
+        ("on Feb. 30", set()),  # no such day
+        ("Mayor 12 said", set()),  # not a month
+        ("he faces 12 counts", set()),
+    ],
+)
+def test_event_days(text: str, days: set[str]) -> None:
+    assert {date.fromordinal(d).isoformat() for d in event_days(text, FRIDAY)} == days
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("at about 10:30 p.m.", {22 * 60 + 30}),
+        ("around 1 a.m. and again at 2:15 AM", {60, 2 * 60 + 15}),
+        ("at 12 p.m.; at 12 a.m.", {12 * 60, 0}),
+        ("a 9mm pistol, 13 p.m., 3:75 p.m.", set()),
+    ],
+)
+def test_clock_times(text: str, minutes: set[int]) -> None:
+    assert clock_times(text) == minutes
+
+
+def test_days_meet() -> None:
+    day = FRIDAY.toordinal()
+    named = frozenset({day - 1})  # "last night", in a story of Friday
+    assert days_meet(day, named, day, frozenset())  # a copy of the same day names the same
+    assert days_meet(day + 10, frozenset({day - 1}), day, frozenset())  # a later story names it
+    assert days_meet(day, frozenset(), day + 10, named)  # ... or the earlier one's own day
+    assert not days_meet(day, frozenset(), day, frozenset())  # neither names a day
+    assert not days_meet(day + 10, frozenset({day - 5}), day, named)
