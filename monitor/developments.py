@@ -43,7 +43,7 @@ from monitor.devstate import (
     StoryState,
     TermIndex,
 )
-from monitor.eventdates import clock_times, event_days
+from monitor.eventfacts import ages, clock_times, event_days
 from monitor.linkmodel import (
     LINK_THRESHOLD,
     LINK_WEIGHTS,
@@ -97,11 +97,11 @@ def _story_state(
     story: StoryText, development_id: str, vector: Mapping[str, float], title: str, body: str
 ) -> StoryState:
     """What the tracker keeps of a story: its vector, and the days and clock times its
-    headline and body name (monitor/eventdates.py)."""
+    headline and body name (monitor/eventfacts.py)."""
     text = f"{title}\n{body}"
     return StoryState(
         story.id, story.published, development_id, vector, story.source,
-        event_days(text, story.published.date()), clock_times(text),
+        event_days(text, story.published.date()), clock_times(text), ages(text),
     )  # fmt: skip
 
 

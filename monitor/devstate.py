@@ -23,8 +23,9 @@ class StoryState:
     development_id: str
     vector: Mapping[str, float]  # term -> weight before IDF
     source: str = ""  # the publisher's host, for the same-source link feature
-    days: frozenset[int] = frozenset()  # days its text names (monitor/eventdates.py)
+    days: frozenset[int] = frozenset()  # days its text names (monitor/eventfacts.py)
     times: frozenset[int] = frozenset()  # clock times its text names
+    ages: frozenset[int] = frozenset()  # ages of the people it names
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,11 @@
 
 A small logistic model over a (new story, earlier story) pair (:func:`link_features`,
 :data:`LINK_WEIGHTS`): the cosine, log(1 + days apart) and their product, how many rare
-(document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names, other
-multiword names (places, organisations) and numbers the two share, whether they come from the
-same source, whether either is thin (under ``THIN_TERMS`` terms, e.g. a headline with a
-boilerplate body), and whether the two name the same day and the same clock time
-(:mod:`monitor.eventdates`: a follow-up names the day of the shooting it follows). A person's
+(document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names and
+other multiword names (places, organisations) the two share, how many ages of people, whether
+they come from the same source, whether either is thin (under ``THIN_TERMS`` terms, e.g. a
+headline with a boilerplate body), and whether the two name the same day and the same clock
+time (:mod:`monitor.eventfacts`: a follow-up names the day of the shooting it follows). A person's
 full name links a court follow-up months later, while a city is shared by unrelated
 incidents; the age term makes an old development need more evidence. The
 story joins the development of the most probable link if that probability is at least
@@ -23,24 +23,24 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from monitor.devstate import StoryState
-from monitor.eventdates import days_meet
+from monitor.eventfacts import days_meet
 
 THIN_TERMS = 12
 RARE_SPECIFIC_DF = 5
 # Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
 # labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
 LINK_WEIGHTS: tuple[float, ...] | None = (
-    -4.077,  # bias
-    11.652,  # cos
-    -0.749,  # log_age
-    -0.155,  # cos_x_log_age
-    2.008,  # person
-    1.505,  # place
-    0.289,  # number
-    0.522,  # same_source
-    -0.141,  # thin
-    2.390,  # same_day
-    0.883,  # same_time
+    -4.269,  # bias
+    10.985,  # cos
+    -0.755,  # log_age
+    -0.088,  # cos_x_log_age
+    1.911,  # person
+    1.448,  # place
+    1.852,  # ages
+    0.572,  # same_source
+    0.092,  # thin
+    2.418,  # same_day
+    0.992,  # same_time
 )
 LINK_THRESHOLD = 0.4
 
@@ -52,7 +52,7 @@ LINK_FEATURES = (
     "cos_x_log_age",
     "person",
     "place",
-    "number",
+    "ages",
     "same_source",
     "thin",
     "same_day",
@@ -74,27 +74,18 @@ def link_features(
 
 def rare_specifics(
     specifics: Iterable[str], rare: Callable[[str], bool]
-) -> tuple[list[str], list[str], list[str]]:
-    """The rare ones of :func:`link_specifics`: (person names, other names, numbers)."""
+) -> tuple[list[str], list[str]]:
+    """The rare ones of :func:`link_specifics`: (person names, other names)."""
     person: list[str] = []
     place: list[str] = []
-    number: list[str] = []
     for term in specifics:
-        if term.startswith("p:"):
-            kind = person
-        elif term.startswith("n:"):
-            kind = place
-        elif term.isdigit() and len(term) >= 2:
-            kind = number
-        else:
-            continue
         if rare(term):
-            kind.append(term)
-    return person, place, number
+            (person if term.startswith("p:") else place).append(term)
+    return person, place
 
 
 def pair_features(
-    kinds: tuple[list[str], list[str], list[str]],
+    kinds: tuple[list[str], list[str]],
     size: int,
     source: str,
     other: StoryState,
@@ -106,13 +97,11 @@ def pair_features(
     terms (``size``): what depends on the earlier story only."""
     la = math.log1p(max(0.0, age_days))
     other_vector = other.vector
-    person = place = number = 0
+    person = place = 0
     for term in kinds[0]:
         person += term in other_vector
     for term in kinds[1]:
         place += term in other_vector
-    for term in kinds[2]:
-        number += term in other_vector
     return (
         1.0,
         cosine,
@@ -120,7 +109,7 @@ def pair_features(
         cosine * la,
         float(min(person, 2)),
         float(min(place, 2)),
-        float(min(number, 2)),
+        float(min(len(story.ages & other.ages), 2)),
         float(bool(source) and source == other.source),
         float(min(size, len(other_vector)) < THIN_TERMS),
         float(days_meet(_day(story), story.days, _day(other), other.days)),
@@ -133,9 +122,9 @@ def _day(story: StoryState) -> int:
 
 
 def link_specifics(vector: Mapping[str, float]) -> list[str]:
-    """The terms of ``vector`` that :func:`link_features` counts when shared: person names,
-    other multiword names and numbers of two or more digits."""
-    return [t for t in vector if t.startswith(("p:", "n:")) or (t.isdigit() and len(t) >= 2)]
+    """The terms of ``vector`` that :func:`link_features` counts when shared: person names
+    and other multiword names."""
+    return [t for t in vector if t.startswith(("p:", "n:"))]
 
 
 def link_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -156,7 +145,7 @@ SCORE_SLACK = 1e-9
 
 def score_bound(
     weights: Sequence[float],
-    kinds: tuple[list[str], list[str], list[str]],
+    kinds: tuple[list[str], list[str]],
     size: int,
     source: str,
     story: StoryState,
@@ -167,11 +156,11 @@ def score_bound(
     weights that are not :data:`LINK_FEATURES`'."""
     if len(weights) != len(LINK_FEATURES):
         return None
-    bias, wc, wl, wx, wp, wn, wnum, ws, wt, wday, wtime = weights
+    bias, wc, wl, wx, wp, wn, wage, ws, wt, wday, wtime = weights
     c0 = bias
     c0 += max(0.0, wp * min(2, len(kinds[0])))
     c0 += max(0.0, wn * min(2, len(kinds[1])))
-    c0 += max(0.0, wnum * min(2, len(kinds[2])))
+    c0 += max(0.0, wage * min(2, len(story.ages)))
     c0 += max(0.0, ws) if source else 0.0
     c0 += wt if size < THIN_TERMS else max(0.0, wt)
     c0 += max(0.0, wday)  # an earlier story may name the new one's day, whatever it names

@@ -132,13 +132,14 @@ def test_link_features_count_rare_shared_people_apart_from_places() -> None:
     other = tr.store.story("a")
     assert other is not None
     vec = {"p:ravi okonjo": 1.0, "n:delancey road": 1.0, "harlowe": 1.0, "31": 1.0}
-    new = StoryState("n", T0 + timedelta(days=100), "", vec, "news.test")
+    ages = frozenset({31, 40})  # Ravi Okonjo, 31 (and someone of 40 the first story does not name)
+    new = StoryState("n", T0 + timedelta(days=100), "", vec, "news.test", ages=ages)
     feats = dict(
         zip(LINK_FEATURES, link_features(new, other, 0.3, 100.0, lambda t: True), strict=True)
     )
     assert feats["person"] == 1.0
     assert feats["place"] == 1.0
-    assert feats["number"] == 1.0
+    assert feats["ages"] == 1.0
     assert feats["same_source"] == 1.0
     assert feats["thin"] == 1.0
     assert feats["cos_x_log_age"] == 0.3 * feats["log_age"]

@@ -1,10 +1,11 @@
-"""The days and clock times a news text names, read against the day it was published."""
+"""The days and clock times a news text names, read against the day it was published, and the
+ages of the people it names."""
 
 from datetime import date
 
 import pytest
 
-from monitor.eventdates import clock_times, days_meet, event_days
+from monitor.eventfacts import ages, clock_times, days_meet, event_days
 
 FRIDAY = date(2015, 1, 9)
 
@@ -51,3 +52,18 @@ def test_days_meet() -> None:
     assert days_meet(day, frozenset(), day + 10, named)  # ... or the earlier one's own day
     assert not days_meet(day, frozenset(), day, frozenset())  # neither names a day
     assert not days_meet(day + 10, frozenset({day - 5}), day, named)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("A 9-year-old girl was grazed", {9}),
+        ("Jonathan Austin, 24, died; Ann B. Lee, 31, was hurt", {24, 31}),
+        ("the man, 30 years old, and two 17-year-olds", {30, 17}),
+        ("Officers found Ravi Okonjo, 31, and Dale Pruitt, 28, in the lot", {31, 28}),
+        ("Main Street, 12 30 shots", set()),  # a number that goes on is no age
+        ("he faces 12 counts; 3 p.m.; a 5-2 vote", set()),
+    ],
+)
+def test_ages(text: str, found: set[int]) -> None:
+    assert ages(text) == found

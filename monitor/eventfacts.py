@@ -1,4 +1,5 @@
-"""When a news text says its event happened: the days and the clock times it names.
+"""The facts of an event a news text states: the days and clock times it names, and the ages
+of the people in it.
 
 Reports of one incident name the same day ("Tuesday", "last night", "on Jan. 8") and often the
 same time ("about 10:30 p.m."); a follow-up weeks later names the day of the event it follows
@@ -16,6 +17,9 @@ time zone worth trusting, so days, not instants):
   the day published.
 
 Clock times ("10:30 p.m.", "1 a.m.") are minutes after midnight.
+
+Ages ("a 9-year-old girl", "Jonathan Austin, 24") tell the people of one incident from those of
+a look-alike one as names do, and reports that withhold a name still give the age.
 """
 
 from __future__ import annotations
@@ -78,3 +82,19 @@ def days_meet(day: int, days: frozenset[int], other_day: int, other_days: frozen
     if days and (days & other_days or other_day in days or other_day - 1 in days):
         return True
     return bool(other_days) and (day in other_days or day - 1 in other_days)
+
+
+_AGE = re.compile(
+    r"\b(\d{1,3})[- ]years?[- ]olds?\b"  # a 9-year-old, 30 years old
+    r"|\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z'-]+,? (?:aged? )?(\d{1,2})\b(?!,? \d)"  # Ann Lee, 24
+)
+
+
+def ages(text: str) -> frozenset[int]:
+    """The ages of people ``text`` names ("a 9-year-old", "Jonathan Austin, 24")."""
+    out: set[int] = set()
+    for m in _AGE.finditer(text):
+        n = int(m.group(1) or m.group(2))
+        if 0 < n < 110:
+            out.add(n)
+    return frozenset(out)
