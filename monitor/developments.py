@@ -14,7 +14,9 @@ Method: single-link nearest-neighbour clustering in a TF-IDF space, first-story-
   be linked. The ``TOP_CANDIDATES`` best by partial score get an exact cosine.
 - Whether it joins an earlier story's development is decided by the logistic link model of
   :mod:`monitor.linkmodel`; the story joins the development of the most probable link if that
-  probability is at least ``LINK_THRESHOLD``, else opens a new one.
+  probability is at least ``LINK_THRESHOLD``, else opens a new one. Besides its vector, each
+  story keeps the days, clock times and ages its headline and body state
+  (:mod:`monitor.eventfacts`): the model reads whether two stories name the same ones.
 - ``weights=None`` restores the previous rule, an age-dependent similarity bar (:meth:`bar`):
   ``SIM_OPEN`` for a same-day report, rising with log(1 + days) to halfway towards
   ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; ``SIM_FOLLOWUP`` for an older development.

@@ -338,20 +338,20 @@ class SQLiteStore:
         """
         async with self.transaction() as db:
             await db.execute("UPDATE feeds SET active = 0")
-            for f in feeds:
-                await db.execute(
-                    """INSERT INTO feeds (url, config_url, name, interval, explicit_interval,
-                                          next_poll_at, created_at, full_text)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (config_url) DO UPDATE SET
-                         name = excluded.name, active = 1, full_text = excluded.full_text,
-                         explicit_interval = excluded.explicit_interval,
-                         interval = COALESCE(excluded.explicit_interval, feeds.interval),
-                         next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
-                           THEN feeds.next_poll_at
-                           ELSE MIN(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
-                                    + excluded.explicit_interval) END
-                    """,
+            await db.executemany(  # one trip to the connection's thread, not one a feed
+                """INSERT INTO feeds (url, config_url, name, interval, explicit_interval,
+                                      next_poll_at, created_at, full_text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (config_url) DO UPDATE SET
+                     name = excluded.name, active = 1, full_text = excluded.full_text,
+                     explicit_interval = excluded.explicit_interval,
+                     interval = COALESCE(excluded.explicit_interval, feeds.interval),
+                     next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
+                       THEN feeds.next_poll_at
+                       ELSE MIN(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
+                                + excluded.explicit_interval) END
+                """,
+                [
                     (
                         f.url,
                         f.url,
@@ -361,8 +361,10 @@ class SQLiteStore:
                         now,
                         now,
                         int(bool(f.full_text)),
-                    ),
-                )
+                    )
+                    for f in feeds
+                ],
+            )
 
     # FeedRow's fields, in order: a row is FeedRow(*row)
     _FEED_COLUMNS = ", ".join(FeedRow._fields)
