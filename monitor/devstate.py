@@ -26,6 +26,7 @@ class StoryState:
     days: frozenset[int] = frozenset()  # days its text names (monitor/eventfacts.py)
     times: frozenset[int] = frozenset()  # clock times its text names
     ages: frozenset[int] = frozenset()  # ages of the people it names
+    streets: frozenset[str] = frozenset()  # streets it names (lower case)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The facts of an event a news text states: the days and clock times it names, and the ages
-of the people in it.
+"""The facts of an event a news text states: the days and clock times it names, the streets,
+and the ages of the people in it.
 
 Reports of one incident name the same day ("Tuesday", "last night", "on Jan. 8") and often the
 same time ("about 10:30 p.m."); a follow-up weeks later names the day of the event it follows
@@ -19,7 +19,9 @@ time zone worth trusting, so days, not instants):
 Clock times ("10:30 p.m.", "1 a.m.") are minutes after midnight.
 
 Ages ("a 9-year-old girl", "Jonathan Austin, 24") tell the people of one incident from those of
-a look-alike one as names do, and reports that withhold a name still give the age.
+a look-alike one as names do, and reports that withhold a name still give the age. Streets
+("the 1300 block of 22nd Street", "Hewitt Avenue") place an incident more finely than its
+town, which look-alike incidents share.
 """
 
 from __future__ import annotations
@@ -97,4 +99,21 @@ def ages(text: str) -> frozenset[int]:
         n = int(m.group(1) or m.group(2))
         if 0 < n < 110:
             out.add(n)
+    return frozenset(out)
+
+
+_STREET_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl"
+    r"|parkway|pkwy|highway|hwy|terrace|circle|trail"
+)
+_ADDRESS = re.compile(
+    r"\b((?:(?:[A-Z][\w'-]*|\d+(?:st|nd|rd|th))\.? ){1,3}(?i:" + _STREET_TYPES + r"))\b"
+)
+
+
+def addresses(text: str) -> frozenset[str]:
+    """The streets a text names ("the 1300 block of 22nd Street" -> "22nd street")."""
+    out: set[str] = set()
+    for m in _ADDRESS.finditer(text):
+        out.add(" ".join(m.group(1).lower().replace(".", "").split()))
     return frozenset(out)

@@ -5,12 +5,13 @@ A small logistic model over a (new story, earlier story) pair (:func:`link_featu
 (document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names and
 other multiword names (places, organisations) the two share, how many ages of people, whether
 they come from the same source, whether either is thin (under ``THIN_TERMS`` terms, e.g. a
-headline with a boilerplate body), and whether the two name the same day and the same clock
-time (:mod:`monitor.eventfacts`: a follow-up names the day of the shooting it follows). A person's
+headline with a boilerplate body), and whether the two name the same day, the same clock
+time and the same street (:mod:`monitor.eventfacts`: a follow-up names the day of the
+shooting it follows). A person's
 full name links a court follow-up months later, while a city is shared by unrelated
 incidents; the age term makes an old development need more evidence. The
 story joins the development of the most probable link if that probability is at least
-``LINK_THRESHOLD``, else opens a new one. The eleven weights were fitted offline
+``LINK_THRESHOLD``, else opens a new one. The twelve weights were fitted offline
 (`bench/fit_links.py`, L2-regularised logistic regression over every (story, candidate) pair) on
 the first half of the labelled stream only, and the threshold chosen there (alert F1 was flat
 within 0.003 for 0.3-0.45; 0.4 keeps more alerts than 0.3, as missing a new development is
@@ -30,17 +31,18 @@ RARE_SPECIFIC_DF = 5
 # Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
 # labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
 LINK_WEIGHTS: tuple[float, ...] | None = (
-    -4.269,  # bias
-    10.985,  # cos
-    -0.755,  # log_age
-    -0.088,  # cos_x_log_age
-    1.911,  # person
-    1.448,  # place
-    1.852,  # ages
-    0.572,  # same_source
-    0.092,  # thin
-    2.418,  # same_day
-    0.992,  # same_time
+    -4.216,  # bias
+    10.803,  # cos
+    -0.770,  # log_age
+    -0.032,  # cos_x_log_age
+    1.935,  # person
+    1.181,  # place
+    1.868,  # ages
+    0.536,  # same_source
+    0.123,  # thin
+    2.354,  # same_day
+    0.877,  # same_time
+    2.960,  # same_street
 )
 LINK_THRESHOLD = 0.4
 
@@ -57,6 +59,7 @@ LINK_FEATURES = (
     "thin",
     "same_day",
     "same_time",
+    "same_street",
 )
 
 
@@ -114,6 +117,7 @@ def pair_features(
         float(min(size, len(other_vector)) < THIN_TERMS),
         float(days_meet(_day(story), story.days, _day(other), other.days)),
         float(bool(story.times and other.times and story.times & other.times)),
+        float(bool(story.streets and other.streets and story.streets & other.streets)),
     )
 
 
@@ -139,7 +143,7 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# rounding slack of a bound on the link score (scores are sums of eleven products of size < 100)
+# rounding slack of a bound on the link score (scores are sums of twelve products of size < 100)
 SCORE_SLACK = 1e-9
 
 
@@ -156,7 +160,7 @@ def score_bound(
     weights that are not :data:`LINK_FEATURES`'."""
     if len(weights) != len(LINK_FEATURES):
         return None
-    bias, wc, wl, wx, wp, wn, wage, ws, wt, wday, wtime = weights
+    bias, wc, wl, wx, wp, wn, wage, ws, wt, wday, wtime, wst = weights
     c0 = bias
     c0 += max(0.0, wp * min(2, len(kinds[0])))
     c0 += max(0.0, wn * min(2, len(kinds[1])))
@@ -165,4 +169,5 @@ def score_bound(
     c0 += wt if size < THIN_TERMS else max(0.0, wt)
     c0 += max(0.0, wday)  # an earlier story may name the new one's day, whatever it names
     c0 += max(0.0, wtime) if story.times else 0.0
+    c0 += max(0.0, wst) if story.streets else 0.0
     return c0, wc, wl, wx

@@ -167,6 +167,19 @@ def test_link_features_read_the_days_and_clock_times_two_stories_name() -> None:
     assert feats(frozenset({may1}), frozenset({200})) == (0.0, 0.0)
 
 
+def test_link_features_read_the_streets_two_stories_name() -> None:
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))  # on Delancey Road
+    other = tr.store.story("a")
+    assert other is not None and other.streets == {"delancey road"}
+    for streets, same in ((frozenset({"delancey road"}), 1.0), (frozenset({"quarry street"}), 0.0)):
+        new = StoryState("n", T0 + timedelta(days=3), "", {"harlowe": 1.0}, streets=streets)
+        f = dict(
+            zip(LINK_FEATURES, link_features(new, other, 0.3, 3.0, lambda t: True), strict=True)
+        )
+        assert f["same_street"] == same
+
+
 def test_a_follow_up_naming_the_day_of_the_event_joins_it() -> None:
     """Twelve days later, few words in common: naming the day of the shooting is what links
     the arrest to it; the same text without the day opens a development of its own."""

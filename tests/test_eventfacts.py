@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitor.eventfacts import ages, clock_times, days_meet, event_days
+from monitor.eventfacts import addresses, ages, clock_times, days_meet, event_days
 
 FRIDAY = date(2015, 1, 9)
 
@@ -67,3 +67,18 @@ def test_days_meet() -> None:
 )
 def test_ages(text: str, found: set[int]) -> None:
     assert ages(text) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "streets"),
+    [
+        ("in the 1300 block of 22nd Street", {"22nd street"}),
+        (
+            "near Hewitt Avenue and Main St. on South Loomis Street",
+            {"hewitt avenue", "main st", "south loomis street"},
+        ),
+        ("they went down the street to the store", set()),  # no name
+    ],
+)
+def test_addresses(text: str, streets: set[str]) -> None:
+    assert addresses(text) == streets
