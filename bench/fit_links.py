@@ -6,7 +6,7 @@ pipeline as :mod:`monitor.evaluate`, with the tracker's previous similarity-bar 
 (``weights=None``), records the :func:`monitor.linkmodel.link_features` of every
 (story, candidate earlier story) pair the tracker considers, labels a pair 1 when both stories
 carry the same ``cluster_id``, and fits an L2-regularised logistic regression by Newton's method
-(twelve weights: a few parameters, not a memory of stories). The labels are read here only.
+(fourteen weights: a few parameters, not a memory of stories). The labels are read here only.
 
 usage: python -m bench.fit_links LABELLED.jsonl [--until YYYY-MM-DD]
 """

@@ -5,13 +5,15 @@ A small logistic model over a (new story, earlier story) pair (:func:`link_featu
 (document frequency at most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names and
 other multiword names (places, organisations) the two share, how many ages of people, whether
 they come from the same source, whether either is thin (under ``THIN_TERMS`` terms, e.g. a
-headline with a boilerplate body), and whether the two name the same day, the same clock
-time and the same street (:mod:`monitor.eventfacts`: a follow-up names the day of the
-shooting it follows). A person's
+headline with a boilerplate body), whether the two name the same day, the same clock time
+and the same street (:mod:`monitor.eventfacts`: a follow-up names the day of the shooting it
+follows), and whether both name streets, or ages, and none in common (two incidents; ages
+only when they share no person: a follow-up names the suspect's age, the first report the
+victim's). A person's
 full name links a court follow-up months later, while a city is shared by unrelated
 incidents; the age term makes an old development need more evidence. The
 story joins the development of the most probable link if that probability is at least
-``LINK_THRESHOLD``, else opens a new one. The twelve weights were fitted offline
+``LINK_THRESHOLD``, else opens a new one. The fourteen weights were fitted offline
 (`bench/fit_links.py`, L2-regularised logistic regression over every (story, candidate) pair) on
 the first half of the labelled stream only, and the threshold chosen there (alert F1 was flat
 within 0.003 for 0.3-0.45; 0.4 keeps more alerts than 0.3, as missing a new development is
@@ -31,18 +33,20 @@ RARE_SPECIFIC_DF = 5
 # Logistic link model over LINK_FEATURES, fitted by bench/fit_links.py on the first half of the
 # labelled development stream (2013-01 to 2015-08) only; LINK_THRESHOLD chosen there too.
 LINK_WEIGHTS: tuple[float, ...] | None = (
-    -4.216,  # bias
-    10.803,  # cos
+    -3.712,  # bias
+    10.394,  # cos
     -0.770,  # log_age
-    -0.032,  # cos_x_log_age
-    1.935,  # person
-    1.181,  # place
-    1.868,  # ages
-    0.536,  # same_source
-    0.123,  # thin
-    2.354,  # same_day
-    0.877,  # same_time
-    2.960,  # same_street
+    0.008,  # cos_x_log_age
+    1.845,  # person
+    1.223,  # place
+    1.678,  # ages
+    0.573,  # same_source
+    -0.198,  # thin
+    2.373,  # same_day
+    1.048,  # same_time
+    2.819,  # same_street
+    -1.189,  # streets_differ
+    -0.967,  # ages_differ
 )
 LINK_THRESHOLD = 0.4
 
@@ -60,6 +64,8 @@ LINK_FEATURES = (
     "same_day",
     "same_time",
     "same_street",
+    "streets_differ",
+    "ages_differ",
 )
 
 
@@ -117,8 +123,20 @@ def pair_features(
         float(min(size, len(other_vector)) < THIN_TERMS),
         float(days_meet(_day(story), story.days, _day(other), other.days)),
         float(bool(story.times and other.times and story.times & other.times)),
-        float(bool(story.streets and other.streets and story.streets & other.streets)),
+        *_meet(story.streets, other.streets),
+        0.0 if person else _differ(story.ages, other.ages),
     )
+
+
+def _meet(mine: frozenset[str], theirs: frozenset[str]) -> tuple[float, float]:
+    """(both name one of them, both name some and none in common)."""
+    if not (mine and theirs):
+        return 0.0, 0.0
+    return (1.0, 0.0) if mine & theirs else (0.0, 1.0)
+
+
+def _differ(mine: frozenset[int], theirs: frozenset[int]) -> float:
+    return float(bool(mine and theirs and not mine & theirs))
 
 
 def _day(story: StoryState) -> int:
@@ -143,7 +161,7 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# rounding slack of a bound on the link score (scores are sums of twelve products of size < 100)
+# rounding slack of a bound on the link score (scores are sums of fourteen products of size < 100)
 SCORE_SLACK = 1e-9
 
 
@@ -160,7 +178,7 @@ def score_bound(
     weights that are not :data:`LINK_FEATURES`'."""
     if len(weights) != len(LINK_FEATURES):
         return None
-    bias, wc, wl, wx, wp, wn, wage, ws, wt, wday, wtime, wst = weights
+    bias, wc, wl, wx, wp, wn, wage, ws, wt, wday, wtime, wst, wsd, wad = weights
     c0 = bias
     c0 += max(0.0, wp * min(2, len(kinds[0])))
     c0 += max(0.0, wn * min(2, len(kinds[1])))
@@ -169,5 +187,6 @@ def score_bound(
     c0 += wt if size < THIN_TERMS else max(0.0, wt)
     c0 += max(0.0, wday)  # an earlier story may name the new one's day, whatever it names
     c0 += max(0.0, wtime) if story.times else 0.0
-    c0 += max(0.0, wst) if story.streets else 0.0
+    c0 += max(0.0, wst, wsd) if story.streets else 0.0
+    c0 += max(0.0, wad) if story.ages else 0.0
     return c0, wc, wl, wx

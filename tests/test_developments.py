@@ -167,17 +167,28 @@ def test_link_features_read_the_days_and_clock_times_two_stories_name() -> None:
     assert feats(frozenset({may1}), frozenset({200})) == (0.0, 0.0)
 
 
-def test_link_features_read_the_streets_two_stories_name() -> None:
+def test_link_features_read_the_streets_and_ages_two_stories_name() -> None:
+    """Both name a street (or an age): one in common, or none (two incidents); a story that
+    names none says nothing either way."""
     tr = tracker_with_filler()
-    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))  # on Delancey Road
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))  # Delancey Road; 31, 28
     other = tr.store.story("a")
-    assert other is not None and other.streets == {"delancey road"}
-    for streets, same in ((frozenset({"delancey road"}), 1.0), (frozenset({"quarry street"}), 0.0)):
-        new = StoryState("n", T0 + timedelta(days=3), "", {"harlowe": 1.0}, streets=streets)
+    assert other is not None
+    assert (other.streets, other.ages) == ({"delancey road"}, {31, 28})
+    cases = [
+        ({"delancey road"}, {28}, (1.0, 0.0, 1.0, 0.0)),
+        ({"quarry street"}, {45}, (0.0, 1.0, 0.0, 1.0)),
+        (set(), set(), (0.0, 0.0, 0.0, 0.0)),
+    ]
+    for streets, ages, expected in cases:
+        new = StoryState(
+            "n", T0 + timedelta(days=3), "", {"harlowe": 1.0},
+            streets=frozenset(streets), ages=frozenset(ages),
+        )  # fmt: skip
         f = dict(
             zip(LINK_FEATURES, link_features(new, other, 0.3, 3.0, lambda t: True), strict=True)
         )
-        assert f["same_street"] == same
+        assert (f["same_street"], f["streets_differ"], f["ages"], f["ages_differ"]) == expected
 
 
 def test_a_follow_up_naming_the_day_of_the_event_joins_it() -> None:
