@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.bench_polling import ENTRIES, NEW, _bare_loop, _bare_session, _config, _etags
-from bench.feeds import news_feed
+from bench.bench_polling import _bare_loop, polling_setup
 from bench.figures import Figure
-from monitor import logs, pipeline
-from monitor.clock import SystemClock
-from monitor.config import load
-from monitor.daemon import open_service
+from monitor import pipeline
 from monitor.fetch import FetchResult
-from tests.nginx import nginx
 
 
 class _Nothing:
@@ -86,45 +80,30 @@ def _variants(service: Any) -> dict[str, Callable[[], None]]:
 
 async def _run(n: int, rounds: int) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-parts-") as tmp:
-        folder = Path(tmp)
-        root = folder / "www"
-        root.mkdir()
-        for i in range(n):
-            (root / f"f{i}.xml").write_bytes(news_feed(i, ENTRIES, round=0, new_per_round=NEW))
-        with nginx(root, folder / "nginx") as port:
-            urls = [f"http://127.0.0.1:{port}/f{i}.xml" for i in range(n)]
-            logs.configure("error", stream=io.StringIO(), json=True)
-            cfg = load(_config(folder, urls))
-            async with (
-                open_service(cfg, SystemClock(), logs.get("bench")) as service,
-                _bare_session() as session,
-            ):
-                await service.poll_all()
-                etags = await _etags(urls)
-                await _bare_loop(urls, etags, session)
-                saved = (service.store.record_poll, service.metrics.observe_poll,
-                         service.deps.hosts.slot, service._slots, pipeline.fetch)  # fmt: skip
+        async with polling_setup(Path(tmp), n) as (service, session, _, urls, etags):
+            saved = (service.store.record_poll, service.metrics.observe_poll,
+                     service.deps.hosts.slot, service._slots, pipeline.fetch)  # fmt: skip
 
-                def reset() -> None:
-                    (service.store.record_poll, service.metrics.observe_poll,
-                     service.deps.hosts.slot, service._slots, pipeline.fetch) = saved  # fmt: skip
+            def reset() -> None:
+                (service.store.record_poll, service.metrics.observe_poll,
+                 service.deps.hosts.slot, service._slots, pipeline.fetch) = saved  # fmt: skip
 
-                variants = _variants(service)
-                wall = {name: [] for name in [*variants, "bare"]}  # seconds a poll
-                cpu = {name: [] for name in wall}  # the event loop thread's CPU a poll
-                for _ in range(rounds):  # interleaved
-                    for name, setup in variants.items():
-                        reset()
-                        setup()
-                        t0, c0 = time.perf_counter(), time.thread_time()
-                        await service.poll_all()
-                        wall[name].append((time.perf_counter() - t0) / n)
-                        cpu[name].append((time.thread_time() - c0) / n)
+            variants = _variants(service)
+            wall: dict[str, list[float]] = {name: [] for name in [*variants, "bare"]}  # s a poll
+            cpu: dict[str, list[float]] = {name: [] for name in wall}  # the loop thread's CPU
+            for _ in range(rounds):  # interleaved
+                for name, setup in variants.items():
                     reset()
+                    setup()
                     t0, c0 = time.perf_counter(), time.thread_time()
-                    await _bare_loop(urls, etags, session)
-                    wall["bare"].append((time.perf_counter() - t0) / n)
-                    cpu["bare"].append((time.thread_time() - c0) / n)
+                    await service.poll_all()
+                    wall[name].append((time.perf_counter() - t0) / n)
+                    cpu[name].append((time.thread_time() - c0) / n)
+                reset()
+                t0, c0 = time.perf_counter(), time.thread_time()
+                await _bare_loop(urls, etags, session)
+                wall["bare"].append((time.perf_counter() - t0) / n)
+                cpu["bare"].append((time.thread_time() - c0) / n)
     med = {name: sorted(v)[len(v) // 2] for name, v in wall.items()}
     med_cpu = {name: sorted(v)[len(v) // 2] for name, v in cpu.items()}
     bare, bare_cpu = 1 / med.pop("bare"), med_cpu.pop("bare") * 1e6
