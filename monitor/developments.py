@@ -97,11 +97,11 @@ def _seen_words(title: TextInfo, body: TextInfo) -> set[str]:
 
 
 def _story_state(
-    story: StoryText, development_id: str, vector: Mapping[str, float], title: str, body: str
+    story: StoryText, development_id: str, vector: Mapping[str, float], body: str
 ) -> StoryState:
     """What the tracker keeps of a story: its vector, and the days, clock times, ages and
     streets its headline and body name (monitor/eventfacts.py)."""
-    days, times, people, streets = _facts(f"{title}\n{body}", story.published.date())
+    days, times, people, streets = _facts(f"{story.title}\n{body}", story.published.date())
     return StoryState(
         story.id, story.published, development_id, vector, story.source,
         days, times, people, streets,
@@ -315,7 +315,7 @@ class DevelopmentTracker:
         title, body = text_info(story.title), text_info(story.text)
         store.add_seen_words(development_id, _seen_words(title, body))
         store.add_phrases(development_id, title.shingles() | body.shingles())
-        store.add_story(_story_state(story, development_id, vector, story.title, story.text))
+        store.add_story(_story_state(story, development_id, vector, story.text))
 
     def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
         """A story of the development changed (a new revision): the sentences of `title`
@@ -351,7 +351,7 @@ class DevelopmentTracker:
         dev_id: str | None = None
         similarity = 0.0
         matched: str | None = None
-        state = _story_state(story, "", vector, story.title, body)
+        state = _story_state(story, "", vector, body)
         original = store.story(duplicate_of) if duplicate_of else None
         if original is not None:
             dev_id, similarity, matched = original.development_id, 1.0, original.id

@@ -121,7 +121,10 @@ def pair_features(
         float(min(len(story.ages & other.ages), 2)),
         float(bool(source) and source == other.source),
         float(min(size, len(other_vector)) < THIN_TERMS),
-        float(days_meet(_day(story), story.days, _day(other), other.days)),
+        float(
+            bool(story.days or other.days)  # neither names a day: no dates to compute
+            and days_meet(_day(story), story.days, _day(other), other.days)
+        ),
         float(bool(story.times and other.times and story.times & other.times)),
         *_meet(story.streets, other.streets),
         0.0 if person else _differ(story.ages, other.ages),

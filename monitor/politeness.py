@@ -27,9 +27,15 @@ class Slots:
         self.free = limit  # a slot handed to a waiter that has not run yet is not free
         self.waiting: deque[asyncio.Future[None]] = deque()
 
-    async def take(self) -> None:
+    def try_take(self) -> bool:
+        """Take a free slot at once if one is free and no one waits (no coroutine)."""
         if self.free > 0 and not self.waiting:
             self.free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        if self.try_take():
             return
         turn = asyncio.get_running_loop().create_future()
         self.waiting.append(turn)
@@ -56,10 +62,8 @@ class Slots:
         return self.free == self.limit and not self.waiting
 
     async def __aenter__(self) -> None:
-        if self.free > 0 and not self.waiting:  # take()'s fast path, without its coroutine
-            self.free -= 1
-            return
-        await self.take()
+        if not self.try_take():
+            await self.take()
 
     async def __aexit__(self, *exc: object) -> None:
         self.give()
@@ -112,12 +116,9 @@ class HostLimiter:
 
     async def _acquire(self, name: str) -> _Host:
         host = self._get(name)
-        slots = host.slots
-        if slots.free > 0 and not slots.waiting:  # take()'s fast path, without its coroutine
-            slots.free -= 1
-        else:
+        if not host.slots.try_take():
             try:
-                await slots.take()
+                await host.slots.take()
             except BaseException:
                 self._forget_if_idle(name, host)
                 raise

@@ -120,14 +120,14 @@ def _update_feeds_sql(rows: int, kind: str) -> str:
     )
 
 
-def _update_feeds(records: Sequence[_PollRecord]) -> tuple[str, list[Any]]:
-    """One statement writing `records` (distinct feeds). Its row count is rounded up (to a
-    power of two, past 64 to a multiple of 64) with rows of NULLs that match no feed, so a
-    few prepared statements serve every batch size."""
+def _update_feeds(records: Sequence[_PollRecord], quiet: bool) -> tuple[str, list[Any]]:
+    """One statement writing `records` (distinct feeds; `quiet`: all of them are). Its row
+    count is rounded up (to a power of two, past 64 to a multiple of 64) with rows of NULLs
+    that match no feed, so a few prepared statements serve every batch size."""
     n = len(records)
     rows = 1 << (n - 1).bit_length() if n <= 64 else -(-n // 64) * 64
     params: list[Any] = []
-    if all(_quiet(u) for _, u, _ in records):
+    if quiet:
         kind, width = "quiet", len(_QUIET_COLUMNS)
         for feed_id, u, now in records:
             params += (feed_id, now, *_SET_FIELDS(u))
@@ -145,13 +145,14 @@ def _quiet(u: PollUpdate) -> bool:
     return u.result != "error" and _QUIET_FIELDS(u) == _UNSET
 
 
-def _by_kind(group: list[_PollRecord]) -> list[list[_PollRecord]]:
+def _by_kind(group: list[_PollRecord]) -> list[tuple[list[_PollRecord], bool]]:
     """A group's quiet records and the others, each a statement (distinct feeds: in any
-    order)."""
-    quiet = [r for r in group if _quiet(r[1])]
-    if len(quiet) in (0, len(group)):
-        return [group]
-    return [quiet, [r for r in group if not _quiet(r[1])]]
+    order), with whether they are quiet."""
+    quiet: list[_PollRecord] = []
+    loud: list[_PollRecord] = []
+    for record in group:
+        (quiet if _quiet(record[1]) else loud).append(record)
+    return [(part, part is quiet) for part in (quiet, loud) if part]
 
 
 def _statements(records: Sequence[_PollRecord]) -> list[list[_PollRecord]]:
@@ -458,9 +459,9 @@ class SQLiteStore:
             batch, self._poll_queue = self._poll_queue[:1000], self._poll_queue[1000:]
             try:
                 statements = [
-                    _update_feeds(part)
+                    _update_feeds(part, quiet)
                     for group in _statements([record for record, _ in batch])
-                    for part in _by_kind(group)
+                    for part, quiet in _by_kind(group)
                 ]
                 if len(statements) == 1:
                     await self._write(*statements[0])
@@ -489,7 +490,7 @@ class SQLiteStore:
     async def _update_feed(
         db: aiosqlite.Connection, feed_id: int, u: PollUpdate, now: float
     ) -> None:
-        await db.execute(*_update_feeds([(feed_id, u, now)]))
+        await db.execute(*_update_feeds([(feed_id, u, now)], _quiet(u)))
 
     # -- stories ---------------------------------------------------------------------------
 
