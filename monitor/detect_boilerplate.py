@@ -2,10 +2,9 @@
 starts or ends with, word for word.
 
 Scraped feed summaries are often partly or wholly page furniture (sign-in prompts, newsletter
-offers, video playlists, time stamps) that a site puts at the same place on every page. Phrases
-recurring across developments are dropped by :mod:`monitor.developments` too, but only once they
-have been seen in two developments; by then the second story of a site has already been linked
-to the first by its template. Here a body's longest common *prefix* and *suffix* (at least
+offers, video playlists, time stamps) that a site puts at the same place on every page, and a
+site's second story would be linked to its first by the template alone. Here a body's longest
+common *prefix* and *suffix* (at least
 ``MIN_RUN`` words) with any of the same source's ``KEEP_RECENT`` earlier bodies are cut: two
 different pages of one site that open or close with the same eight words are sharing a template,
 not news (a reprint of the same story is caught earlier, by :mod:`monitor.dedup`).

@@ -1,23 +1,27 @@
 """Online clustering of a topic's stories into developments (one real-world event each).
 
-Method: single-link nearest-neighbour clustering in a TF-IDF space, first-story-detection style.
+Method: nearest-neighbour linking in a TF-IDF space, first-story-detection style, with a
+learned link model deciding.
 
 - Each story becomes a weighted bag of terms (:func:`monitor.textfeatures.term_vector`): stemmed
   words plus multiword names; names and numbers weigh more, the headline counts twice, since only
-  specifics (who, where, how many) tell look-alike incidents apart. IDF is learned online.
-- Words that occur only inside 3-word phrases already seen in two or more *different*
-  developments are dropped first: such phrases are site boilerplate ("sign in to your
-  profile") or stock news phrasing ("was taken to a local hospital"), not evidence of an event.
-  Wire copies of one event share phrases within one development, so they are kept.
+  specifics (who, where, how many) tell look-alike incidents apart. IDF is learned online. (An
+  earlier version also dropped words found only inside 3-word phrases seen in two developments,
+  as boilerplate; it dropped the town, the victim's age and "girl" from most reports, and
+  follow-ups lost their way to their first story: removed, see the README.)
 - A story is compared with earlier stories that share at least one fairly rare term (document
   frequency at most ``RARE_DF_SHARE`` of the stream): a story sharing only common words cannot
-  be linked. The ``TOP_CANDIDATES`` best by partial score get an exact cosine.
-- Whether it joins an earlier story's development is decided by the logistic link model of
+  be linked. The ``TOP_CANDIDATES`` best by partial score get an exact cosine, and the
+  ``LINK_CANDIDATES`` nearest of those are weighed by the link model.
+- Whether it joins an earlier story's development is decided by the link model of
   :mod:`monitor.linkmodel`; the story joins the development of the most probable link if that
-  probability is at least ``LINK_THRESHOLD``, else opens a new one. Besides its vector, each
-  story keeps the days, clock times, streets and ages its headline and body state
-  (:mod:`monitor.eventfacts`): the model reads whether two stories name the same ones.
-- ``weights=None`` restores the previous rule, an age-dependent similarity bar (:meth:`bar`):
+  probability is at least the model's threshold, else opens a new one (a pair with neither
+  some text nor a specific in common is not weighed: :func:`monitor.linkmodel.eligible`; a day
+  several candidates name counts for less: :func:`_day_shares`). Besides its vector, each
+  story keeps the days, clock times, streets and ages its headline and body state, and how much
+  its headline and lead speak of a later stage of an event (:mod:`monitor.eventfacts`): the
+  model reads whether two stories name the same ones.
+- ``model=None`` restores the first rule, an age-dependent similarity bar (:meth:`bar`):
   ``SIM_OPEN`` for a same-day report, rising with log(1 + days) to halfway towards
   ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; ``SIM_FOLLOWUP`` for an older development.
 - A duplicate (see :mod:`monitor.dedup`) joins its original's development.
@@ -46,18 +50,16 @@ from monitor.devstate import (
     StoryState,
     TermIndex,
 )
-from monitor.eventfacts import addresses, ages, clock_times, event_days
+from monitor.eventfacts import addresses, ages, clock_times, event_days, stage
 from monitor.linkmodel import (
-    LINK_THRESHOLD,
-    LINK_WEIGHTS,
+    LINK_FEATURES,
+    LINK_MODEL,
     RARE_SPECIFIC_DF,
-    SCORE_SLACK,
-    link_score,
+    LinkModel,
+    eligible,
     link_specifics,
     pair_features,
     rare_specifics,
-    score_bound,
-    sigmoid,
 )
 from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
 
@@ -67,6 +69,7 @@ SIM_OPEN = 0.12
 SIM_FOLLOWUP = 0.5
 RARE_DF_SHARE = 0.05
 TOP_CANDIDATES = 100
+LINK_CANDIDATES = 30
 COVERED_SHARE = 0.6
 
 
@@ -99,21 +102,40 @@ def _seen_words(title: TextInfo, body: TextInfo) -> set[str]:
 def _story_state(
     story: StoryText, development_id: str, vector: Mapping[str, float], body: str
 ) -> StoryState:
-    """What the tracker keeps of a story: its vector, and the days, clock times, ages and
-    streets its headline and body name (monitor/eventfacts.py)."""
-    days, times, people, streets = _facts(f"{story.title}\n{body}", story.published.date())
+    """What the tracker keeps of a story: its vector, the days, clock times, ages and streets
+    its headline and body name, and its stage (monitor/eventfacts.py)."""
+    days, times, people, streets, later = _facts(story.title, body, story.published.date())
     return StoryState(
         story.id, story.published, development_id, vector, story.source,
-        days, times, people, streets,
+        days, times, people, streets, later,
     )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)
 def _facts(
-    text: str, published: date
-) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[str]]:
-    """A text's facts, read once for all the topics a story matches (about 150 us)."""
-    return event_days(text, published), clock_times(text), ages(text), addresses(text)
+    title: str, body: str, published: date
+) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[str], int]:
+    """A story's facts, read once for all the topics it matches (about 150 us)."""
+    text = f"{title}\n{body}"
+    return (
+        event_days(text, published), clock_times(text), ages(text), addresses(text),
+        stage(title, body),
+    )  # fmt: skip
+
+
+_SAME_DAY = LINK_FEATURES.index("same_day")
+
+
+def _day_shares(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
+    """``same_day`` as a share: 1 / (how many of the candidates meet the story's day). A day
+    every recent story names (a busy topic: five developments on a Tuesday) tells none of
+    them apart, as a word every story has (its IDF) does not; in a quiet stream the one
+    earlier story naming the day is strong evidence."""
+    meeting = sum(1 for row in rows if row[_SAME_DAY])
+    if meeting <= 1:
+        return rows
+    share = 1.0 / meeting
+    return [(*r[:_SAME_DAY], share, *r[_SAME_DAY + 1 :]) if r[_SAME_DAY] else r for r in rows]
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -127,15 +149,15 @@ class DevelopmentTracker:
         self,
         store: DevelopmentStore | None = None,
         *,
-        weights: Sequence[float] | None = LINK_WEIGHTS,
-        threshold: float = LINK_THRESHOLD,
+        model: LinkModel | None = LINK_MODEL,
+        threshold: float | None = None,
         observer: Callable[[str, str, tuple[float, ...]], None] | None = None,
         ignore: Iterable[str] = (),
         ignore_prefixes: Iterable[str] = (),
     ) -> None:
         self.store: DevelopmentStore = store if store is not None else MemoryDevelopmentStore()
-        self.weights = tuple(weights) if weights is not None else None
-        self.threshold = threshold
+        self.model = model
+        self.threshold = threshold if threshold is not None else model.threshold if model else 0.5
         self.observer = observer
         # the topic's own vocabulary (stemmed terms, and stem prefixes): every story of the
         # topic has it, so it tells none of its events apart
@@ -257,46 +279,46 @@ class DevelopmentTracker:
     def _by_link(
         self, story: StoryText, state: StoryState, near: list[tuple[float, str]]
     ) -> tuple[float, str, str] | None:
+        """The most probable link among the ``LINK_CANDIDATES`` nearest stories, if at least
+        the threshold: (cosine, development id, story id)."""
         store = self.store
         rare_df = max(RARE_SPECIFIC_DF, 0.002 * store.n_docs())
 
         def rare(term: str) -> bool:
             return store.doc_freq(term) <= rare_df
 
-        best: tuple[float, float, str, str] | None = None
-        vector = state.vector
-        kinds = rare_specifics(link_specifics(vector), rare)
-        size = len(vector)
-        source, published = story.source, story.published
+        kinds = rare_specifics(link_specifics(state.vector), rare)
+        published = story.published
         get_story = store.story
-        weights, threshold, observer = self.weights, self.threshold, self.observer
-        # exact pruning (the observer sees every pair): a candidate whose score cannot reach
-        # the threshold's, nor beat the best so far, cannot change the result
-        bound = None
-        cut = -math.inf
-        if weights is not None and observer is None and 0.0 < threshold < 1.0:
-            bound = score_bound(weights, kinds, size, source, state)
-            cut = math.log(threshold / (1.0 - threshold)) - SCORE_SLACK
-        for sim, sid in near:
+        observer = self.observer
+        others: list[StoryState] = []
+        rows: list[tuple[float, ...]] = []
+        sims: list[float] = []
+        best_sim = near[0][0] if near else 0.0
+        for sim, sid in near[:LINK_CANDIDATES]:
             other = get_story(sid)
             if other is None:
                 continue
             age = _days(published, other.published)
-            if bound is not None:
-                c0, wc, wl, wx = bound
-                if c0 + wc * sim + (wl + wx * sim) * math.log1p(max(0.0, age)) < cut:
-                    continue
-            feats = pair_features(kinds, size, source, other, sim, age, state)
-            if observer is not None:
-                observer(story.id, sid, feats)
-            if weights is None:
-                continue
-            z = link_score(feats, weights)
-            p = sigmoid(z)
-            if p >= threshold and (best is None or p > best[0]):
-                best = (p, sim, other.development_id, sid)
-                cut = max(cut, z - SCORE_SLACK)
-        return None if best is None else (best[1], best[2], best[3])
+            feats = pair_features(kinds, other, sim, age, state, len(rows), best_sim)
+            others.append(other)
+            rows.append(feats)
+            sims.append(sim)
+        rows = _day_shares(rows)
+        if observer is not None:
+            for other, feats in zip(others, rows, strict=True):
+                observer(story.id, other.id, feats)
+        if self.model is None or not rows:
+            return None
+        keep = [i for i, row in enumerate(rows) if eligible(row)]
+        if not keep:
+            return None
+        probs = self.model.probabilities([rows[i] for i in keep])
+        at = max(range(len(keep)), key=probs.__getitem__)  # the first among equals
+        if probs[at] < self.threshold:
+            return None
+        best = keep[at]
+        return sims[best], others[best].development_id, others[best].id
 
     def replay(
         self,
@@ -314,7 +336,6 @@ class DevelopmentTracker:
         store.save_development(replace(dev, last_published=last, size=dev.size + 1))
         title, body = text_info(story.title), text_info(story.text)
         store.add_seen_words(development_id, _seen_words(title, body))
-        store.add_phrases(development_id, title.shingles() | body.shingles())
         store.add_story(_story_state(story, development_id, vector, story.text))
 
     def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
@@ -336,12 +357,7 @@ class DevelopmentTracker:
         store = self.store
         body = "" if template else story.text
         title_info, body_info = text_info(story.title), text_info(body)
-
-        def recurrent(sh: int) -> bool:
-            return store.phrase_developments(sh) >= 2
-
-        drop = title_info.recurrent_words(recurrent) | body_info.recurrent_words(recurrent)
-        vector = term_counts(story.title, body).vector(drop)
+        vector = term_counts(story.title, body).vector()
         if self.ignore or self.ignore_prefixes:
             vector = {
                 t: w
@@ -358,9 +374,9 @@ class DevelopmentTracker:
         else:
             near = self.nearest(story, vector)
             linked = None
-            if self.weights is not None or self.observer is not None:
+            if self.model is not None or self.observer is not None:
                 linked = self._by_link(story, state, near)
-            picked = linked if self.weights is not None else self._by_bar(story, near)
+            picked = linked if self.model is not None else self._by_bar(story, near)
             if picked is not None:
                 similarity, dev_id, matched = picked
         seen_now = _seen_words(title_info, body_info)
@@ -377,6 +393,5 @@ class DevelopmentTracker:
             what = new_sentences(story.title, body, store.seen_words(dev_id))
             is_new = False
         store.add_seen_words(dev_id, seen_now)
-        store.add_phrases(dev_id, title_info.shingles() | body_info.shingles())
         store.add_story(replace(state, development_id=dev_id))
         return Assignment(dev_id, is_new, similarity, what, matched)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -27,6 +27,7 @@ class StoryState:
     times: frozenset[int] = frozenset()  # clock times its text names
     ages: frozenset[int] = frozenset()  # ages of the people it names
     streets: frozenset[str] = frozenset()  # streets it names (lower case)
+    stage: int = 0  # words of a later stage of an event in its headline and lead (at most 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,6 @@ class DevelopmentStore(Protocol):
         ...
 
     def save_development(self, development: DevelopmentState) -> None: ...
-    def phrase_developments(self, shingle: int) -> int:
-        """In how many developments (0, 1 or 2 meaning "two or more") a 3-shingle occurred."""
-        ...
-
-    def add_phrases(self, development_id: str, shingles: Iterable[int]) -> None: ...
     def seen_words(self, development_id: str) -> set[str]: ...
     def add_seen_words(self, development_id: str, seen: set[str]) -> None: ...
 
@@ -147,7 +143,6 @@ class MemoryDevelopmentStore:
         self._stories: dict[str, StoryState] = {}
         self._developments: dict[str, DevelopmentState] = {}
         self._seen: dict[str, set[str]] = defaultdict(set)
-        self._phrases: dict[int, list[str]] = {}
         self.term_index = TermIndex() if term_index else None
 
     def n_docs(self) -> int:
@@ -180,16 +175,6 @@ class MemoryDevelopmentStore:
 
     def save_development(self, development: DevelopmentState) -> None:
         self._developments[development.id] = development
-
-    def phrase_developments(self, shingle: int) -> int:
-        devs = self._phrases.get(shingle)
-        return len(devs) if devs else 0
-
-    def add_phrases(self, development_id: str, shingles: Iterable[int]) -> None:
-        for sh in shingles:
-            devs = self._phrases.setdefault(sh, [])
-            if len(devs) < 2 and development_id not in devs:
-                devs.append(development_id)
 
     def seen_words(self, development_id: str) -> set[str]:
         return self._seen.get(development_id, set())

@@ -22,6 +22,9 @@ Ages ("a 9-year-old girl", "Jonathan Austin, 24") tell the people of one inciden
 a look-alike one as names do, and reports that withhold a name still give the age. Streets
 ("the 1300 block of 22nd Street", "Hewitt Avenue") place an incident more finely than its
 town, which look-alike incidents share.
+
+The stage of a story ("charged", "sentenced", "pleaded guilty", "funeral") says it follows an
+event rather than reports a new one: the link model reads it with the rest of the evidence.
 """
 
 from __future__ import annotations
@@ -117,3 +120,19 @@ def addresses(text: str) -> frozenset[str]:
     for m in _ADDRESS.finditer(text):
         out.add(" ".join(m.group(1).lower().replace(".", "").split()))
     return frozenset(out)
+
+
+STAGE_WORDS = (
+    "charged|charges|sentenced|sentencing|pleads?|pleaded|guilty|trial|jury|verdict|convicted"
+    "|arraigned|indicted|court|judge|bond|bail|hearing|prosecutors?|arrested|arrests?|funeral"
+    "|vigil|lawsuit"
+)
+_STAGE = re.compile(r"\b(?:" + STAGE_WORDS + r")\b", re.IGNORECASE)
+LEAD_CHARS = 200
+
+
+def stage(title: str, body: str) -> int:
+    """How many words of a later stage of an event (an arrest, a charge, a court hearing, a
+    sentence, a funeral) the headline and the lead (the first ``LEAD_CHARS`` of the body)
+    carry, at most 3."""
+    return min(3, len(_STAGE.findall(f"{title}\n{body[:LEAD_CHARS]}")))

@@ -9,7 +9,7 @@ Pure functions, no I/O, deterministic across processes (no use of Python's salte
 - :func:`names`: capitalised (multi)word names, the "specifics" that tell look-alike news apart;
   :func:`is_person`: whether such a name looks like a person's (not a place or an organisation).
 - :func:`stem`, :func:`term_vector`, :func:`idf`: the weighted bag of terms used to compare
-  stories; :func:`recurrent_words`: words covered only by recurring (boilerplate) phrases.
+  stories.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import TypeVar
 from monitor.minhash import MinHasher as MinHasher
 from monitor.minhash import shingles as shingles
 from monitor.minhash import stable_hash64 as stable_hash64
-from monitor.minhash import stable_hashes, word_windows
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -298,71 +297,17 @@ TITLE_REPEAT = 2
 NUMBER_BOOST = 1.5
 
 
-def recurrent_words(
-    tokens: Sequence[str], recurrent: Callable[[int], bool], k: int = 3
-) -> set[str]:
-    """Words of ``tokens`` that occur only inside shingles for which ``recurrent`` is true.
-
-    Used to drop boilerplate and stock phrases (a phrase already seen in two different events
-    says nothing about which event a story is about)."""
-    n = len(tokens)
-    if n < k:
-        return set()
-    return _recurrent(tokens, stable_hashes(word_windows(tokens, k)), recurrent, k)
-
-
-def _recurrent(
-    tokens: Sequence[str], hashes: Sequence[int], recurrent: Callable[[int], bool], k: int
-) -> set[str]:
-    """:func:`recurrent_words` given the hash of each ``k``-word window of ``tokens``."""
-    n = len(tokens)
-    if n < k:
-        return set()
-    flags = list(map(recurrent, hashes))
-    if not any(flags):  # no recurrent phrase (the usual case): no word is covered
-        return set()
-    covered = [False] * n
-    for i, flag in enumerate(flags):
-        if flag:
-            covered[i : i + k] = [True] * k
-    kept = {t for t, c in zip(tokens, covered, strict=True) if not c}
-    return {t for t, c in zip(tokens, covered, strict=True) if c} - kept
-
-
 class TextInfo:
     """What the development tracker needs of one text (a headline or a body), computed once
     however many topics' trackers look at the same story: see :func:`text_info`."""
 
-    __slots__ = ("_content", "_sentences", "_shingles", "_text", "_windows", "words")
+    __slots__ = ("_content", "_sentences", "_text", "words")
 
     def __init__(self, text: str) -> None:
         self.words = words(text)
-        self._windows: list[int] | None = None
-        self._shingles: frozenset[int] | None = None
         self._content: frozenset[str] | None = None
         self._sentences: tuple[tuple[str, frozenset[str]], ...] | None = None
         self._text = text
-
-    def windows(self) -> list[int]:
-        """The hash of each 3-word window (a 3-shingle), in order."""
-        if self._windows is None:
-            self._windows = stable_hashes(word_windows(self.words))
-        return self._windows
-
-    def recurrent_words(self, recurrent: Callable[[int], bool]) -> set[str]:
-        """:func:`recurrent_words` of the words (k = 3)."""
-        if len(self.words) < 3:
-            return set()
-        return _recurrent(self.words, self.windows(), recurrent, 3)
-
-    def shingles(self) -> frozenset[int]:
-        """:func:`shingles` of the words (k = 3)."""
-        if self._shingles is None:
-            if len(self.words) >= 3:
-                self._shingles = frozenset(self.windows())
-            else:
-                self._shingles = shingles(self.words)
-        return self._shingles
 
     def content(self) -> frozenset[str]:
         """The content words (:func:`content_words`)."""

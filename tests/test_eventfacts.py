@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitor.eventfacts import addresses, ages, clock_times, days_meet, event_days
+from monitor.eventfacts import addresses, ages, clock_times, days_meet, event_days, stage
 
 FRIDAY = date(2015, 1, 9)
 
@@ -82,3 +82,16 @@ def test_ages(text: str, found: set[int]) -> None:
 )
 def test_addresses(text: str, streets: set[str]) -> None:
     assert addresses(text) == streets
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        ("Man charged in Harlowe shooting", "He pleaded not guilty in court.", 3),
+        ("Two wounded outside Harlowe bar", "Police said two men were shot.", 0),
+        ("Vigil held for victim", "", 1),
+        ("Shooting on Elm Street", "x" * 300 + " sentenced", 0),  # beyond the lead
+    ],
+)
+def test_stage_words_of_the_headline_and_lead(title: str, body: str, expected: int) -> None:
+    assert stage(title, body) == expected

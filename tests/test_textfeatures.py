@@ -13,7 +13,6 @@ from monitor.textfeatures import (
     is_person,
     names,
     person_key,
-    recurrent_words,
     sentences,
     shingles,
     stable_hash64,
@@ -123,13 +122,6 @@ def test_term_vector_boosts_names_and_drops_stopwords() -> None:
     assert vec["lopez"] > vec["fled"]
     assert vec["34"] > vec["fled"]
     assert "fled" not in term_vector("x", TEXT, drop={"fled"})
-
-
-def test_recurrent_words_only_inside_recurring_phrases() -> None:
-    toks = words("sign in to your profile maria lopez was hurt")
-    boiler = shingles(words("sign in to your profile"))
-    dropped = recurrent_words(toks, lambda sh: sh in boiler)
-    assert dropped == {"sign", "in", "to", "your", "profile"}
 
 
 def test_idf_prefers_rare_terms() -> None:
