@@ -41,7 +41,7 @@ THRESHOLD = 0.4
 MONOTONIC = {
     "cos": 1, "log_age": 0, "person": 1, "place": 1, "ages": 1, "same_source": 1, "thin": 0,
     "same_day": 1, "same_time": 1, "same_street": 1, "streets_differ": -1, "ages_differ": -1,
-    "stage": 0, "other_stage": 0, "rank": -1, "cos_gap": -1,
+    "stage": 0, "other_stage": 0, "rank": -1, "cos_gap": -1, "rare_words": 1,
 }  # fmt: skip
 
 

@@ -60,6 +60,7 @@ from monitor.linkmodel import (
     link_specifics,
     pair_features,
     rare_specifics,
+    rare_words,
 )
 from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
 
@@ -288,6 +289,7 @@ class DevelopmentTracker:
             return store.doc_freq(term) <= rare_df
 
         kinds = rare_specifics(link_specifics(state.vector), rare)
+        words = rare_words(state.vector, store.doc_freq, store.n_docs())
         published = story.published
         get_story = store.story
         observer = self.observer
@@ -300,7 +302,7 @@ class DevelopmentTracker:
             if other is None:
                 continue
             age = _days(published, other.published)
-            feats = pair_features(kinds, other, sim, age, state, len(rows), best_sim)
+            feats = pair_features(kinds, other, sim, age, state, len(rows), best_sim, words)
             others.append(other)
             rows.append(feats)
             sims.append(sim)

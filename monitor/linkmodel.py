@@ -11,7 +11,8 @@ streets, or ages, and none in common (two incidents; ages only when they share n
 follow-up names the suspect's age, the first report the victim's); how many words of a later
 stage of an event (arrest, charge, court, funeral) the headline and lead of each carry; and
 where the earlier story ranks among the new one's candidates by cosine, and how far its cosine
-is below the best one's (a look-alike incident is rarely the nearest story).
+is below the best one's (a look-alike incident is rarely the nearest story); and the summed IDF
+of the rare words (not names) the two share (:func:`rare_words`: "dice game", "Kool-Aid").
 
 The model is a small gradient-boosted ensemble of depth-2 trees (:class:`LinkModel`, read from
 ``linkmodel.json`` beside this file): a person's full name links a court follow-up months later
@@ -48,6 +49,7 @@ from monitor.eventfacts import days_meet
 
 THIN_TERMS = 12
 RARE_SPECIFIC_DF = 5
+RARE_WORD_SHARE = 0.01  # a word in at most 1% of the stream's stories (and 2 more) is rare
 MODEL_PATH = Path(__file__).with_name("linkmodel.json")
 
 LINK_FEATURES = (
@@ -67,6 +69,7 @@ LINK_FEATURES = (
     "other_stage",
     "rank",
     "cos_gap",
+    "rare_words",
 )
 
 
@@ -160,13 +163,32 @@ def link_features(
     rare: Callable[[str], bool],
     rank: int = 0,
     best_cosine: float | None = None,
+    rare_words: Mapping[str, float] | None = None,
 ) -> tuple[float, ...]:
     """Features of a (new story, earlier story) pair, in the order of :data:`LINK_FEATURES`
     (``rank``: the earlier story's place among the new one's candidates by cosine, 0 the
-    nearest; ``best_cosine``: the nearest one's cosine, by default this one's)."""
+    nearest; ``best_cosine``: the nearest one's cosine, by default this one's;
+    ``rare_words``: the new story's rare words and their IDF, see :func:`rare_words`)."""
     kinds = rare_specifics(link_specifics(story.vector), rare)
     best = cosine if best_cosine is None else best_cosine
-    return pair_features(kinds, other, cosine, age_days, story, rank, best)
+    words = rare_words or {}
+    return pair_features(kinds, other, cosine, age_days, story, rank, best, words)
+
+
+def rare_words(
+    vector: Mapping[str, float], doc_freq: Callable[[str], int], n_docs: int
+) -> dict[str, float]:
+    """The words of ``vector`` (not names) in at most ``RARE_WORD_SHARE`` of the ``n_docs``
+    stories (and 2 more), with their IDF: "dice", "Kool-Aid", "barbershop". Two stories that
+    share them describe the same particulars."""
+    cut = RARE_WORD_SHARE * n_docs + 2
+    out: dict[str, float] = {}
+    for term in vector:
+        if not term.startswith(("p:", "n:")):
+            df = doc_freq(term)
+            if df <= cut:
+                out[term] = math.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+    return out
 
 
 def rare_specifics(
@@ -189,14 +211,20 @@ def pair_features(
     story: StoryState,
     rank: int,
     best_cosine: float,
+    words: Mapping[str, float],
 ) -> tuple[float, ...]:
-    """:func:`link_features` given the new story's :func:`rare_specifics`."""
+    """:func:`link_features` given the new story's :func:`rare_specifics` and
+    :func:`rare_words`."""
     other_vector = other.vector
     person = place = 0
     for term in kinds[0]:
         person += term in other_vector
     for term in kinds[1]:
         place += term in other_vector
+    shared = 0.0
+    for term, weight in words.items():
+        if term in other_vector:
+            shared += weight
     source = story.source
     return (
         cosine,
@@ -217,6 +245,7 @@ def pair_features(
         float(other.stage),
         float(rank),
         best_cosine - cosine,
+        shared,
     )
 
 

@@ -17,6 +17,7 @@ from monitor.linkmodel import (
     LinkModel,
     eligible,
     link_features,
+    rare_words,
 )
 from monitor.textfeatures import term_vector
 
@@ -217,8 +218,22 @@ def test_a_follow_up_naming_the_day_of_the_event_joins_it() -> None:
         assert (arrest.development_id == "a") is joins
 
 
-def test_court_follow_up_months_later_joins_by_the_shared_people() -> None:
+def tracker_with_corpus() -> DevelopmentTracker:
+    """The filler and 60 more unrelated local stories: a topic's store with some history, so
+    that rarity (IDF) means what it means in use."""
     tr = tracker_with_filler()
+    towns = ["Fenwick", "Brackett", "Oxley", "Tiverton", "Calder", "Ennis", "Morrow", "Pell"]
+    things = ["library", "bridge", "school", "park", "market", "museum", "ferry", "clinic"]
+    for k, (town, thing) in enumerate((t, x) for t in towns for x in things[:7]):
+        text = (
+            f"The {thing} in {town} reopened on Monday after repairs costing {k + 10},000 dollars."
+        )
+        tr.assign(s(f"g{k}", f"{town} {thing} reopens", text, -29 + k * 0.4))
+    return tr
+
+
+def test_court_follow_up_months_later_joins_by_the_shared_people() -> None:
+    tr = tracker_with_corpus()
     tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
     court = tr.assign(s("h", "Gunman pleads guilty", COURT, 60))
     assert not court.is_new
@@ -342,3 +357,27 @@ def test_a_day_many_candidates_name_counts_for_less() -> None:
     day = LINK_FEATURES.index("same_day")
     assert [r[day] for r in shared] == [1 / 3, 1 / 3, 1 / 3, 0.0]
     assert [r[0] for r in shared] == [0.3, 0.2, 0.1, 0.05]
+
+
+def test_rare_words_shared_are_summed_by_their_idf() -> None:
+    """Words (not names) in at most 1% of the stream and 2 more stories count, by IDF."""
+    df = {"dice": 0, "game": 4, "shooting": 40, "p:ravi okonjo": 0}.__getitem__
+    vec = {"dice": 1.0, "game": 1.0, "shooting": 2.0, "p:ravi okonjo": 1.0}
+    words = rare_words(vec, df, 100)
+    assert set(words) == {"dice"}  # "game": 4 > 1% of 100 + 2; names are counted apart
+    assert words["dice"] == math.log(101.0) + 1.0
+    tr = tracker_with_filler()
+    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    other = tr.store.story("a")
+    assert other is not None
+    new = StoryState("n", T0 + timedelta(days=2), "", {"kettl": 1.0, "copper": 1.0, "x": 1.0})
+    f = dict(
+        zip(
+            LINK_FEATURES,
+            link_features(
+                new, other, 0.3, 2.0, lambda t: True, rare_words={"kettl": 2.5, "x": 4.0}
+            ),
+            strict=True,
+        )
+    )
+    assert f["rare_words"] == 2.5  # "kettl" (stemmed) is in the first report, "x" is not
