@@ -16,11 +16,11 @@ learned link model deciding.
 - Whether it joins an earlier story's development is decided by the link model of
   :mod:`monitor.linkmodel`; the story joins the development of the most probable link if that
   probability is at least the model's threshold, else opens a new one (a pair with neither
-  some text nor a specific in common is not weighed: :func:`monitor.linkmodel.eligible`; a day
-  several candidates name counts for less: :func:`_day_shares`). Besides its vector, each
-  story keeps the days, clock times, streets and ages its headline and body state, and how much
-  its headline and lead speak of a later stage of an event (:mod:`monitor.eventfacts`): the
-  model reads whether two stories name the same ones.
+  some text nor a specific in common is not weighed: :func:`monitor.linkmodel.eligible`; a
+  day several candidates name counts for less: :func:`monitor.linkmodel.day_shares`).
+  Besides its vector, each story keeps the days, clock times, streets and ages its headline
+  and body state, and how much its headline and lead speak of a later stage of an event
+  (:mod:`monitor.eventfacts`): the model reads whether two stories name the same ones.
 - ``model=None`` restores the first rule, an age-dependent similarity bar (:meth:`bar`):
   ``SIM_OPEN`` for a same-day report, rising with log(1 + days) to halfway towards
   ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; ``SIM_FOLLOWUP`` for an older development.
@@ -52,10 +52,10 @@ from monitor.devstate import (
 )
 from monitor.eventfacts import addresses, ages, clock_times, event_days, stage
 from monitor.linkmodel import (
-    LINK_FEATURES,
     LINK_MODEL,
     RARE_SPECIFIC_DF,
     LinkModel,
+    day_shares,
     eligible,
     link_specifics,
     pair_features,
@@ -122,21 +122,6 @@ def _facts(
         event_days(text, published), clock_times(text), ages(text), addresses(text),
         stage(title, body),
     )  # fmt: skip
-
-
-_SAME_DAY = LINK_FEATURES.index("same_day")
-
-
-def _day_shares(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
-    """``same_day`` as a share: 1 / (how many of the candidates meet the story's day). A day
-    every recent story names (a busy topic: five developments on a Tuesday) tells none of
-    them apart, as a word every story has (its IDF) does not; in a quiet stream the one
-    earlier story naming the day is strong evidence."""
-    meeting = sum(1 for row in rows if row[_SAME_DAY])
-    if meeting <= 1:
-        return rows
-    share = 1.0 / meeting
-    return [(*r[:_SAME_DAY], share, *r[_SAME_DAY + 1 :]) if r[_SAME_DAY] else r for r in rows]
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -306,7 +291,7 @@ class DevelopmentTracker:
             others.append(other)
             rows.append(feats)
             sims.append(sim)
-        rows = _day_shares(rows)
+        rows = day_shares(rows)
         if observer is not None:
             for other, feats in zip(others, rows, strict=True):
                 observer(story.id, other.id, feats)

@@ -11,7 +11,7 @@ streets, or ages, and none in common (two incidents; ages only when they share n
 follow-up names the suspect's age, the first report the victim's); how many words of a later
 stage of an event (arrest, charge, court, funeral) the headline and lead of each carry; and
 where the earlier story ranks among the new one's candidates by cosine, and how far its cosine
-is below the best one's (a look-alike incident is rarely the nearest story); and the summed IDF
+is below the best one's (a look-alike incident is rarely the nearest story); the summed IDF
 of the rare words (not names) the two share (:func:`rare_words`: "dice game", "Kool-Aid").
 
 The model is a small gradient-boosted ensemble of depth-2 trees (:class:`LinkModel`, read from
@@ -19,15 +19,16 @@ The model is a small gradient-boosted ensemble of depth-2 trees (:class:`LinkMod
 while a city is shared by unrelated incidents, and a day named in common counts for more a week
 on than the same day next door: evidence that interacts with the age of the pair, which trees
 capture and a weighted sum did not. It was fitted offline (`bench/fit_links.py`, scikit-learn's
-``GradientBoostingClassifier``) on the first half of the labelled stream only; the second half
-was only scored. A story joins the development of its most probable link if that probability is
-at least the model's threshold (0.4, chosen on the fitted half), else opens a new one.
+``HistGradientBoostingClassifier``, monotonic in the evidence) on the first half of the labelled
+stream only; the second half was only scored. A story joins the development of its most probable
+link if that probability is at least the model's threshold (0.4, chosen on the fitted half), else
+opens a new one.
 
 Two rules stand outside the fitted trees, for streams unlike the one they were fitted on (a
 national stream of local shootings, about two stories a day, where two reports naming one day
 are rarely of different incidents): a pair is weighed only if it has some text in common
 (cosine ``MIN_COSINE``) or a specific (:func:`eligible`), and ``same_day`` is divided among the
-candidates that meet the day (:func:`monitor.developments._day_shares`), as IDF divides a word
+candidates that meet the day (:func:`day_shares`), as IDF divides a word
 among the stories that have it. In a busy topic several developments happen on one day; without
 the two rules the demo topic's six developments over four days collapsed into three. The
 fitted stream is indifferent to them (alert F1 0.902 with, 0.904 without).
@@ -146,6 +147,21 @@ def eligible(features: Sequence[float]) -> bool:
     specific (a rare name, an age, a clock time, a street). A day named in common is not
     enough alone: in a busy topic several developments happen on one day."""
     return features[0] >= MIN_COSINE or any(features[i] for i in _SPECIFICS)
+
+
+_SAME_DAY = LINK_FEATURES.index("same_day")
+
+
+def day_shares(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
+    """``same_day`` as a share: 1 / (how many of the candidates meet the story's day). A day
+    every recent story names (a busy topic: five developments on a Tuesday) tells none of
+    them apart, as a word every story has (its IDF) does not; in a quiet stream the one
+    earlier story naming the day is strong evidence."""
+    meeting = sum(1 for row in rows if row[_SAME_DAY])
+    if meeting <= 1:
+        return rows
+    share = 1.0 / meeting
+    return [(*r[:_SAME_DAY], share, *r[_SAME_DAY + 1 :]) if r[_SAME_DAY] else r for r in rows]
 
 
 def load_model(path: Path = MODEL_PATH) -> LinkModel:

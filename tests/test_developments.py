@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from monitor.dedup import StoryText
-from monitor.developments import DevelopmentTracker, _day_shares, new_sentences
+from monitor.developments import DevelopmentTracker, new_sentences
 from monitor.devstate import MemoryDevelopmentStore, StoryState
 from monitor.linkmodel import (
     LINK_FEATURES,
     LINK_MODEL,
     MIN_COSINE,
     LinkModel,
+    day_shares,
     eligible,
     link_features,
     rare_words,
@@ -351,9 +352,9 @@ def test_a_pair_needs_some_text_or_a_specific_in_common() -> None:
 def test_a_day_many_candidates_name_counts_for_less() -> None:
     """``same_day`` is 1 / (how many candidates meet the day)."""
     one = [_row(cos=0.3, same_day=1.0), _row(cos=0.2)]
-    assert _day_shares(one) == one
+    assert day_shares(one) == one
     three = [_row(cos=c, same_day=1.0) for c in (0.3, 0.2, 0.1)] + [_row(cos=0.05)]
-    shared = _day_shares(three)
+    shared = day_shares(three)
     day = LINK_FEATURES.index("same_day")
     assert [r[day] for r in shared] == [1 / 3, 1 / 3, 1 / 3, 0.0]
     assert [r[0] for r in shared] == [0.3, 0.2, 0.1, 0.05]
