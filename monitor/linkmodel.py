@@ -244,7 +244,7 @@ def pair_features(
     source = story.source
     return (
         cosine,
-        math.log1p(max(0.0, age_days)),
+        math.log1p(abs(age_days)),
         float(min(person, 2)),
         float(min(place, 2)),
         float(min(len(story.ages & other.ages), 2)),

@@ -156,6 +156,10 @@ def test_link_features_count_rare_shared_people_apart_from_places() -> None:
     assert feats["same_source"] == 1.0
     assert feats["thin"] == 1.0
     assert feats["log_age"] == math.log1p(100.0)
+    # a story older than the one it is weighed against (a first poll of many feeds hands
+    # detection its stories feed by feed) is as many days apart
+    older = link_features(new, other, 0.3, -3.0, lambda t: True)
+    assert dict(zip(LINK_FEATURES, older, strict=True))["log_age"] == math.log1p(3.0)
     assert (feats["same_day"], feats["same_time"]) == (0.0, 0.0)  # the new one names no day
     assert (feats["rank"], feats["cos_gap"]) == (0.0, 0.0)
     ranked = link_features(new, other, 0.3, 100.0, lambda t: True, rank=4, best_cosine=0.5)
