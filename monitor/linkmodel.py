@@ -137,6 +137,7 @@ class LinkModel:
 
 # A pair needs this cosine, or a specific in common, to be weighed at all (see eligible)
 MIN_COSINE = 0.15
+_COS = LINK_FEATURES.index("cos")
 _SPECIFICS = tuple(
     LINK_FEATURES.index(f) for f in ("person", "place", "ages", "same_time", "same_street")
 )
@@ -146,7 +147,7 @@ def eligible(features: Sequence[float]) -> bool:
     """Whether a pair may link at all: some text in common (a cosine of ``MIN_COSINE``) or a
     specific (a rare name, an age, a clock time, a street). A day named in common is not
     enough alone: in a busy topic several developments happen on one day."""
-    return features[0] >= MIN_COSINE or any(features[i] for i in _SPECIFICS)
+    return features[_COS] >= MIN_COSINE or any(features[i] for i in _SPECIFICS)
 
 
 _SAME_DAY = LINK_FEATURES.index("same_day")
