@@ -181,11 +181,11 @@ def as_positive_int(value: Any) -> int:
     return value
 
 
-def as_http_url(value: Any) -> str:
+def as_http_url(value: Any, what: str = "an http(s) URL") -> str:
     url = as_str(value)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise ValueError(f"{url!r} is not {what}")
     return url
 
 
@@ -279,11 +279,7 @@ def as_duration_or_zero(value: Any) -> float:
 
 
 def as_proxy_url(value: Any) -> str:
-    url = as_str(value)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f'{url!r} is not an http(s) proxy URL (e.g. "http://proxy:3128")')
-    return url
+    return as_http_url(value, 'an http(s) proxy URL (e.g. "http://proxy:3128")')
 
 
 def as_age(value: Any) -> float | None:
