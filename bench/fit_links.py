@@ -21,17 +21,17 @@ usage: python -m bench.fit_links LABELLED.jsonl [--until YYYY-MM-DD] [--write]
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
-from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
+from monitor.dedup import StoryText
 from monitor.developments import DevelopmentTracker
+from monitor.evaluate import decide, read_stories
 from monitor.linkmodel import LINK_FEATURES, MODEL_PATH, LinkModel
 
 Pair = tuple[tuple[float, ...], float]
@@ -47,47 +47,22 @@ MONOTONIC = {
 
 def collect_pairs(path: str | Path, until: str | None = None) -> list[Pair]:
     """(features, label) of the pairs the tracker weighs on the labelled stream."""
-    labels: dict[str, str] = {}
-    stories: list[StoryText] = []
-    from monitor.evaluate import _published
-
+    labels: dict[str, str] = {}  # read here only
     with open(path, encoding="utf-8") as fh:
         for line in fh:
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            if until is not None and str(raw["published"])[:10] > until:
-                break
-            labels[str(raw["id"])] = str(raw["cluster_id"])
-            stories.append(
-                StoryText(
-                    str(raw["id"]),
-                    _published(str(raw["published"])),
-                    str(raw.get("title") or ""),
-                    str(raw.get("summary") or ""),
-                    str(raw.get("source") or ""),
-                    str(raw.get("url") or ""),
-                )
-            )
+            if line.strip():
+                raw = json.loads(line)
+                labels[str(raw["id"])] = str(raw["cluster_id"])
+    stories: Iterable[StoryText] = read_stories(path)
+    if until is not None:
+        stories = itertools.takewhile(lambda s: s.published.date().isoformat() <= until, stories)
     pairs: list[Pair] = []
 
     def observe(story_id: str, other_id: str, feats: tuple[float, ...]) -> None:
         pairs.append((feats, 1.0 if labels[story_id] == labels[other_id] else 0.0))
 
-    tracker = DevelopmentTracker(model=None, observer=observe)
-    index = MemoryNearDupIndex()
-    seen: dict[str, StoryText] = {}
-    history = MemoryBodyHistory()
-    for story in stories:
-        if story.id in seen:
-            continue
-        fp = fingerprint(story)
-        result = check(story, index, seen.get, fp=fp)
-        dup = result.match.story_id if result.match else None
-        body = strip_and_remember(history, story.source, story.text)
-        tracker.assign(replace(story, text=body), duplicate_of=dup, template=result.template)
-        index.add(story.id, fp.bands, fp.signature)
-        seen[story.id] = story
+    for _ in decide(stories, DevelopmentTracker(model=None, observer=observe)):
+        pass
     return pairs
 
 

@@ -9,12 +9,25 @@ common *prefix* and *suffix* (at least
 different pages of one site that open or close with the same eight words are sharing a template,
 not news (a reprint of the same story is caught earlier, by :mod:`monitor.dedup`).
 
-History lives behind :class:`BodyHistory` so that a store can keep it (recent bodies per source).
+Page stamps ("Posted: Sunday, August 2, 2015 11:49 AM EDT Updated: ...") go too
+(:func:`strip_stamps`): they differ on every page, so no common prefix catches them, and they
+are not facts of the event: read as days and clock times named (:mod:`monitor.eventfacts`),
+they made two stories published a day apart look as if they named one day.
+
+Headlines carry the site too ("Man charged in shooting - KSLA News 12 Shreveport, Louisiana News
+Weather & Sports"): a headline's leading and trailing segments, set off by a separator (" - ",
+" | ", a dash), that an earlier headline of its source also starts or ends with are cut
+(:func:`strip_title_template`). Left in, a site's name counts twice (headlines weigh double)
+and, in a stream of many sources, as a rare name: two stories of one site looked alike.
+
+History lives behind :class:`BodyHistory` so that a store can keep it (recent bodies per source;
+a second history keeps recent headlines).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -107,8 +120,75 @@ def strip_template(text: str, earlier: Iterable[str], min_run: int = MIN_RUN) ->
     return " ".join(tokens[head : len(tokens) - tail])
 
 
+_STAMP = re.compile(
+    r"\b(?-i:(?:Last\s+[Uu]pdated|Updated|Posted|Published|UPDATED|POSTED|PUBLISHED))"
+    r"(?:\s+(?:on|at))?\s*:?\s*"
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"  # a weekday
+    r"(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?"
+    r",?\s*(?:\d{4})?|\d{1,2}/\d{1,2}/\d{2,4})"  # a date: "Aug. 2, 2015", "8/2/15"
+    r",?\s*(?:(?:at\s+)?\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:[ECMP][SD]T|GMT|UTC)?)?",  # a time
+    re.IGNORECASE,
+)
+
+
+_STAMP_MARK = re.compile(r"^\w+\s*:|\d{4}|\d:\d\d|/")
+
+
+def _stamp(m: re.Match[str]) -> str:
+    return " " if _STAMP_MARK.search(m.group(0)) else m.group(0)
+
+
+def strip_stamps(text: str) -> str:
+    """``text`` without the page's publication stamps ("Posted: Sunday, August 2, 2015 11:49 AM
+    EDT", "Updated: 8/3/15 at 7:00 PM", "Published on Mar 14, 2013"): a date after a
+    capitalised "Posted", "Updated" or "Published", with a colon, a year or a clock time
+    ("the video was posted Aug. 3 at 4 p.m." is news and stays)."""
+    return _STAMP.sub(_stamp, text) if _STAMP.search(text) else text
+
+
 def strip_and_remember(history: BodyHistory, source: str, text: str) -> str:
-    """Strip ``text`` against ``source``'s recent bodies, then remember the full ``text``."""
-    cleaned = strip_template(text, history.recent_bodies(source))
+    """Strip ``text`` against ``source``'s recent bodies, and of its page stamps, then
+    remember the full ``text``."""
+    cleaned = strip_stamps(strip_template(text, history.recent_bodies(source)))
     history.add_body(source, text)
+    return cleaned
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+[-\u2013\u2014|]\s+|\s*\|\s*")
+
+
+@functools.lru_cache(maxsize=8192)
+def _title_segments(title: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """The spans of a headline's segments between separators, and their comparison keys."""
+    spans = []
+    start = 0
+    for sep in _TITLE_SEPARATOR.finditer(title):
+        spans.append((start, sep.start()))
+        start = sep.end()
+    spans.append((start, len(title)))
+    return tuple(spans), tuple(_token_key(title[a:b]) for a, b in spans)
+
+
+def strip_title_template(title: str, earlier: Iterable[str]) -> str:
+    """``title`` without the leading and trailing segments (between separators: " - ", " | ",
+    a dash) that it shares with one of the ``earlier`` headlines of its source: the site's
+    name, never the whole headline. What is kept is the original text."""
+    spans, keys = _title_segments(title)
+    if len(keys) < 2:
+        return title
+    head = tail = 0
+    for other in earlier:
+        other_keys = _title_segments(other)[1]
+        if len(other_keys) > 1:
+            head = max(head, _common(keys, other_keys))
+            tail = max(tail, _common(keys[::-1], other_keys[::-1]))
+    if head + tail >= len(keys) or not head + tail:
+        return title
+    return title[spans[head][0] : spans[len(keys) - 1 - tail][1]]
+
+
+def strip_title_and_remember(history: BodyHistory, source: str, title: str) -> str:
+    """Strip ``title`` against ``source``'s recent headlines, then remember it."""
+    cleaned = strip_title_template(title, history.recent_bodies(source))
+    history.add_body(source, title)
     return cleaned

@@ -37,7 +37,11 @@ from monitor.canonical import canonical_url
 from monitor.clock import Clock
 from monitor.config import Config, TopicConfig
 from monitor.dedup import Fingerprint, StoryText, check, fingerprint
-from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
+from monitor.detect_boilerplate import (
+    MemoryBodyHistory,
+    strip_and_remember,
+    strip_title_and_remember,
+)
 from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
 from monitor.models import (
@@ -54,7 +58,7 @@ from monitor.topics import match_topics, source_label
 
 RELOAD_EVERY = 86400.0
 MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
-HISTORY_KEEP = 10  # recent bodies per feed for site templates (a template is on every page)
+HISTORY_KEEP = 10  # recent bodies (and headlines) per feed for site templates (on every page)
 HISTORY_SOURCES = 20_000  # feeds whose recent bodies are kept (least recently seen forgotten)
 PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
 
@@ -147,7 +151,7 @@ def added_text(old_title: str, old_text: str, title: str, text: str) -> tuple[st
 
 
 class Detection:
-    """The stage's state (per-topic trackers, recent bodies per feed) and its loop."""
+    """The stage's state (per-topic trackers, recent bodies and headlines per feed) and its loop."""
 
     def __init__(self, store: Store, clock: Clock, log: Any) -> None:
         self.store = store
@@ -156,6 +160,7 @@ class Detection:
         self._config: Config | None = None  # the configuration of the current call
         self.trackers: dict[str, DevelopmentTracker] = {}
         self.history = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
+        self.titles = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
         self.loaded_at: float | None = None  # monotonic
         self.seq = 0  # the last development_stories row the trackers know (shared stores)
         self.last_error: str | None = None
@@ -343,9 +348,11 @@ class Detection:
                 story, canonical_url=prepared.canonical, duplicate_of=dup, duplicate_by=by,
                 bands=bands,
             )  # fmt: skip
-            body = strip_and_remember(self.history, str(story.feed_id), story.text)
+            feed = str(story.feed_id)
+            body = strip_and_remember(self.history, feed, story.text)
+            title = strip_title_and_remember(self.titles, feed, story.title)
             await tx.add_matches(story.id, matches, now)
-            stripped = replace(text, text=body)
+            stripped = replace(text, title=title, text=body)
             for m in matches:
                 opened, alerts = await self._assign(
                     tx, by_id[m.topic_id], m, story, stripped, dup, template, now

@@ -5,7 +5,8 @@ Input: JSON lines ``{"id", "published" (ISO date or datetime), "source", "url", 
 ``cluster_id`` are never looked at). Every story is treated as matching one topic.
 
 Each story goes through :mod:`monitor.dedup` (on its full text), then its body is stripped of the
-prefix and suffix it shares with its source's recent bodies (:mod:`monitor.detect_boilerplate`)
+prefix and suffix it shares with its source's recent bodies, and its headline of the segments
+(the site's name) it shares with its source's recent headlines (:mod:`monitor.detect_boilerplate`),
 before :mod:`monitor.developments` assigns it to a development.
 
 Output: JSON lines ``{"id", "new", "development", "duplicate_of"}`` for a scorer.
@@ -18,15 +19,19 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
-from monitor.detect_boilerplate import MemoryBodyHistory, strip_and_remember
-from monitor.developments import DevelopmentTracker
+from monitor.detect_boilerplate import (
+    MemoryBodyHistory,
+    strip_and_remember,
+    strip_title_and_remember,
+)
+from monitor.developments import Assignment, DevelopmentTracker
 
 ALLOWED_FIELDS = ("id", "published", "source", "url", "title", "summary")
 
@@ -54,6 +59,31 @@ def read_stories(path: str | Path) -> Iterator[StoryText]:
             )
 
 
+def decide(
+    stories: Iterable[StoryText], tracker: DevelopmentTracker
+) -> Iterator[tuple[StoryText, Assignment, str | None, bool]]:
+    """Each story (a repeated id is skipped) with its assignment, the earlier story it
+    duplicates and whether its body is a site template, as the detection stage decides."""
+    index = MemoryNearDupIndex()
+    seen: dict[str, StoryText] = {}
+    bodies = MemoryBodyHistory()
+    titles = MemoryBodyHistory()
+    for story in stories:
+        if story.id in seen:
+            continue
+        fp = fingerprint(story)
+        result = check(story, index, seen.get, fp=fp)
+        dup = result.match.story_id if result.match else None
+        body = strip_and_remember(bodies, story.source, story.text)
+        title = strip_title_and_remember(titles, story.source, story.title)
+        assignment = tracker.assign(
+            replace(story, title=title, text=body), duplicate_of=dup, template=result.template
+        )
+        index.add(story.id, fp.bands, fp.signature)
+        seen[story.id] = story
+        yield story, assignment, dup, result.template
+
+
 def run(
     stories_path: str | Path,
     out_path: str | Path,
@@ -62,24 +92,11 @@ def run(
 ) -> dict[str, Any]:
     """Stream the stories through dedup and development tracking; return summary counts."""
     started = time.perf_counter()
-    index = MemoryNearDupIndex()
-    seen: dict[str, StoryText] = {}
-    tracker = DevelopmentTracker()
-    history = MemoryBodyHistory()
     counts = {"stories": 0, "new": 0, "duplicates": 0, "templates": 0}
     with open(out_path, "w", encoding="utf-8") as out:
-        for story in read_stories(stories_path):
-            if story.id in seen:
-                continue
-            fp = fingerprint(story)
-            result = check(story, index, seen.get, fp=fp)
-            dup = result.match.story_id if result.match else None
-            body = strip_and_remember(history, story.source, story.text)
-            assignment = tracker.assign(
-                replace(story, text=body), duplicate_of=dup, template=result.template
-            )
-            index.add(story.id, fp.bands, fp.signature)
-            seen[story.id] = story
+        for story, assignment, dup, template in decide(
+            read_stories(stories_path), DevelopmentTracker()
+        ):
             decision = {
                 "id": story.id,
                 "new": assignment.is_new,
@@ -90,7 +107,7 @@ def run(
             counts["stories"] += 1
             counts["new"] += assignment.is_new
             counts["duplicates"] += dup is not None
-            counts["templates"] += result.template
+            counts["templates"] += template
             if progress is not None:
                 progress(counts["stories"])
     return {**counts, "seconds": round(time.perf_counter() - started, 2)}

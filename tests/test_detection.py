@@ -171,6 +171,28 @@ async def test_a_second_report_joins_the_development_and_another_event_opens_one
     assert sorted(delivered) == ["development.new", "development.new", "development.update"]
 
 
+async def test_the_site_name_a_feed_adds_to_every_headline_is_not_news(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    site = " - Wire Online Kyiv, Ukraine News, Weather & Sports"
+    first, second = (
+        dict(PENTAGON, title=PENTAGON["title"] + site),
+        dict(RUSSIA, title=RUSSIA["title"] + site),
+    )
+    wire = feed_server.set("wire.xml", rss([first, second]))
+    config = config_factory([wire], receiver.url, query=QUERY)
+    async with service_for(config, FixedClock(T0)) as service:
+        await service.poll_all()
+    got = alerts(config)
+    assert [(e, t) for e, t, _ in got] == [
+        ("development.new", first["title"]),  # the story as published
+        ("development.new", second["title"]),
+    ]
+    # the feed's first headline cannot tell its site name from news; the second one can
+    assert got[0][2]["what_is_new"][0] == first["title"]
+    assert got[1][2]["what_is_new"][0] == RUSSIA["title"]
+
+
 async def test_update_alerts_keep_to_their_rate_limit(
     feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
 ) -> None:

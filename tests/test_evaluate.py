@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from monitor.evaluate import main, read_stories, run
+from monitor.evaluate import decide, main, read_stories, run
 
 ROWS = [
     {
@@ -98,3 +98,31 @@ def test_monitor_evaluate_command(tmp_path: Path) -> None:
     decisions = [json.loads(line) for line in out.read_text().splitlines()]
     assert [d["id"] for d in decisions] == ["s0", "s1", "s2"]
     assert all(set(d) == {"id", "new", "development", "duplicate_of"} for d in decisions)
+
+
+def test_the_tracker_reads_headlines_without_the_site_name() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.dedup import StoryText
+    from monitor.developments import Assignment, DevelopmentTracker
+
+    site = " - WXYZ Channel 7 Harlowe Valley News, Weather & Sports"
+    when = datetime(2024, 1, 2, tzinfo=UTC)
+    stories = [
+        StoryText("a", when, "Two men wounded outside Harlowe bar" + site, ROWS[0]["summary"],
+                  "a.test", "https://a.test/a"),
+        StoryText("b", when, "Woman killed at Ashby Falls party" + site, ROWS[2]["summary"],
+                  "a.test", "https://a.test/b"),
+    ]  # fmt: skip
+    given: list[str] = []
+
+    class Recording(DevelopmentTracker):
+        def assign(
+            self, story: StoryText, *, duplicate_of: str | None = None, template: bool = False
+        ) -> Assignment:
+            given.append(story.title)
+            return super().assign(story, duplicate_of=duplicate_of, template=template)
+
+    decided = list(decide(stories, Recording()))
+    assert given == [stories[0].title, "Woman killed at Ashby Falls party"]  # first sight kept
+    assert [story.title for story, *_ in decided] == [s.title for s in stories]  # as published
