@@ -178,6 +178,8 @@ def _config(folder: Path, n_topics: int) -> Path:
     parts = [
         '[storage]\nurl = "sqlite:///bench.db"\n[server]\nenabled = false\n[log]\n'
         'level = "error"\n[[sinks]]\nid = "s"\ntype = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
+        # stories are stored here without polls: detection must not wait for first polls
+        "[detection]\nfirst_poll_wait = 0\n"
     ]
     for t in topics(n_topics)[0] if n_topics else ():
         parts.append(f'[[topics]]\nid = "{t.id}"\nquery = \'{t.query}\'\nsinks = ["s"]\n')

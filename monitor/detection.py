@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -167,6 +167,8 @@ class Detection:
         self.totals = DetectionOutcome()
         self._lock = asyncio.Lock()
         self._again = False  # stories came while a pass ran: go round once more
+        self._unpolled: set[int] = set()  # feeds whose first poll detection waits for
+        self._hold_until = 0.0  # clock time: when it stops waiting for them
 
     @property
     def config(self) -> Config:
@@ -204,6 +206,36 @@ class Detection:
         self.loaded_at = time.monotonic()
         return len(rows)
 
+    # -- the first polls ---------------------------------------------------------------------
+
+    def await_first_polls(self, feed_ids: Iterable[int], until: float) -> None:
+        """Detect nothing until these feeds (never polled) have been polled once, or the clock
+        reaches ``until``. A first poll stores a feed's backlog, days of stories, at once;
+        detected feed by feed as the polls end, a development would open with the story of
+        whichever feed answered first rather than with its first story (and "what is new"
+        would run backwards). Waiting for the round, the backlogs are detected together, in
+        the order the stories happened (batch by batch)."""
+        self._unpolled.update(feed_ids)
+        if self._unpolled:
+            self._hold_until = max(self._hold_until, until)
+            self.log.info("detection.awaiting_first_polls", feeds=len(self._unpolled))
+
+    def polled(self, feed_id: int) -> bool:
+        """A feed's poll ended, whatever its outcome; True when that was the last one awaited
+        (the caller then runs detection)."""
+        if feed_id not in self._unpolled:
+            return False
+        self._unpolled.discard(feed_id)
+        return not self._unpolled
+
+    @property
+    def awaiting(self) -> int:
+        """How many feeds' first polls detection is waiting for (0: it is not waiting)."""
+        if self._unpolled and self.clock.now().timestamp() >= self._hold_until:
+            self.log.warning("detection.first_polls_late", feeds_not_polled=len(self._unpolled))
+            self._unpolled.clear()  # no longer: the stories of the others wait too long
+        return len(self._unpolled)
+
     # -- the loop --------------------------------------------------------------------------
 
     async def process(self, config: Config, *, wait: bool = True) -> DetectionOutcome:
@@ -215,6 +247,8 @@ class Detection:
         outcome counts them. Polls finishing together so share one pass instead of queueing
         one transaction each."""
         total = DetectionOutcome()
+        if self.awaiting:  # the stories wait for the first polls of the others (see above)
+            return total
         if not wait and self._lock.locked():
             self._again = True
             return total

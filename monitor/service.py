@@ -7,6 +7,7 @@ its own: the store, the HTTP session and the clock are handed in.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import Iterable
@@ -54,8 +55,17 @@ class Service:
 
     async def sync_feeds(self) -> None:
         p = self.config.polling
-        await self.store.sync_feeds(self.config.feeds, p.interval, self.clock.now().timestamp())
+        now = self.clock.now().timestamp()
+        await self.store.sync_feeds(self.config.feeds, p.interval, now)
         await self.websub.sync()  # unsubscribe what is no longer followed
+        wait = self.config.detection.first_poll_wait
+        if wait > 0 and not self.store.shared:  # (instances sharing a store poll each other's)
+            fresh = [
+                f.id
+                for f in await self.store.active_feeds()
+                if f.last_success_at is None and not f.consecutive_errors
+            ]
+            self.deps.detection.await_first_polls(fresh, now + wait)
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -89,6 +99,13 @@ class Service:
             outcome = await refresh_feed(
                 self.deps, self.config, feed, self._proxies.get(feed.config_url or "")
             )
+        detection = self.deps.detection
+        if detection.polled(feed.id):  # the last first poll detection waited for: the
+            # round's backlogs are detected now, and their alerts counted with this poll
+            found = await detection.process(self.config)
+            self.log.info("detection.first_polls_done", stories=found.stories, alerts=found.alerts)
+            alerts = outcome.ingest.alerts + found.alerts
+            outcome = outcome._replace(ingest=dataclasses.replace(outcome.ingest, alerts=alerts))
         self.metrics.observe_poll(outcome)
         if outcome.ingest.alerts:
             self.deliverer.kick()
@@ -237,6 +254,7 @@ class Service:
             "full_text": self.deps.enricher.counts,  # pages since start, by outcome
             "detection": {  # stories waiting for it, duplicates linked, what it last failed on
                 **detection,
+                "awaiting_first_polls": det.awaiting,  # feeds: their backlogs go in together
                 "last_error": det.last_error,
                 "since_start": {
                     "stories": det.totals.stories,

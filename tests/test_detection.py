@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
@@ -191,6 +193,57 @@ async def test_the_site_name_a_feed_adds_to_every_headline_is_not_news(
     # the feed's first headline cannot tell its site name from news; the second one can
     assert got[0][2]["what_is_new"][0] == first["title"]
     assert got[1][2]["what_is_new"][0] == RUSSIA["title"]
+
+
+@pytest.mark.parametrize(
+    ("wait", "opened_by"), [('"2m"', PENTAGON), ("0", PENTAGON_FOLLOWUP)], ids=["wait", "no-wait"]
+)
+async def test_first_polls_are_detected_together_in_the_order_stories_happened(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    wait: str,
+    opened_by: dict[str, str],
+) -> None:
+    """A fresh start: the feed with the older report answers last. Detection waits for every
+    first poll, so the development opens with the report, and the follow-up is its update;
+    without the wait, whichever feed answered first would open it."""
+    slow = feed_server.set("wire.xml", rss([PENTAGON]), delay=0.5)
+    fast = feed_server.set("daily.xml", rss([PENTAGON_FOLLOWUP]))
+    extra = f"[detection]\nfirst_poll_wait = {wait}\n"
+    config = config_factory([slow, fast], receiver.url, query=QUERY, extra=extra)
+    async with service_for(config, FixedClock(T0)) as service:
+        outcomes = await service.poll_all()
+    assert sum(o.ingest.alerts for o in outcomes) == 2
+    got = alerts(config)
+    assert got[0][:2] == ("development.new", opened_by["title"])
+    if opened_by is PENTAGON:
+        assert [e for e, _, _ in got] == ["development.new", "development.update"]
+        assert got[1][2]["development"]["headline"] == PENTAGON["title"]
+
+
+async def test_a_feed_that_keeps_the_first_round_waiting_is_not_waited_for_long(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    slow = feed_server.set("wire.xml", rss([RUSSIA]), delay=1.5)
+    fast = feed_server.set("daily.xml", rss([PENTAGON]))
+    extra = '[detection]\nfirst_poll_wait = "2m"\n'
+    config = config_factory([slow, fast], receiver.url, query=QUERY, extra=extra)
+    clock = FixedClock(T0)
+    async with service_for(config, clock) as service:
+        polls = asyncio.create_task(service.poll_all())
+        for _ in range(100):  # until the fast feed's story is stored (bounded: 5 s)
+            if (await service.status())["stories"]:
+                break
+            await asyncio.sleep(0.05)
+        status = await service.status()
+        assert status["stories"] == 1 and status["detection"]["awaiting_first_polls"] == 1
+        assert status["detection"]["pending"] == 1 and alerts(config) == []
+        clock.advance(121)  # the wait is over: what is stored is detected
+        assert (await service.deps.detection.process(service.config)).alerts == 1
+        assert (await service.status())["detection"]["awaiting_first_polls"] == 0
+        await polls  # the slow feed's story, detected as it comes
+    assert [t for _, t, _ in alerts(config)] == [PENTAGON["title"], RUSSIA["title"]]
 
 
 async def test_update_alerts_keep_to_their_rate_limit(

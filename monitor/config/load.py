@@ -191,6 +191,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
             "dedup_window": parse_duration,
             "development_window": parse_duration,
             "batch": as_positive_int,
+            "first_poll_wait": as_duration_or_zero,
         },
     )
 

@@ -87,6 +87,9 @@ class DetectionConfig:
     dedup_window: float = 7 * 86400.0  # a copy is looked for among stories first seen this recently
     development_window: float = 90 * 86400.0  # a story may join developments active this recently
     batch: int = 200  # stories detected per transaction
+    # after a start or reload, wait up to this long for the feeds never polled to be polled
+    # once before detecting (their backlogs then go in the order stories happened); 0: no wait
+    first_poll_wait: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
