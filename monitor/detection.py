@@ -142,6 +142,19 @@ def story_time(story: PendingStory) -> float:
     return min(story.published, story.first_seen_at)
 
 
+ANY_ID = 2**62  # above every story id
+
+
+def _before(story: PendingStory) -> int:
+    """The stories that may be the original of ``story`` have ids below this. For a new story:
+    every story detected before it, whatever its id (the queue is taken in the order stories
+    happened, so a wire story stored after its reprint, by a feed polled later, comes first);
+    only detected stories have the canonical URL and band keys it is compared on. For a story
+    detected before (a revision, its page's text): only the stories stored before it, or its
+    own copies would become its original."""
+    return ANY_ID if story.detected_rev is None else story.id
+
+
 def added_text(old_title: str, old_text: str, title: str, text: str) -> tuple[str, str]:
     """The headline (if it changed) and the sentences a revision added (compared as words)."""
     before = {tuple(words(s)) for s in sentences(old_text)}
@@ -354,7 +367,7 @@ class Detection:
             await tx.prefetch(
                 Lookups(
                     [p.canonical for p in batch if p.fingerprint is not None and p.canonical],
-                    [(p.fingerprint.bands, p.story.id) for p in batch if p.fingerprint],
+                    [(p.fingerprint.bands, _before(p.story)) for p in batch if p.fingerprint],
                     since,
                 )
             )
@@ -435,11 +448,11 @@ class Detection:
         )  # fmt: skip
         assert fp is not None
         if canonical is not None:
-            original = await tx.url_original(canonical, story.id)
+            original = await tx.url_original(canonical, _before(story))
             if original is not None:
                 return original, "url", False, fp.bands
         since = now - self.config.detection.dedup_window
-        found = await tx.near_candidates(fp.bands, since, story.id)
+        found = await tx.near_candidates(fp.bands, since, _before(story))
         if not found:
             return None, None, False, fp.bands
         texts = {

@@ -222,6 +222,28 @@ async def test_first_polls_are_detected_together_in_the_order_stories_happened(
         assert got[1][2]["development"]["headline"] == PENTAGON["title"]
 
 
+async def test_a_reprint_stored_before_its_wire_story_is_still_its_copy(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    """In the first round the reprint's feed answers first (its story gets the lower id), but
+    detection takes the wire story first, as it happened: the reprint is its copy, one alert."""
+    slow = feed_server.set("wire.xml", rss([PENTAGON]), delay=0.5)
+    fast = feed_server.set("daily.xml", rss([PENTAGON_COPY]))
+    config = config_factory([slow, fast], receiver.url, query=QUERY)
+    async with service_for(config, FixedClock(T0)) as service:
+        await service.poll_all()
+    stored = {
+        title: (sid, dup)
+        for sid, title, dup in rows(config, "SELECT id, title, duplicate_of FROM stories")
+    }
+    (copy_id, copy_of), (wire_id, wire_of) = (
+        stored[PENTAGON_COPY["title"]],
+        stored[PENTAGON["title"]],
+    )
+    assert copy_id < wire_id and copy_of == wire_id and wire_of is None
+    assert [(e, t) for e, t, _ in alerts(config)] == [("development.new", PENTAGON["title"])]
+
+
 async def test_a_feed_that_keeps_the_first_round_waiting_is_not_waited_for_long(
     feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
 ) -> None:
