@@ -60,6 +60,7 @@ RELOAD_EVERY = 86400.0
 MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
 HISTORY_KEEP = 10  # recent bodies (and headlines) per feed for site templates (on every page)
 HISTORY_SOURCES = 20_000  # feeds whose recent bodies are kept (least recently seen forgotten)
+FIRST_ROUND_BATCH = 5000  # stories per transaction when the first polls' backlogs go in
 PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
 
 
@@ -182,6 +183,7 @@ class Detection:
         self._again = False  # stories came while a pass ran: go round once more
         self._unpolled: set[int] = set()  # feeds whose first poll detection waits for
         self._hold_until = 0.0  # clock time: when it stops waiting for them
+        self._round_over = False  # the wait just ended: the next pass takes a larger batch
 
     @property
     def config(self) -> Config:
@@ -227,7 +229,9 @@ class Detection:
         detected feed by feed as the polls end, a development would open with the story of
         whichever feed answered first rather than with its first story (and "what is new"
         would run backwards). Waiting for the round, the backlogs are detected together, in
-        the order the stories happened (batch by batch)."""
+        the order the stories happened: the first pass after the wait takes batches of
+        ``FIRST_ROUND_BATCH`` stories (a transaction sorts its batch by time; beyond it, the
+        queue is read in the order stories were stored)."""
         self._unpolled.update(feed_ids)
         if self._unpolled:
             self._hold_until = max(self._hold_until, until)
@@ -239,7 +243,8 @@ class Detection:
         if feed_id not in self._unpolled:
             return False
         self._unpolled.discard(feed_id)
-        return not self._unpolled
+        self._round_over = not self._unpolled
+        return self._round_over
 
     @property
     def awaiting(self) -> int:
@@ -247,6 +252,7 @@ class Detection:
         if self._unpolled and self.clock.now().timestamp() >= self._hold_until:
             self.log.warning("detection.first_polls_late", feeds_not_polled=len(self._unpolled))
             self._unpolled.clear()  # no longer: the stories of the others wait too long
+            self._round_over = True
         return len(self._unpolled)
 
     # -- the loop --------------------------------------------------------------------------
@@ -284,6 +290,9 @@ class Detection:
         if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
             await self._reload()
         batch = config.detection.batch
+        if self._round_over:  # the first polls' backlogs: in the order they happened, as far
+            self._round_over = False  # as one (bounded) transaction can sort them
+            batch = max(batch, FIRST_ROUND_BATCH)
         skipped = 0
         error_before = self.last_error
         while True:

@@ -196,21 +196,25 @@ async def test_the_site_name_a_feed_adds_to_every_headline_is_not_news(
 
 
 @pytest.mark.parametrize(
-    ("wait", "opened_by"), [('"2m"', PENTAGON), ("0", PENTAGON_FOLLOWUP)], ids=["wait", "no-wait"]
+    ("wait", "batch", "opened_by"),
+    [('"2m"', 200, PENTAGON), ('"2m"', 1, PENTAGON), ("0", 200, PENTAGON_FOLLOWUP)],
+    ids=["wait", "wait-batch-of-one", "no-wait"],
 )
 async def test_first_polls_are_detected_together_in_the_order_stories_happened(
     feed_server: FeedServer,
     receiver: Receiver,
     config_factory: Callable[..., Path],
     wait: str,
+    batch: int,
     opened_by: dict[str, str],
 ) -> None:
     """A fresh start: the feed with the older report answers last. Detection waits for every
     first poll, so the development opens with the report, and the follow-up is its update;
-    without the wait, whichever feed answered first would open it."""
+    without the wait, whichever feed answered first would open it. The backlogs go in as
+    one transaction, sorted by time, even where `batch` is smaller."""
     slow = feed_server.set("wire.xml", rss([PENTAGON]), delay=0.5)
     fast = feed_server.set("daily.xml", rss([PENTAGON_FOLLOWUP]))
-    extra = f"[detection]\nfirst_poll_wait = {wait}\n"
+    extra = f"[detection]\nfirst_poll_wait = {wait}\nbatch = {batch}\n"
     config = config_factory([slow, fast], receiver.url, query=QUERY, extra=extra)
     async with service_for(config, FixedClock(T0)) as service:
         outcomes = await service.poll_all()
