@@ -286,6 +286,7 @@ class Service:
                 "oldest_pending_age": max(0.0, now - oldest) if oldest else 0.0,
                 "stories": await self.store.story_count(),
                 "store_size": self.store.size_bytes(),
+                "alerts_written": self.deps.detection.totals.alerts,
                 "websub_by_state": websub.summary(
                     self.config.websub, await self.store.subscriptions()
                 )["subscriptions"],

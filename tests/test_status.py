@@ -79,6 +79,7 @@ async def test_metrics_cover_polls_entries_feeds_alerts_and_pass_promtool(
         'monitor_entries_total{kind="new"} 2.0',
         'monitor_feeds{state="ok"} 1.0',
         'monitor_alerts{state="delivered"} 1.0',
+        "monitor_alerts_written_total 1.0",  # found by the pass that ended the first polls
         "monitor_alert_queue_depth 0.0",
         'monitor_alert_attempts_total{outcome="delivered"} 1.0',
         "monitor_alert_delivery_latency_seconds_count 1.0",
