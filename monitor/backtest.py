@@ -81,9 +81,9 @@ class ReplayStore:
     # -- DetectionTx -----------------------------------------------------------------------
 
     async def pending(
-        self, limit: int, after: int = 0, hold_since: float = float("inf")
+        self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
     ) -> list[PendingStory]:
-        """One story at a time, so that the clock is each story's own time."""
+        """One story at a time (as stored), so that the clock is each story's own time."""
         if not self.buffer:
             last = self.current.id if self.current is not None else 0
             self.buffer = list(reversed(await self.load(last, PAGE)))

@@ -28,7 +28,7 @@ import asyncio
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,7 +60,6 @@ RELOAD_EVERY = 86400.0
 MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
 HISTORY_KEEP = 10  # recent bodies (and headlines) per feed for site templates (on every page)
 HISTORY_SOURCES = 20_000  # feeds whose recent bodies are kept (least recently seen forgotten)
-FIRST_ROUND_BATCH = 5000  # stories per transaction when the first polls' backlogs go in
 PROFILE_TERMS = 20  # the seed profile's heaviest terms count as the topic's vocabulary
 
 
@@ -70,12 +69,15 @@ class DetectionOutcome:
     duplicates: int = 0
     developments: int = 0
     alerts: int = 0
+    alerts_by_feed: dict[int, int] = field(default_factory=dict)  # feed id -> its stories' alerts
 
     def add(self, other: DetectionOutcome) -> None:
         self.stories += other.stories
         self.duplicates += other.duplicates
         self.developments += other.developments
         self.alerts += other.alerts
+        for feed_id, n in other.alerts_by_feed.items():
+            self.alerts_by_feed[feed_id] = self.alerts_by_feed.get(feed_id, 0) + n
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +185,7 @@ class Detection:
         self._again = False  # stories came while a pass ran: go round once more
         self._unpolled: set[int] = set()  # feeds whose first poll detection waits for
         self._hold_until = 0.0  # clock time: when it stops waiting for them
-        self._round_over = False  # the wait just ended: the next pass takes a larger batch
+        self._round_over = False  # the wait just ended: the next pass reads the queue by time
 
     @property
     def config(self) -> Config:
@@ -229,9 +231,8 @@ class Detection:
         detected feed by feed as the polls end, a development would open with the story of
         whichever feed answered first rather than with its first story (and "what is new"
         would run backwards). Waiting for the round, the backlogs are detected together, in
-        the order the stories happened: the first pass after the wait takes batches of
-        ``FIRST_ROUND_BATCH`` stories (a transaction sorts its batch by time; beyond it, the
-        queue is read in the order stories were stored)."""
+        the order the stories happened: the pass after the wait reads the queue by story time
+        (a sort of the whole queue, once), not in the order stories were stored."""
         self._unpolled.update(feed_ids)
         if self._unpolled:
             self._hold_until = max(self._hold_until, until)
@@ -290,14 +291,12 @@ class Detection:
         if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
             await self._reload()
         batch = config.detection.batch
-        if self._round_over:  # the first polls' backlogs: in the order they happened, as far
-            self._round_over = False  # as one (bounded) transaction can sort them
-            batch = max(batch, FIRST_ROUND_BATCH)
+        by_time, self._round_over = self._round_over, False  # the first polls' backlogs
         skipped = 0
         error_before = self.last_error
         while True:
             try:
-                outcome, done = await self._batch(batch)
+                outcome, done = await self._batch(batch, by_time)
             except StoreError as exc:
                 self._failed("store", str(exc))
                 await self._reload()
@@ -361,16 +360,18 @@ class Detection:
                 self.log.error("detection.story_skipped", story_id=story.id, feed_id=story.feed_id)
         return len(stories)
 
-    async def _batch(self, limit: int) -> tuple[DetectionOutcome, bool]:
+    async def _batch(self, limit: int, by_time: bool = False) -> tuple[DetectionOutcome, bool]:
         outcome = DetectionOutcome()
         async with self.store.detection() as tx:
             if self.store.shared:
                 await self._catch_up(tx)
             now = self.clock.now().timestamp()
             # a story of a full_text feed waits (up to full_text.wait) for its page's text
-            stories = await tx.pending(limit, hold_since=now - self.config.full_text.wait)
+            hold = now - self.config.full_text.wait
+            stories = await tx.pending(limit, hold_since=hold, by_time=by_time)
             # in the order they happened (a feed lists newest first; the first poll of many
-            # feeds stores days of stories at once): developments grow forward in time
+            # feeds stores days of stories at once, read by time after the first-poll wait):
+            # developments grow forward in time
             batch = _prepare(sorted(stories, key=story_time))
             since = now - self.config.detection.dedup_window
             await tx.prefetch(
@@ -381,7 +382,10 @@ class Detection:
                 )
             )
             for prepared in batch:
-                outcome.add(await self._detect(tx, prepared, now))
+                one = await self._detect(tx, prepared, now)
+                if one.alerts:
+                    one.alerts_by_feed[prepared.story.feed_id] = one.alerts
+                outcome.add(one)
         return outcome, len(stories) < limit
 
     async def _detect(self, tx: Any, prepared: Prepared, now: float) -> DetectionOutcome:

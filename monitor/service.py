@@ -52,6 +52,9 @@ class Service:
         self.listen: tuple[str, int] | None = None
         self.last_reload_error: str | None = None
         self._proxies = _proxies(config)
+        # feed id -> alerts for its stories, of the pass that ended the first polls (poll_all
+        # reports them with each feed's poll)
+        self.round_alerts: dict[int, int] = {}
 
     async def sync_feeds(self) -> None:
         p = self.config.polling
@@ -101,11 +104,12 @@ class Service:
             )
         detection = self.deps.detection
         if detection.polled(feed.id):  # the last first poll detection waited for: the
-            # round's backlogs are detected now, and their alerts counted with this poll
+            # round's backlogs are detected now
             found = await detection.process(self.config)
             self.log.info("detection.first_polls_done", stories=found.stories, alerts=found.alerts)
-            alerts = outcome.ingest.alerts + found.alerts
-            outcome = outcome._replace(ingest=dataclasses.replace(outcome.ingest, alerts=alerts))
+            self.round_alerts = found.alerts_by_feed
+            if found.alerts:
+                self.deliverer.kick()
         self.metrics.observe_poll(outcome)
         if outcome.ingest.alerts:
             self.deliverer.kick()
@@ -124,12 +128,14 @@ class Service:
             for i, feed in queue:
                 outcomes[i] = await self._poll(feed)
 
+        self.round_alerts = {}
         workers = min(len(feeds), self.config.polling.concurrency)
         await asyncio.gather(*(worker() for _ in range(workers)))
         await self.store.flush()  # every poll's record committed before the summary
         if (await self.deps.detection.process(self.config)).alerts:  # all of it detected
             self.deliverer.kick()
-        return [o for o in outcomes if o is not None]
+        late, self.round_alerts = self.round_alerts, {}  # the first polls' alerts, per feed
+        return [_with_alerts(o, late.get(o.feed_id, 0)) for o in outcomes if o is not None]
 
     async def drain(self, timeout: float) -> list[str]:
         """Let in-flight polls finish for up to `timeout` seconds, then cancel the rest;
@@ -316,3 +322,11 @@ def _summary(feeds: Iterable[dict[str, Any]]) -> dict[str, int]:
     for f in feeds:
         out[f["state"]] = out.get(f["state"], 0) + 1
     return out
+
+
+def _with_alerts(outcome: PollOutcome, alerts: int) -> PollOutcome:
+    """``outcome`` with ``alerts`` more (written for its stories by a later pass)."""
+    if not alerts:
+        return outcome
+    ingest = dataclasses.replace(outcome.ingest, alerts=outcome.ingest.alerts + alerts)
+    return outcome._replace(ingest=ingest)

@@ -572,6 +572,27 @@ async def mark(store: Store, **decisions: Any) -> list[PendingStory]:
     return stories
 
 
+async def test_the_queue_read_by_time_puts_the_earliest_story_first(store: Store) -> None:
+    """After the first polls the queue is read by story time: published, never after first
+    seen (T0); no date is first seen; ties by id."""
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    when = {
+        "a": datetime(2023, 11, 10, tzinfo=UTC),
+        "b": datetime(2023, 11, 5, tzinfo=UTC),
+        "c": None,
+        "d": datetime(2030, 1, 1, tzinfo=UTC),
+    }
+    new = [NewStory(entry=replace(entry(k), published=w)) for k, w in when.items()]
+    await store.ingest(feed.id, ok(T0 + 100), new, [], 0, T0)
+    async with store.detection() as tx:
+        by_id = [(s.link or "")[-1] for s in await tx.pending(10)]
+        by_time = [(s.link or "")[-1] for s in await tx.pending(10, by_time=True)]
+        first = [(s.link or "")[-1] for s in await tx.pending(1, by_time=True)]
+    assert by_id == ["a", "b", "c", "d"]
+    assert by_time == ["b", "a", "c", "d"] and first == ["b"]
+
+
 async def test_the_detection_queue_is_in_storage_order(store: Store) -> None:
     feed_id = await stored(store, ["a", "b", "c"])
     assert await store.pending_count() == 3

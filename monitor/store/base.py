@@ -59,11 +59,13 @@ class DetectionTx(Protocol):
     """The detection stage's reads and writes, within one transaction."""
 
     async def pending(
-        self, limit: int, after: int = 0, hold_since: float = float("inf")
+        self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
     ) -> list[PendingStory]:
         """Stories waiting for detection (new, with a revision it has not seen, or whose
-        page's text came after it), by id; a story still waiting for its page's text is
-        held back if first seen after `hold_since`."""
+        page's text came after it), by id (`after` one), or with `by_time` the earliest story
+        time first (published, never after first seen: a sort of the whole queue, for the
+        first polls' backlogs); a story still waiting for its page's text is held back if
+        first seen after `hold_since`."""
         ...
 
     async def development_log(
@@ -475,8 +477,9 @@ _PENDING_COLUMNS = """s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s
        s.summary, s.author, s.published_at, s.first_seen_at, s.revision, s.full_text"""
 
 # the stories waiting for detection (new, revised, or whose page's text came after it), by
-# id, with the text of the revision it saw last; a story still waiting for its page's text
-# is held back while first seen after `hold`; each store fills in its placeholders
+# id or by story time (`order`), with the text of the revision it saw last; a story still
+# waiting for its page's text is held back while first seen after `hold`; each store fills
+# in its placeholders
 PENDING_TEMPLATE = f"""
 SELECT {_PENDING_COLUMNS}, s.detected_rev, s.text_state,
        r.title AS old_title, r.summary AS old_summary
@@ -486,7 +489,7 @@ SELECT {_PENDING_COLUMNS}, s.detected_rev, s.text_state,
  WHERE (s.detected_rev IS NULL OR s.detected_rev < s.revision OR s.text_state = 'late')
    AND s.id > {{after}}
    AND NOT (COALESCE(s.text_state, '') = 'pending' AND s.first_seen_at > {{hold}})
- ORDER BY s.id
+ ORDER BY {{order}}
  LIMIT {{limit}}
 """
 

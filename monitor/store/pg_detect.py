@@ -45,7 +45,16 @@ if TYPE_CHECKING:
 
     Con = PoolConnectionProxy[asyncpg.Record]
 
-PENDING_SQL = PENDING_TEMPLATE.format(after="$1", hold="$2", limit="$3") + " FOR KEY SHARE OF s"
+PENDING_SQL = (
+    PENDING_TEMPLATE.format(after="$1", hold="$2", limit="$3", order="s.id") + " FOR KEY SHARE OF s"
+)
+PENDING_BY_TIME_SQL = (
+    PENDING_TEMPLATE.format(
+        after="$1", hold="$2", limit="$3",
+        order="LEAST(COALESCE(s.published_at, s.first_seen_at), s.first_seen_at), s.id",
+    )
+    + " FOR KEY SHARE OF s"
+)  # fmt: skip
 
 
 def rows_affected(status: str) -> int:
@@ -61,9 +70,10 @@ class PostgresDetection:
         self.con = con
 
     async def pending(
-        self, limit: int, after: int = 0, hold_since: float = float("inf")
+        self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
     ) -> list[PendingStory]:
-        rows = await self.con.fetch(PENDING_SQL, after, min(hold_since, 1e300), limit)
+        sql = PENDING_BY_TIME_SQL if by_time else PENDING_SQL
+        rows = await self.con.fetch(sql, after, min(hold_since, 1e300), limit)
         return [pending_story(r) for r in rows]
 
     async def development_log(

@@ -37,7 +37,11 @@ from monitor.store.base import (
     story_alert_rows,
 )
 
-PENDING_SQL = PENDING_TEMPLATE.format(after="?", hold="?", limit="?")
+PENDING_SQL = PENDING_TEMPLATE.format(after="?", hold="?", limit="?", order="s.id")
+PENDING_BY_TIME_SQL = PENDING_TEMPLATE.format(
+    after="?", hold="?", limit="?",
+    order="MIN(COALESCE(s.published_at, s.first_seen_at), s.first_seen_at), s.id",
+)  # fmt: skip
 REPLAY_SQL = REPLAY_TEMPLATE.format(since="?", after="?", limit="?")
 
 
@@ -80,9 +84,10 @@ class SQLiteDetection:
         self._near: dict[tuple[tuple[int, ...], int, float, int], list[StoredText]] = {}
 
     async def pending(
-        self, limit: int, after: int = 0, hold_since: float = float("inf")
+        self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
     ) -> list[PendingStory]:
-        async with self.db.execute(PENDING_SQL, (after, hold_since, limit)) as cur:
+        sql = PENDING_BY_TIME_SQL if by_time else PENDING_SQL
+        async with self.db.execute(sql, (after, hold_since, limit)) as cur:
             stories = [pending_story(r) for r in await cur.fetchall()]
         ids = [s.id for s in stories if s.id not in self._alert_keys]
         for i in range(0, len(ids), 500):
