@@ -63,9 +63,9 @@ class DetectionTx(Protocol):
     ) -> list[PendingStory]:
         """Stories waiting for detection (new, with a revision it has not seen, or whose
         page's text came after it), by id (`after` one), or with `by_time` the earliest story
-        time first (published, never after first seen: a sort of the whole queue, for the
-        first polls' backlogs); a story still waiting for its page's text is held back if
-        first seen after `hold_since`."""
+        time first (published, never after first seen; each call sorts the waiting stories:
+        for the pass after the first polls); a story still waiting for its page's text is held
+        back if first seen after `hold_since`."""
         ...
 
     async def development_log(
