@@ -247,9 +247,9 @@ class Detection:
         self._round_over = not self._unpolled
         return self._round_over
 
-    @property
     def awaiting(self) -> int:
-        """How many feeds' first polls detection is waiting for (0: it is not waiting)."""
+        """How many feeds' first polls detection is waiting for (0: it is not waiting); past
+        the limit, it stops waiting (and says so in the log)."""
         if self._unpolled and self.clock.now().timestamp() >= self._hold_until:
             self.log.warning("detection.first_polls_late", feeds_not_polled=len(self._unpolled))
             self._unpolled.clear()  # no longer: the stories of the others wait too long
@@ -267,7 +267,7 @@ class Detection:
         outcome counts them. Polls finishing together so share one pass instead of queueing
         one transaction each."""
         total = DetectionOutcome()
-        if self.awaiting:  # the stories wait for the first polls of the others (see above)
+        if self.awaiting():  # the stories wait for the first polls of the others (see above)
             return total
         if not wait and self._lock.locked():
             self._again = True

@@ -260,7 +260,7 @@ class Service:
             "full_text": self.deps.enricher.counts,  # pages since start, by outcome
             "detection": {  # stories waiting for it, duplicates linked, what it last failed on
                 **detection,
-                "awaiting_first_polls": det.awaiting,  # feeds: their backlogs go in together
+                "awaiting_first_polls": det.awaiting(),  # feeds: their backlogs go in together
                 "last_error": det.last_error,
                 "since_start": {
                     "stories": det.totals.stories,
