@@ -36,7 +36,7 @@ from monitor.linkmodel import LINK_FEATURES, MODEL_PATH, LinkModel
 
 Pair = tuple[tuple[float, ...], float]
 TREES, RATE = 300, 0.05
-THRESHOLD = 0.4
+THRESHOLD = 0.45
 # +1: the probability never falls as the feature grows; -1: never rises; 0: free
 MONOTONIC = {
     "cos": 1, "log_age": 0, "person": 1, "place": 1, "ages": 1, "same_source": 1, "thin": 0,

@@ -5,7 +5,9 @@ learned link model deciding.
 
 - Each story becomes a weighted bag of terms (:func:`monitor.textfeatures.term_vector`): stemmed
   words plus multiword names; names and numbers weigh more, the headline counts twice, since only
-  specifics (who, where, how many) tell look-alike incidents apart. IDF is learned online. (An
+  specifics (who, where, how many) tell look-alike incidents apart. The words of its link's slug
+  count as body words (:func:`monitor.textfeatures.url_words`: the first headline's words, and
+  all a paywalled story shows besides its headline). IDF is learned online. (An
   earlier version also dropped words found only inside 3-word phrases seen in two developments,
   as boilerplate; it dropped the town, the victim's age and "girl" from most reports, and
   follow-ups lost their way to their first story: removed, see the README.)
@@ -62,7 +64,14 @@ from monitor.linkmodel import (
     rare_specifics,
     rare_words,
 )
-from monitor.textfeatures import TextInfo, content_words, idf, term_counts, text_info
+from monitor.textfeatures import (
+    TextInfo,
+    content_words,
+    idf,
+    term_counts,
+    text_info,
+    url_words,
+)
 
 OPEN_DAYS = 7.0
 FOLLOWUP_DAYS = 730.0
@@ -344,7 +353,8 @@ class DevelopmentTracker:
         store = self.store
         body = "" if template else story.text
         title_info, body_info = text_info(story.title), text_info(body)
-        vector = term_counts(story.title, body).vector()
+        slug = url_words(story.url)  # counted as body words; never "what is new"
+        vector = term_counts(story.title, f"{body}\n{slug}" if slug else body).vector()
         if self.ignore or self.ignore_prefixes:
             vector = {
                 t: w

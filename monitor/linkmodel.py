@@ -21,7 +21,7 @@ on than the same day next door: evidence that interacts with the age of the pair
 capture and a weighted sum did not. It was fitted offline (`bench/fit_links.py`, scikit-learn's
 ``HistGradientBoostingClassifier``, monotonic in the evidence) on the first half of the labelled
 stream only; the second half was only scored. A story joins the development of its most probable
-link if that probability is at least the model's threshold (0.4, chosen on the fitted half), else
+link if that probability is at least the model's threshold (0.45, chosen on the fitted half), else
 opens a new one.
 
 Two rules stand outside the fitted trees, for streams unlike the one they were fitted on (a

@@ -405,6 +405,26 @@ def _term_counts(key: tuple[str, str]) -> TermCounts:
 _COUNTS_CACHE = Memo(_term_counts, _INFO_CACHE_SIZE)
 
 
+_SLUG_SEGMENT = re.compile(r"[^/]+")
+_SLUG_WORD = re.compile(r"[A-Za-z]{2,}")
+_SLUG_EXTENSION = re.compile(r"\.[A-Za-z0-9]{2,5}$")
+
+
+def url_words(url: str) -> str:
+    """The words of a story link's slug, the path segment most divided by "-" or "_"
+    (".../2016/03/16/teen-charged-after-brainerd-shooting.html"), if it has three or more;
+    else "". A slug is written when the story is first published and rarely changed: it
+    keeps the first headline's words after the headline was rewritten, and it is all a
+    story behind a paywall shows besides its headline."""
+    path = url.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0].partition("/")[2]
+    best = ""
+    for segment in _SLUG_SEGMENT.findall(path):
+        if segment.count("-") + segment.count("_") > best.count("-") + best.count("_"):
+            best = segment
+    found = _SLUG_WORD.findall(_SLUG_EXTENSION.sub("", best))
+    return " ".join(found) if len(found) >= 3 else ""
+
+
 def term_counts(title: str, text: str) -> TermCounts:
     """The :class:`TermCounts` of a story, from a small cache of the latest stories."""
     return _COUNTS_CACHE[(title, text)]

@@ -2,6 +2,7 @@
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -221,6 +222,20 @@ def test_a_follow_up_naming_the_day_of_the_event_joins_it() -> None:
         arrest = tr.assign(s("b", "Man questioned in Harlowe", text.format(day), 12))
         assert arrest.is_new is not joins
         assert (arrest.development_id == "a") is joins
+
+
+def test_a_paywalled_follow_up_joins_by_the_words_of_its_link() -> None:
+    """A headline and a sign-in page (a template body): too little in common with the first
+    report alone; its link's slug names the bar and the town. The slug counts in the vector,
+    never in "what is new"."""
+    slug = "https://news.test/news/2024/05/05/arrest-made-in-copper-kettle-bar-shooting-in-harlowe"
+    for url, joins in (("https://news.test/n/h", False), (slug, True)):
+        tr = tracker_with_filler()
+        tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+        story = replace(s("h", "Arrest made in bar shooting", "", 1), url=url)
+        arrest = tr.assign(story, template=True)
+        assert (arrest.development_id == "a") is joins
+        assert arrest.what_is_new == ("Arrest made in bar shooting",)
 
 
 def tracker_with_corpus() -> DevelopmentTracker:

@@ -18,6 +18,7 @@ from monitor.textfeatures import (
     stable_hash64,
     stem,
     term_vector,
+    url_words,
     words,
 )
 
@@ -139,3 +140,20 @@ def test_is_person_tells_people_from_places_and_page_furniture() -> None:
     assert not is_person("memphis tenn")
     assert not is_person("pm edt updated")
     assert not is_person("riverton")
+
+
+URL_CASES = [
+    ("https://a.example/news/charges-pending-against-teen-after-brainerd-shooting/1248210/",
+     "charges pending against teen after brainerd shooting"),
+    ("http://a.example/news/local/man-shot-dead-in-harlowe.html#top", "man shot dead in harlowe"),
+    ("https://a.example/story_2016_03_16_teen_charged_in_harlowe?utm_source=rss",
+     "story teen charged in harlowe"),
+    ("https://a.example/article/8627123?id=a-b-c-d", ""),  # no slug (the query does not count)
+    ("https://a.example/2016/03/16/teen-charged.html", ""),  # two words: not a slug
+    ("", ""),
+]  # fmt: skip
+
+
+def test_url_words_read_the_slug() -> None:
+    for url, expected in URL_CASES:
+        assert url_words(url) == expected, url
