@@ -17,9 +17,10 @@ learned link model deciding.
   ``LINK_CANDIDATES`` nearest of those are weighed by the link model.
 - Whether it joins an earlier story's development is decided by the link model of
   :mod:`monitor.linkmodel`; the story joins the development of the most probable link if that
-  probability is at least the model's threshold, else opens a new one (a pair with neither
-  some text nor a specific in common is not weighed: :func:`monitor.linkmodel.eligible`; a
-  day several candidates name counts for less: :func:`monitor.linkmodel.day_shares`).
+  probability is at least the model's threshold, else opens a new one (a pair with no text,
+  no specific and no day of its own in common is not weighed:
+  :func:`monitor.linkmodel.eligible`; a day several candidates name counts for less:
+  :func:`monitor.linkmodel.day_shares`).
   Besides its vector, each story keeps the days, clock times, streets and ages its headline
   and body state, and how much its headline and lead speak of a later stage of an event
   (:mod:`monitor.eventfacts`): the model reads whether two stories name the same ones.

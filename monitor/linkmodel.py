@@ -27,11 +27,11 @@ opens a new one.
 Two rules stand outside the fitted trees, for streams unlike the one they were fitted on (a
 national stream of local shootings, about two stories a day, where two reports naming one day
 are rarely of different incidents): a pair is weighed only if it has some text in common
-(cosine ``MIN_COSINE``) or a specific (:func:`eligible`), and ``same_day`` is divided among the
-candidates that meet the day (:func:`day_shares`), as IDF divides a word
-among the stories that have it. In a busy topic several developments happen on one day; without
-the two rules the demo topic's six developments over four days collapsed into three. The
-fitted stream is indifferent to them (alert F1 0.902 with, 0.904 without).
+(cosine ``MIN_COSINE``), a specific, or a day no other candidate meets (:func:`eligible`), and
+``same_day`` is divided among the candidates that meet the day (:func:`day_shares`), as IDF
+divides a word among the stories that have it. In a busy topic several developments happen on
+one day; without the two rules the demo topic's six developments over four days collapsed into
+three. The fitted stream barely notices them (alert F1 0.919 with, 0.920 without).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class LinkModel:
         return out
 
 
-# A pair needs this cosine, or a specific in common, to be weighed at all (see eligible)
+# A pair needs this cosine, a specific or a day of its own in common to be weighed (eligible)
 MIN_COSINE = 0.15
 _COS = LINK_FEATURES.index("cos")
 _SPECIFICS = tuple(
@@ -143,14 +143,19 @@ _SPECIFICS = tuple(
 )
 
 
+_SAME_DAY = LINK_FEATURES.index("same_day")
+
+
 def eligible(features: Sequence[float]) -> bool:
     """Whether a pair may link at all: some text in common (a cosine of ``MIN_COSINE``) or a
-    specific (a rare name, an age, a clock time, a street). A day named in common is not
+    specific (a rare name, an age, a clock time, a street), or a day that no other candidate
+    meets (``same_day`` of 1 after :func:`day_shares`). A day several candidates meet is not
     enough alone: in a busy topic several developments happen on one day."""
-    return features[_COS] >= MIN_COSINE or any(features[i] for i in _SPECIFICS)
-
-
-_SAME_DAY = LINK_FEATURES.index("same_day")
+    return (
+        features[_COS] >= MIN_COSINE
+        or any(features[i] for i in _SPECIFICS)
+        or features[_SAME_DAY] >= 1.0
+    )
 
 
 def day_shares(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:

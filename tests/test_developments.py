@@ -232,7 +232,7 @@ def test_a_paywalled_follow_up_joins_by_the_words_of_its_link() -> None:
     for url, joins in (("https://news.test/n/h", False), (slug, True)):
         tr = tracker_with_filler()
         tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
-        story = replace(s("h", "Arrest made in bar shooting", "", 1), url=url)
+        story = replace(s("h", "Arrest made in bar shooting", "", 3), url=url)
         arrest = tr.assign(story, template=True)
         assert (arrest.development_id == "a") is joins
         assert arrest.what_is_new == ("Arrest made in bar shooting",)
@@ -343,8 +343,10 @@ def _row(**values: float) -> tuple[float, ...]:
 
 
 def test_a_pair_needs_some_text_or_a_specific_in_common() -> None:
-    """A day named in common with little text in common is not enough in a busy topic."""
-    assert not eligible(_row(cos=MIN_COSINE - 0.01, same_day=1.0, same_source=1.0))
+    """A day several candidates meet, with little text in common, is not enough (a busy
+    topic); a day no other candidate meets is (a quiet one: the report of the day after)."""
+    assert not eligible(_row(cos=MIN_COSINE - 0.01, same_day=0.5, same_source=1.0))
+    assert eligible(_row(cos=0.02, same_day=1.0))
     assert eligible(_row(cos=MIN_COSINE))
     for specific in ("person", "place", "ages", "same_time", "same_street"):
         assert eligible(_row(cos=0.02, **{specific: 1.0}))
@@ -360,8 +362,14 @@ def test_a_pair_needs_some_text_or_a_specific_in_common() -> None:
     tr = DevelopmentTracker(MemoryDevelopmentStore(), model=always)
     for i, (title, text) in enumerate(FILLER):
         tr.assign(s(f"f{i}", title, text, -30 + i))
-    tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
-    # the same day ("Saturday") and a word in common (the bar): a development of its own
+    # a busy day: two stories of a fair name Saturday (the second joins the first: the only
+    # candidate meeting its day is weighed, and this model links all it weighs)
+    tr.assign(s("x", "Ashby fair opens", "The Ashby county fair opened on Saturday.", -0.2))
+    tr.assign(s("y", "Ashby fair crowds", "Crowds came to the Ashby fair on Saturday.", -0.1))
+    a = tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))
+    assert a.is_new  # a day two candidates meet, and no text in common: not weighed
+    # the same day ("Saturday") as three, and a word in common with one (the bar): a
+    # development of its own
     b = tr.assign(s("b", "Brenton bar closes", "The Brenton bar closed early Saturday.", 0.2))
     assert b.is_new
     c = tr.assign(s("c", "Harlowe bar shooting", SECOND, 1))
