@@ -2,10 +2,11 @@
 
 The pipeline stores what a feed brought (new stories; meaningful new revisions) and kicks this
 stage, which takes the stories waiting for it in the order they were stored (`detected_rev`
-behind: a queue in the store) and, one batch per transaction:
+behind: a queue in the store; after the first polls of a start, in the order they happened:
+see :meth:`Detection.await_first_polls`) and, one batch per transaction:
 
-1. new story: canonical URL (:mod:`monitor.canonical`); the earliest story with the same one
-   is its original, else a near-duplicate by text (:mod:`monitor.dedup`: MinHash LSH bands
+1. new story: canonical URL (:mod:`monitor.canonical`); a story detected before it with the
+   same one is its original, else a near-duplicate by text (:mod:`monitor.dedup`: MinHash LSH bands
    looked up in the store's band index, verified against the candidates' texts);
 2. topic matches (query and seed profile, :mod:`monitor.topics`);
 3. per matching topic, its development (:mod:`monitor.developments`: a duplicate joins its

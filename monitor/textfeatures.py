@@ -417,10 +417,8 @@ def url_words(url: str) -> str:
     keeps the first headline's words after the headline was rewritten, and it is all a
     story behind a paywall shows besides its headline."""
     path = url.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0].partition("/")[2]
-    best = ""
-    for segment in _SLUG_SEGMENT.findall(path):
-        if segment.count("-") + segment.count("_") > best.count("-") + best.count("_"):
-            best = segment
+    divided = [seg for seg in _SLUG_SEGMENT.findall(path) if "-" in seg or "_" in seg]
+    best = max(divided, key=lambda seg: seg.count("-") + seg.count("_"), default="")
     found = _SLUG_WORD.findall(_SLUG_EXTENSION.sub("", best))
     return " ".join(found) if len(found) >= 3 else ""
 
