@@ -142,7 +142,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-_RAW_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:—–]|\s-\s")
+_RAW_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:,()\[\]/|—–]|\s-\s")
 
 
 def _is_title_case(title: str) -> bool:
@@ -156,7 +156,9 @@ def names(text: str) -> list[str]:
 
     A name is a run of capitalised words (or all-caps words such as datelines). A run of one word
     at a sentence start is ignored (every sentence starts capitalised); stopwords, weekdays and
-    months never count as names on their own and are trimmed from the ends of a run.
+    months never count as names on their own and are trimmed from the ends of a run. A comma,
+    bracket or slash ends a run: "Andrew Parmele, Shilo Thomas" are two people, "PHILADELPHIA
+    (CBS)" a dateline and its station, "Tony Cook / The Star" a credit and its paper.
     """
     out: list[str] = []
     run: list[str] = []

@@ -55,6 +55,17 @@ def test_names_finds_people_places_and_datelines() -> None:
     assert not any("tuesday" in n.split() for n in found)
 
 
+def test_names_end_at_commas_brackets_and_slashes() -> None:
+    assert names("victims Andrew Parmele, Shilo Thomas and Bo Ray were") == [
+        "andrew parmele",
+        "shilo thomas",
+        "bo ray",
+    ]
+    assert names("PHILADELPHIA (CBS) — Police said") == ["philadelphia", "cbs"]
+    assert names("Tony Cook / The Star reports") == ["tony cook", "star"]
+    assert names("Police identified Jo Lee [pictured] on Monday") == ["jo lee"]
+
+
 def test_shingles_are_stable_and_short_texts_have_one() -> None:
     assert shingles(["a", "b", "c", "d"]) == shingles(["a", "b", "c", "d"])
     assert len(shingles(["a", "b", "c", "d"])) == 2
