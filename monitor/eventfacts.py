@@ -114,11 +114,35 @@ _ADDRESS = re.compile(
 )
 
 
+_STREET_TYPE_NAMES = {
+    "st": "street",
+    "ave": "avenue",
+    "rd": "road",
+    "blvd": "boulevard",
+    "dr": "drive",
+    "ln": "lane",
+    "ct": "court",
+    "pl": "place",
+    "pkwy": "parkway",
+    "hwy": "highway",
+}
+_DIRECTIONS = frozenset(
+    {"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"}
+    | {"n", "s", "e", "w", "ne", "nw", "se", "sw"}
+)
+
+
 def addresses(text: str) -> frozenset[str]:
-    """The streets a text names ("the 1300 block of 22nd Street" -> "22nd street")."""
+    """The streets a text names, as one key however written: "the 1300 block of N. 22nd St."
+    and "North 22nd Street" -> "22nd street" (a leading direction dropped, the street type
+    spelt out)."""
     out: set[str] = set()
     for m in _ADDRESS.finditer(text):
-        out.add(" ".join(m.group(1).lower().replace(".", "").split()))
+        ws = m.group(1).lower().replace(".", "").split()
+        ws[-1] = _STREET_TYPE_NAMES.get(ws[-1], ws[-1])
+        if len(ws) > 2 and ws[0] in _DIRECTIONS:
+            ws.pop(0)
+        out.add(" ".join(ws))
     return frozenset(out)
 
 

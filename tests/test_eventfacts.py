@@ -75,8 +75,12 @@ def test_ages(text: str, found: set[int]) -> None:
         ("in the 1300 block of 22nd Street", {"22nd street"}),
         (
             "near Hewitt Avenue and Main St. on South Loomis Street",
-            {"hewitt avenue", "main st", "south loomis street"},
+            {"hewitt avenue", "main street", "loomis street"},
         ),
+        # one street however written: a direction in front, the type abbreviated
+        ("the 1300 block of N. 22nd St.", {"22nd street"}),
+        ("at North 15th Street and West Meinecke Ave", {"15th street", "meinecke avenue"}),
+        ("on North Avenue near East Street", {"north avenue", "east street"}),
         ("they went down the street to the store", set()),  # no name
     ],
 )
