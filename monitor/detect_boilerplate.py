@@ -12,7 +12,9 @@ not news (a reprint of the same story is caught earlier, by :mod:`monitor.dedup`
 Page stamps ("Posted: Sunday, August 2, 2015 11:49 AM EDT Updated: ...") go too
 (:func:`strip_stamps`): they differ on every page, so no common prefix catches them, and they
 are not facts of the event: read as days and clock times named (:mod:`monitor.eventfacts`),
-they made two stories published a day apart look as if they named one day.
+they made two stories published a day apart look as if they named one day. So does a video
+playlist (:func:`strip_playlist`: "1:17 Kansas wildfire update Pause 1:17 Drone video ..."):
+the titles of the site's latest videos change from page to page and are other news.
 
 Headlines carry the site too ("Man charged in shooting - KSLA News 12 Shreveport, Louisiana News
 Weather & Sports"): a headline's leading and trailing segments, set off by a separator (" - ",
@@ -146,10 +148,22 @@ def strip_stamps(text: str) -> str:
     return _STAMP.sub(_stamp, text) if _STAMP.search(text) else text
 
 
+# A page's video playlist: "1:17 Kansas wildfire update Pause 1:17 Drone video captures ...
+# 0:33 Festival-goers brave cold": the durations and titles of the site's latest videos,
+# other news, to the end of the text.
+_PLAYLIST = re.compile(r"(?<!\S)\d{1,2}:\d{2}\s+\S.{0,200}?\sPause\s+\d{1,2}:\d{2}\s.*", re.DOTALL)
+
+
+def strip_playlist(text: str) -> str:
+    """``text`` without a video playlist (a duration, a title, "Pause", a duration...) and
+    what follows it."""
+    return _PLAYLIST.sub(" ", text) if "Pause" in text else text
+
+
 def strip_and_remember(history: BodyHistory, source: str, text: str) -> str:
-    """Strip ``text`` against ``source``'s recent bodies, and of its page stamps, then
-    remember the full ``text``."""
-    cleaned = strip_stamps(strip_template(text, history.recent_bodies(source)))
+    """Strip ``text`` against ``source``'s recent bodies, and of its page stamps and video
+    playlist, then remember the full ``text``."""
+    cleaned = strip_playlist(strip_stamps(strip_template(text, history.recent_bodies(source))))
     history.add_body(source, text)
     return cleaned
 

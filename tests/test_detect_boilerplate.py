@@ -3,6 +3,7 @@
 from monitor.detect_boilerplate import (
     MemoryBodyHistory,
     strip_and_remember,
+    strip_playlist,
     strip_stamps,
     strip_template,
     strip_title_and_remember,
@@ -85,3 +86,23 @@ def test_page_stamps_are_not_news() -> None:
         assert " ".join(strip_stamps(text).split()) == kept, text
     history = MemoryBodyHistory()
     assert strip_and_remember(history, "a.test", STAMP_CASES[0][0]).strip() == STAMP_CASES[0][1]
+
+
+PLAYLIST = (
+    "1:17 Mayor opens the new bridge Pause 0:48 Zoo welcomes a baby rhino 2:03 Two men charged "
+    "in an old case 0:33 Festival-goers brave the cold"
+)
+
+
+def test_a_video_playlist_is_not_the_story() -> None:
+    assert strip_playlist(PLAYLIST).strip() == ""
+    assert strip_playlist("Four teens were shot at a party. " + PLAYLIST).strip() == (
+        "Four teens were shot at a party."
+    )
+    # clock times and the word "Pause" alone are news
+    kept = "Shots at 10:30 p.m.; a Pause at 1:00 in the game, then 2:15 more."
+    assert strip_playlist(kept) == kept
+    history = MemoryBodyHistory()
+    assert strip_and_remember(history, "a.test", "A man was shot. " + PLAYLIST).strip() == (
+        "A man was shot."
+    )
