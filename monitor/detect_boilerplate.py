@@ -23,7 +23,8 @@ Weather & Sports"): a headline's leading and trailing segments, set off by a sep
 and, in a stream of many sources, as a rare name: two stories of one site looked alike.
 
 History lives behind :class:`BodyHistory` so that a store can keep it (recent bodies per source;
-a second history keeps recent headlines).
+a second history keeps recent headlines); :class:`SiteTemplates` holds the two and cleans a
+story's headline and body together, as detection and the evaluation both do.
 """
 
 from __future__ import annotations
@@ -206,3 +207,20 @@ def strip_title_and_remember(history: BodyHistory, source: str, title: str) -> s
     cleaned = strip_title_template(title, history.recent_bodies(source))
     history.add_body(source, title)
     return cleaned
+
+
+class SiteTemplates:
+    """Recent bodies and headlines per source (two :class:`MemoryBodyHistory`), and the
+    cleaning a story's headline and body go through before its development is decided."""
+
+    def __init__(self, keep: int = KEEP_RECENT, max_sources: int | None = None) -> None:
+        self.bodies = MemoryBodyHistory(keep, max_sources)
+        self.titles = MemoryBodyHistory(keep, max_sources)
+
+    def clean(self, source: str, title: str, text: str) -> tuple[str, str]:
+        """(headline, body) stripped against ``source``'s recent ones, which then remember
+        them: see :func:`strip_title_and_remember` and :func:`strip_and_remember`."""
+        return (
+            strip_title_and_remember(self.titles, source, title),
+            strip_and_remember(self.bodies, source, text),
+        )

@@ -38,11 +38,7 @@ from monitor.canonical import canonical_url
 from monitor.clock import Clock
 from monitor.config import Config, TopicConfig
 from monitor.dedup import Fingerprint, StoryText, check, fingerprint
-from monitor.detect_boilerplate import (
-    MemoryBodyHistory,
-    strip_and_remember,
-    strip_title_and_remember,
-)
+from monitor.detect_boilerplate import SiteTemplates
 from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
 from monitor.models import (
@@ -176,8 +172,7 @@ class Detection:
         self.log = log
         self._config: Config | None = None  # the configuration of the current call
         self.trackers: dict[str, DevelopmentTracker] = {}
-        self.history = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
-        self.titles = MemoryBodyHistory(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
+        self.templates = SiteTemplates(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
         self.loaded_at: float | None = None  # monotonic
         self.seq = 0  # the last development_stories row the trackers know (shared stores)
         self.last_error: str | None = None
@@ -409,9 +404,7 @@ class Detection:
                 story, canonical_url=prepared.canonical, duplicate_of=dup, duplicate_by=by,
                 bands=bands,
             )  # fmt: skip
-            feed = str(story.feed_id)
-            body = strip_and_remember(self.history, feed, story.text)
-            title = strip_title_and_remember(self.titles, feed, story.title)
+            title, body = self.templates.clean(str(story.feed_id), story.title, story.text)
             await tx.add_matches(story.id, matches, now)
             stripped = replace(text, title=title, text=body)
             for m in matches:

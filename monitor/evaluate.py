@@ -26,11 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.dedup import MemoryNearDupIndex, StoryText, check, fingerprint
-from monitor.detect_boilerplate import (
-    MemoryBodyHistory,
-    strip_and_remember,
-    strip_title_and_remember,
-)
+from monitor.detect_boilerplate import SiteTemplates
 from monitor.developments import Assignment, DevelopmentTracker
 
 ALLOWED_FIELDS = ("id", "published", "source", "url", "title", "summary")
@@ -66,16 +62,14 @@ def decide(
     duplicates and whether its body is a site template, as the detection stage decides."""
     index = MemoryNearDupIndex()
     seen: dict[str, StoryText] = {}
-    bodies = MemoryBodyHistory()
-    titles = MemoryBodyHistory()
+    templates = SiteTemplates()
     for story in stories:
         if story.id in seen:
             continue
         fp = fingerprint(story)
         result = check(story, index, seen.get, fp=fp)
         dup = result.match.story_id if result.match else None
-        body = strip_and_remember(bodies, story.source, story.text)
-        title = strip_title_and_remember(titles, story.source, story.title)
+        title, body = templates.clean(story.source, story.title, story.text)
         assignment = tracker.assign(
             replace(story, title=title, text=body), duplicate_of=dup, template=result.template
         )

@@ -141,8 +141,6 @@ _COS = LINK_FEATURES.index("cos")
 _SPECIFICS = tuple(
     LINK_FEATURES.index(f) for f in ("person", "place", "ages", "same_time", "same_street")
 )
-
-
 _SAME_DAY = LINK_FEATURES.index("same_day")
 
 
