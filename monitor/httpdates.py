@@ -7,6 +7,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110: 1*DIGIT, ASCII digits only
 
 
 def http_date(value: str) -> float | None:
@@ -23,11 +24,14 @@ def http_date(value: str) -> float | None:
 
 
 def retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After in seconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    """Retry-After in seconds from now (RFC 9110 10.2.3), the one reading of the header for
+    feeds, article pages and alert sinks: delta-seconds (ASCII digits) as they are, an
+    HTTP date as the seconds until then (0 when it is past); None for anything else
+    (negative or fractional numbers, non-ASCII digits, garbage), which callers ignore."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
     when = http_date(value)
     return None if when is None else max(0.0, when - now)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import jsonschema
 import pytest
 from aiohttp import web
@@ -25,7 +26,7 @@ from standardwebhooks import Webhook
 
 from monitor import cli
 from monitor.alerts.outbox import retry_delay
-from monitor.alerts.webhook import parse_retry_after
+from monitor.alerts.webhook import post
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
 from monitor.cron import next_fire
@@ -247,10 +248,21 @@ def test_retry_delay_grows_with_equal_jitter_and_honours_retry_after() -> None:
     assert retry_delay(4, 5, 3600, None, rng=lambda: 1.0) == 40.0
     assert retry_delay(30, 5, 3600, None, rng=lambda: 1.0) == 3600.0
     assert retry_delay(1, 5, 3600, 120.0, rng=lambda: 1.0) == 120.0
-    now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC).timestamp()
-    assert parse_retry_after("30", now) == 30.0
-    assert parse_retry_after("Thu, 26 Nov 2026 09:01:00 GMT", now) == 60.0
-    assert parse_retry_after("soon", now) is None
+
+
+async def test_a_sinks_retry_after_is_read_like_a_feeds(receiver: Receiver) -> None:
+    """One reading of Retry-After (monitor.httpdates): a receiver's date or seconds is
+    honoured, and a value that is neither is ignored rather than failing the delivery."""
+    past = "Sun, 06 Nov 1994 08:49:37 GMT"
+    receiver.responses = [(429, {"Retry-After": "30"}), (503, {"Retry-After": past}),
+                          (503, {"Retry-After": "\u00b2"}), (429, {"Retry-After": "-5"})]  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        got = [await post(session, receiver.url, b"{}", {}, 5.0) for _ in range(4)]
+    assert [r.status for r in got] == [429, 503, 503, 429]
+    assert got[0].retry_after == 30.0
+    assert got[1].retry_after == 0.0, "a date in the past: no wait"
+    assert got[2].retry_after is None and got[2].retryable, "a superscript digit is not a number"
+    assert got[3].retry_after is None
 
 
 # -- dead letters, re-queue, delivery log -----------------------------------------------------

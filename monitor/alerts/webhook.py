@@ -15,10 +15,10 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 
+from monitor.httpdates import retry_after
 from monitor.models import PendingAlert
 
 
@@ -47,22 +47,6 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After in seconds, from delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 async def send_webhook(
@@ -120,7 +104,7 @@ async def post(
                 latency=latency,
                 error=f"HTTP {resp.status} {resp.reason or ''}".strip(),
                 retryable=retryable,
-                retry_after=parse_retry_after(resp.headers.get("Retry-After"), time.time()),
+                retry_after=retry_after(resp.headers.get("Retry-After"), time.time()),
             )
     except TimeoutError:
         return SendResult(
