@@ -719,7 +719,7 @@ priority = 9
         "sinks[0].digest: 'every morning' is not a cron expression",
         "sinks[1].url: must name the ntfy topic",
         "sinks[1].priority: must be 1-5",
-        "topics[0].digest: '0 25 * * *' is not a cron expression",
+        "topics[0].digest: '0 25 * * *' is not a cron expression: hour 25 is out of range 0-23",
         "health.sinks: no sink with id 'pager'",
         "health.after: 'soon' is not a duration",
         "delivery.timezone: 'Mars/Base' is not a time zone",

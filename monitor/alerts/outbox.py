@@ -8,8 +8,8 @@ alert goes to the dead letters, as does one that used up its attempts or its age
 
 Rate limits (per sink, per topic) are applied when an alert is first claimed: an alert over
 the limit is held, and the next digest of its topic and sink lists it (never dropped).
-Digest due times live in the store, computed from cron expressions by APScheduler's
-CronTrigger (cron.py), and are written as `topic.digest` alerts in one transaction with the
+Digest due times live in the store, computed from cron expressions as crontab reads them
+(cron.py, with cronsim), and are written as `topic.digest` alerts in one transaction with the
 alerts they list. Feed health alerts (`feed.failing`, `feed.recovered`) are written here too.
 """
 
