@@ -1,9 +1,13 @@
 """Full text: a story's article page, fetched politely, and its text extracted.
 
 - **robots.txt** per origin (RFC 9309), through :class:`Robots`: fetched once and kept for
-  `ROBOTS_TTL`; a 2xx answer is parsed (`urllib.robotparser`, our product token
-  "monitor"); a 4xx answer (no robots.txt) allows everything; a 5xx answer or no answer
-  disallows everything for now (the RFC's "unreachable"), and is asked again sooner.
+  `ROBOTS_TTL`; a 2xx answer is parsed as UTF-8 with protego (Scrapy's parser), which
+  follows the RFC where `urllib.robotparser` does not: the group of our product token
+  "monitor" (case-insensitive) else the `*` group, the longest matching rule wins (an
+  `Allow: /news/` beats a shorter `Disallow: /`, an Allow wins a tie), `*` matches any
+  characters and `$` ends the path. A 4xx answer (no robots.txt) allows everything; a 5xx
+  answer, no answer, or one over `ROBOTS_MAX_BYTES` disallows everything for now (the
+  RFC's "unreachable"), and is asked again after `ROBOTS_RETRY`.
 - **The page** through the same :func:`monitor.fetch.fetch` as feeds (timeouts, size limit
   after decompression, redirects, the private-address policy) and the same
   :class:`monitor.politeness.HostLimiter` (per-host concurrency, gap, Retry-After).
@@ -19,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import urllib.robotparser
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from protego import Protego
 
 from monitor.fetch import FetchLimits, fetch
 from monitor.politeness import HostLimiter
@@ -61,17 +66,22 @@ class Article:
 class Robots:
     """robots.txt rules per origin, cached (see module doc)."""
 
-    def __init__(self, session: aiohttp.ClientSession, hosts: HostLimiter) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        hosts: HostLimiter,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.session = session
         self.hosts = hosts
-        self._rules: OrderedDict[str, tuple[float, urllib.robotparser.RobotFileParser | bool]]
-        self._rules = OrderedDict()
+        self.monotonic = monotonic  # the clock of the cache's expiry times
+        self._rules: OrderedDict[str, tuple[float, Protego | bool]] = OrderedDict()
 
     async def allowed(self, url: str, limits: FetchLimits) -> bool:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         cached = self._rules.get(origin)
-        now = time.monotonic()
+        now = self.monotonic()
         if cached is None or cached[0] < now:
             cached = await self._load(origin, limits, now)
             self._rules[origin] = cached
@@ -81,11 +91,11 @@ class Robots:
         rules = cached[1]
         if isinstance(rules, bool):
             return rules
-        return rules.can_fetch(PRODUCT_TOKEN, url)
+        return rules.can_fetch(url, PRODUCT_TOKEN)
 
     async def _load(
         self, origin: str, limits: FetchLimits, now: float
-    ) -> tuple[float, urllib.robotparser.RobotFileParser | bool]:
+    ) -> tuple[float, Protego | bool]:
         robots_limits = FetchLimits(
             timeout=limits.timeout, connect_timeout=limits.connect_timeout,
             max_bytes=ROBOTS_MAX_BYTES, max_redirects=limits.max_redirects,
@@ -98,9 +108,8 @@ class Robots:
         if res.error_kind == "too_large" and res.status is not None and res.status < 300:
             return now + ROBOTS_RETRY, False
         if res.status is not None and 200 <= res.status < 300:
-            parser = urllib.robotparser.RobotFileParser()
-            parser.parse(res.body.decode("utf-8", "replace").splitlines())
-            return now + ROBOTS_TTL, parser
+            text = res.body.decode("utf-8-sig", "replace")  # a byte-order mark is no rule
+            return now + ROBOTS_TTL, Protego.parse(text)
         if res.status is not None and 400 <= res.status < 500:
             return now + ROBOTS_TTL, True  # no robots.txt: everything allowed
         return now + ROBOTS_RETRY, False  # unreachable: nothing, for now

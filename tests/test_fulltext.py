@@ -6,17 +6,21 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
 from monitor.daemon import open_service
-from monitor.fulltext import is_notice
+from monitor.fetch import FetchLimits
+from monitor.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, is_notice
+from monitor.politeness import HostLimiter
 from monitor.service import Service
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 
@@ -222,3 +226,99 @@ async def test_the_daemon_fetches_pages_beside_polling_and_alerts_with_the_text(
     assert any("Patriot batteries" in s for s in hook["json"]["data"]["what_is_new"])
     await d.wait_event("fulltext.fetched")
     assert await d.stop() == 0
+
+
+# -- robots.txt (RFC 9309) against a live server ----------------------------------------------
+
+
+class Ticks:
+    """The Robots cache's monotonic clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def robots_of(
+    feed_server: FeedServer, body: bytes | None = None, status: int = 200
+) -> AsyncIterator[tuple[Callable[[str], Awaitable[bool]], Ticks]]:
+    """`allowed(path)` of a Robots reading the server's robots.txt (none when `body` is
+    None and status is 200: the server answers 404)."""
+    if body is not None or status != 200:
+        feed_server.set("robots.txt", body or b"", status=status, content_type="text/plain")
+    ticks = Ticks()
+    async with aiohttp.ClientSession() as session:
+        robots = Robots(session, HostLimiter(2, 0.0), monotonic=ticks)
+
+        async def allowed(path: str) -> bool:
+            return await robots.allowed(feed_server.url(path), FetchLimits(timeout=10.0))
+
+        yield allowed, ticks
+
+
+async def test_robots_txt_longest_match_wins(feed_server: FeedServer) -> None:
+    body = b"User-agent: *\nDisallow: /\nAllow: /news/\nDisallow: /news/private\n"
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert await allowed("news/story"), "Allow: /news/ is longer than Disallow: /"
+        assert not await allowed("about")
+        assert not await allowed("news/private/x"), "the longer Disallow wins again"
+    body = b"User-agent: *\nAllow: /page\nDisallow: /page\n"
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert await allowed("page"), "a tie goes to Allow"
+
+
+async def test_robots_txt_wildcards_and_end_anchor(feed_server: FeedServer) -> None:
+    body = b"User-agent: *\nDisallow: /*?print=\nDisallow: /*.pdf$\nDisallow: /caf%C3%A9\n"
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert not await allowed("a?print=1")
+        assert await allowed("a?page=2")
+        assert not await allowed("files/report.pdf")
+        assert await allowed("files/report.pdf?download=1"), "$ ends the pattern"
+        assert await allowed("files/report.pdfx")
+        assert not await allowed("caf\u00e9"), "percent-encoded and raw paths are one path"
+
+
+async def test_robots_txt_group_of_our_product_token(feed_server: FeedServer) -> None:
+    body = b"""\xef\xbb\xbfUser-agent: MONITOR
+User-agent: otherbot
+Disallow: /private/
+
+User-agent: *
+Disallow: /
+
+User-agent: monitorbot
+Allow: /
+"""  # a byte-order mark, a group of two agents, our token in capitals
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert await allowed("news/story"), "our group, not the * group"
+        assert not await allowed("private/a")
+    body = b"User-agent: *\nDisallow: /news/\n\nUser-agent: monitorbot\nAllow: /\n"
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert not await allowed("news/a"), "monitorbot is another crawler: the * group"
+    body = b"User-agent: otherbot\nDisallow: /\n"
+    async with robots_of(feed_server, body) as (allowed, _):
+        assert await allowed("news/a"), "no group for us and no *: everything"
+
+
+async def test_robots_txt_missing_allows_all_and_5xx_nothing_for_an_hour(
+    feed_server: FeedServer,
+) -> None:
+    async with robots_of(feed_server) as (allowed, ticks):  # 404
+        assert await allowed("news/a") and await allowed("private/b")
+        ticks.now += ROBOTS_TTL - 1
+        assert await allowed("news/c")
+        assert feed_server.requests["/robots.txt"] == 1, "a 4xx is kept like a robots.txt"
+    feed_server.requests.clear()
+    async with robots_of(feed_server, b"oops", status=503) as (allowed, ticks):
+        assert not await allowed("news/a"), "unreachable: nothing, for now"
+        ticks.now += ROBOTS_RETRY - 1
+        assert not await allowed("news/a")
+        assert feed_server.requests["/robots.txt"] == 1
+        feed_server.set("robots.txt", b"User-agent: *\nDisallow: /private/\n",
+                        content_type="text/plain")  # fmt: skip
+        ticks.now += 2  # the hour is over: asked again
+        assert await allowed("news/a") and not await allowed("private/b")
+        assert feed_server.requests["/robots.txt"] == 2
