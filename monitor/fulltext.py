@@ -11,11 +11,14 @@
 - **The page** through the same :func:`monitor.fetch.fetch` as feeds (timeouts, size limit
   after decompression, redirects, the private-address policy) and the same
   :class:`monitor.politeness.HostLimiter` (per-host concurrency, gap, Retry-After).
+- **Decoding** as a browser would (`htmlencoding.py`): a byte-order mark, the HTTP
+  charset, the page's `<meta>` declaration, then detection; never UTF-8 regardless.
 - **Extraction** with trafilatura (the main text, no comments, precision over recall), in
-  a worker thread.
+  a worker thread, from the decoded text.
 - **Not an article**: a paywall stub, a consent or sign-in page yields fewer than
   `MIN_WORDS` words of text, or text that is mostly such a notice; the feed's summary is
-  then kept.
+  then kept. In scripts written without spaces (Chinese, Japanese, Thai, ...) two
+  characters count as a word.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import aiohttp
 from protego import Protego
 
 from monitor.fetch import FetchLimits, fetch
+from monitor.htmlencoding import decode_page
 from monitor.politeness import HostLimiter
 
 ROBOTS_TTL = 86400.0
@@ -41,6 +45,12 @@ ROBOTS_ORIGINS = 10_000  # origins whose rules are kept (least recently used for
 MIN_WORDS = 60  # fewer words of text than this: not an article
 HTML_TYPES = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PRODUCT_TOKEN = "monitor"
+
+# characters of scripts written without spaces between words: kana, CJK ideographs, Thai,
+# Lao, Myanmar, Khmer
+_UNSPACED = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
 
 # phrases of paywall, consent and sign-in pages (matched in lower case)
 _NOTICE = re.compile(
@@ -115,21 +125,28 @@ class Robots:
         return now + ROBOTS_RETRY, False  # unreachable: nothing, for now
 
 
+def words(text: str) -> int:
+    """About how many words `text` has: its space-separated tokens, and a word per two
+    characters of scripts written without spaces."""
+    return len(text.split()) + len(_UNSPACED.findall(text)) // 2
+
+
 def is_notice(text: str) -> bool:
     """Whether `text` is a paywall, consent or sign-in notice rather than an article."""
-    n_words = len(text.split())
+    n_words = words(text)
     if n_words < MIN_WORDS:
         return True
     hits = len(_NOTICE.findall(text.lower()))
     return hits >= 2 and n_words < 4 * MIN_WORDS
 
 
-def extract(html: bytes, url: str) -> str | None:
-    """The article text of a page (trafilatura), or None when it finds none."""
+def extract(html: bytes | str, url: str, content_type: str | None = None) -> str | None:
+    """The article text of a page (trafilatura), or None when it finds none. Bytes are
+    decoded by `content_type`'s charset, the page's declaration or detection."""
     import trafilatura  # imported on first use: it loads lxml-based models
 
     text = trafilatura.extract(
-        html.decode("utf-8", "replace") if isinstance(html, bytes) else html,
+        decode_page(html, content_type)[0] if isinstance(html, bytes) else html,
         url=url,
         include_comments=False,
         include_tables=False,
@@ -162,7 +179,7 @@ async def fetch_article(
                 error=res.error or f"HTTP {res.status}",
                 retry_after=res.retry_after,
             )
-        text = await asyncio.to_thread(extract, res.body, res.url)
+        text = await asyncio.to_thread(extract, res.body, res.url, res.content_type)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a page that breaks the extractor is that page's failure

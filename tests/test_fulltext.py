@@ -19,7 +19,7 @@ from monitor.clock import FixedClock
 from monitor.config import load
 from monitor.daemon import open_service
 from monitor.fetch import FetchLimits
-from monitor.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, is_notice
+from monitor.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, fetch_article, is_notice
 from monitor.politeness import HostLimiter
 from monitor.service import Service
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
@@ -210,6 +210,8 @@ def test_notices_are_not_articles() -> None:
     assert is_notice("Subscribe now to continue reading. Already a subscriber? Sign in.")
     assert is_notice("We value your privacy. " + "Accept all cookies to continue. " * 5)
     assert not is_notice(" ".join(ARTICLE.split()))
+    assert not is_notice(JAPANESE), "two characters of Japanese count as a word"
+    assert is_notice("続きを読むには会員登録が必要です。")
 
 
 async def test_the_daemon_fetches_pages_beside_polling_and_alerts_with_the_text(
@@ -322,3 +324,85 @@ async def test_robots_txt_missing_allows_all_and_5xx_nothing_for_an_hour(
         ticks.now += 2  # the hour is over: asked again
         assert await allowed("news/a") and not await allowed("private/b")
         assert feed_server.requests["/robots.txt"] == 2
+
+
+# -- the encodings of article pages ------------------------------------------------------------
+
+FRENCH = """
+Le gouvernement a présenté mercredi à Paris un plan de soutien aux régions touchées par les
+crues de l'été. Selon le ministère de l'Économie, près de deux cents communes recevront une
+aide d'urgence avant la fin du mois, et les agriculteurs dont les récoltes ont été détruites
+pourront déposer une demande dès lundi. « Nous ne laisserons personne de côté », a déclaré
+la ministre devant les élus réunis à l'hôtel de région. Les associations de sinistrés ont
+salué un premier pas, tout en jugeant les délais trop longs. À Zürich, les assureurs suisses
+ont annoncé qu'ils participeraient au fonds de garantie créé l'an dernier pour les dégâts
+causés par les intempéries. Les premières indemnités seront versées début décembre.
+"""
+
+JAPANESE = (
+    "東京都は二十六日、首都直下地震に備えた新しい防災計画を発表した。計画では、"
+    "避難所の数を現在の約一・五倍に増やし、高齢者や障害のある人のための福祉避難所を"
+    "各区に少なくとも十か所設けるとしている。また、停電に備えて非常用の発電機と"
+    "飲料水の備蓄を拡充し、三日分から七日分に引き上げる。都の担当者は「過去の震災の"
+    "教訓を生かし、誰も取り残さない体制を整えたい」と話した。計画の総費用は約二千億円で、"
+    "来年度から五年かけて段階的に実施される。専門家からは、木造住宅が密集する地域の"
+    "対策をさらに急ぐべきだとの声も上がっている。都は来月、区や市町村の担当者を集めた"
+    "説明会を開き、住民向けの訓練も各地で行う予定だ。①避難経路の確認②家具の固定③"
+    "備蓄品の点検の三点を、各家庭で今月中に見直すよう呼びかけている。"
+)
+
+
+def html_page(title: str, paragraphs: list[str], head: str = "") -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<!doctype html><html><head>{head}<title>{title}</title></head><body>"
+            f"<header><nav><a href='/'>Accueil</a></nav></header><main><article>"
+            f"<h1>{title}</h1>{body}</article></main><footer>(c) 2026</footer></body></html>")  # fmt: skip
+
+
+def french_page(head: str = "") -> str:
+    sentences = [s.strip() + "." for s in " ".join(FRENCH.split()).split(". ") if s.strip()]
+    return html_page("Crues : un plan de soutien", sentences, head)
+
+
+def japanese_page(head: str = "") -> str:
+    return html_page("防災計画を発表", [s + "。" for s in JAPANESE.split("。") if s], head)
+
+
+async def article_of(feed_server: FeedServer, path: str, body: bytes, content_type: str) -> str:
+    """The article text `fetch_article` reads from a page served with this Content-Type."""
+    feed_server.set(path, body, content_type=None, headers={"Content-Type": content_type})
+    async with aiohttp.ClientSession() as session:
+        hosts = HostLimiter(2, 0.0)
+        got = await fetch_article(session, feed_server.url(path), FetchLimits(timeout=10.0),
+                                  hosts, Robots(session, hosts))  # fmt: skip
+    assert got.state == "ok" and got.text is not None, got
+    return got.text
+
+
+async def test_a_latin1_page_declared_in_the_header_keeps_its_accents(
+    feed_server: FeedServer,
+) -> None:
+    body = french_page().encode("iso-8859-1")
+    text = await article_of(feed_server, "fr/a.html", body, "text/html; charset=ISO-8859-1")
+    assert "Économie" in text and "« Nous ne laisserons personne de côté »" in text
+    assert "Zürich" in text and "\ufffd" not in text
+
+
+async def test_a_latin1_page_declared_only_in_its_meta_keeps_its_accents(
+    feed_server: FeedServer,
+) -> None:
+    for head in ('<meta charset="iso-8859-1">',
+                 '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'):  # fmt: skip
+        body = french_page(head).encode("cp1252")
+        text = await article_of(feed_server, "fr/b.html", body, "text/html")
+        assert "Économie" in text and "Zürich" in text and "\ufffd" not in text, head
+
+
+async def test_a_shift_jis_page_is_read_in_japanese(feed_server: FeedServer) -> None:
+    body = japanese_page().encode("cp932")  # what browsers mean by Shift_JIS
+    text = await article_of(feed_server, "jp/a.html", body, "text/html; charset=Shift_JIS")
+    assert "首都直下地震に備えた新しい防災計画を発表した" in text
+    assert "①避難経路の確認" in text and "\ufffd" not in text
+    body = japanese_page('<meta http-equiv="content-type" content="text/html;charset=shift_jis">')
+    text = await article_of(feed_server, "jp/b.html", body.encode("cp932"), "text/html")
+    assert "誰も取り残さない体制" in text
