@@ -13,11 +13,12 @@ follows Vixie/Debian cron:
   @annually;
 - when both day fields are restricted (neither starts with `*`), a day matches if EITHER
   does: `0 8 1 * 1` fires every 1st of the month and every Monday;
-- in the schedule's time zone, a job at a fixed hour and minute whose local time does not
-  exist (the spring-forward gap: 02:30 on the day clocks go from 02:00 to 03:00) fires at
-  the first minute after the gap (03:00), and one whose local time occurs twice (autumn)
-  fires once, at the first; a job with `*` in its minute or hour fires on real elapsed
-  time (an hourly job fires in both repeated hours).
+- in the schedule's time zone, a job at set hours and minutes (neither field starts with
+  `*`) whose local time does not exist (the spring-forward gap: 02:30 on the day clocks go
+  from 02:00 to 03:00) fires as the gap ends (03:00), and one whose local time occurs
+  twice (autumn) fires once, at the first; a job whose minute or hour field starts with
+  `*` follows the clock as it runs (an hourly job fires in both repeated autumn hours and
+  not in the skipped spring hour).
 """
 
 from __future__ import annotations
