@@ -13,6 +13,11 @@ Encodings: the byte-order mark, else the HTTP charset, else the XML declaration,
 but a body that is valid non-ASCII UTF-8 is read as UTF-8 whatever a single-byte label says
 (Latin-1 text is practically never valid UTF-8), and bytes invalid in UTF-8 are read as
 Windows-1252 one by one, so a mostly-UTF-8 document with a stray Latin-1 byte loses nothing.
+A document with no label that is not UTF-8 is read as Windows-1252 (as browsers and
+feedparser do); the encoding is guessed from the bytes (charset-normalizer) only where
+Windows-1252 cannot decode them or where its non-ASCII bytes come in whole words (a
+non-Latin script), never for Western European text, which a guess reads in a wrong code
+page (Portuguese as Baltic or Central European).
 """
 
 from __future__ import annotations
@@ -123,13 +128,43 @@ def decode(body: bytes, content_type: str | None) -> tuple[str, str]:
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    if not any(candidates):  # no label at all: guess from the bytes (CJK, Cyrillic, ...)
-        guess = _detect(body)
-        if guess:
-            try:
-                return body.decode(guess), guess
-            except (UnicodeDecodeError, LookupError):
-                pass
+    if not any(candidates):
+        return _undeclared(body)
+    return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
+
+
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_HIGH = re.compile(rb"[\x80-\xff]+")
+_LONG_RUN = 4  # non-ASCII bytes in a row: whole words of a non-Latin script
+
+
+def _undeclared(body: bytes) -> tuple[str, str]:
+    """A document with no BOM, no label and not valid UTF-8: windows-1252, as browsers and
+    feedparser read it, unless it is mostly UTF-8 (stray single bytes read as windows-1252
+    one by one) or its non-ASCII bytes come in whole words (Cyrillic, Greek, Hebrew, Arabic
+    code pages, CJK double-byte encodings: most of them in runs of 4 and more, where
+    Western European text has isolated accented letters); only then, or where
+    windows-1252 cannot decode the bytes, is the encoding guessed from the bytes."""
+    runs = [len(m) for m in _HIGH.findall(body)]
+    high = sum(runs)
+    valid = sum(len(m) for m in _UTF8_SEQUENCE.findall(body))
+    # mostly UTF-8 (3 bytes in 4 and more; double-byte CJK encodings reach about 2 in 5
+    # by chance): keep it, and read the stray bytes as windows-1252
+    if valid >= 3 * (high - valid):
+        return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
+    if sum(n for n in runs if n >= _LONG_RUN) * 2 <= high:
+        try:
+            return body.decode("cp1252"), "windows-1252"
+        except UnicodeDecodeError:
+            pass  # bytes windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+    guess = _detect(body)
+    if guess:
+        try:
+            return body.decode(guess), guess
+        except (UnicodeDecodeError, LookupError):
+            pass
     return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
 
 

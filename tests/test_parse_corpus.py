@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.fastparse import decode
 from monitor.normalize import html_to_text, html_to_text_reference, normalize_entries
 from monitor.parse import ParseError, parse_feed, parse_with_feedparser
 from monitor.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
@@ -159,3 +160,54 @@ def test_monitor_parse_prints_the_normalized_entries(capsys: pytest.CaptureFixtu
     assert main(["parse", str(path)]) == 0
     assert "2 entries" in capsys.readouterr().out
     assert main(["parse", str(CORPUS / "nonexistent.xml")]) == 1
+
+
+def test_an_undeclared_latin1_document_is_read_as_windows_1252(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No BOM, no charset, no XML declaration, not UTF-8: windows-1252 (as browsers and
+    feedparser read it), not a statistical guess (which reads Portuguese in a Central
+    European or Baltic code page: 'simulaēões de 2ŗ turno')."""
+    from monitor.cli import main
+
+    path = CORPUS / "latin1-undeclared.xml"
+    body = path.read_bytes()
+    assert not body.startswith(b"<?xml") and b"\xe7\xf5" in body  # 'çõ' in ISO-8859-1
+    assert decode(body, None) == (body.decode("cp1252"), "windows-1252")
+    assert decode(body, "application/rss+xml")[1] == "windows-1252"
+    assert main(["parse", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["title"] == "Jornal da Serra - Política"
+    assert [e["title"] for e in doc["entries"]] == [
+        "Pesquisa: simulações de 2º turno mostram disputa acirrada",
+        "Câmara aprova orçamento após negociação com a oposição",
+    ]
+
+
+NON_LATIN = [
+    ("cp1251", "Правительство объявило о новых мерах поддержки экономики страны."),
+    ("koi8-r", "Министр финансов сказал, что бюджет будет сбалансирован к концу года."),
+    ("cp1253", "Η κυβέρνηση ανακοίνωσε νέα μέτρα στήριξης της οικονομίας της χώρας."),
+    ("shift_jis", "政府は経済を支援するための新たな措置を発表した。財務大臣は述べた。"),
+    ("gb18030", "政府宣布了支持经济的新措施。财政部长表示，预算将在年底前实现平衡。"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "text"), NON_LATIN)
+def test_undeclared_non_latin_scripts_are_still_guessed(encoding: str, text: str) -> None:
+    """Whole words of non-ASCII bytes are no Western European text: there windows-1252
+    would be wrong and the encoding is guessed from the bytes."""
+    doc = f"<rss version='2.0'><channel><title>{text[:12]}</title><item><title>{text}</title>"
+    doc += f"<description>{text} {text[::-1]}</description></item></channel></rss>"
+    body = doc.encode(encoding)
+    decoded, _used = decode(body, None)
+    assert text in decoded
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.title == text
+
+
+def test_an_undeclared_mostly_utf8_document_keeps_its_utf8() -> None:
+    body = "<rss version='2.0'><channel><title>São Paulo</title><item><title>Ação".encode()
+    body += b" caf\xe9</title></item></channel></rss>"  # one stray Latin-1 byte
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.title == "Ação café"
