@@ -6,8 +6,9 @@ Strict, never "recover": libxml2's recover mode drops text it cannot place (`AT&
 becomes `AT M`). When the strict parse fails, the document is repaired the way feedparser's
 loose parser reads it (bare ampersands escaped, HTML entities made numeric, control
 characters dropped) and parsed strictly again. A document that still fails, or that this
-module is unsure of (entity declarations, Atom 0.3, base64 content, an unknown root), raises
-`Unsure`, and the caller falls back to feedparser.
+module is unsure of (entity declarations, Atom 0.3, base64 content, an unknown root, an
+(X)HTML page), raises `Unsure`, and the caller falls back to feedparser: nothing is refused
+as "not a feed" before feedparser had its chance.
 
 Encodings: the byte-order mark, else the HTTP charset, else the XML declaration, else UTF-8;
 but a body that is valid non-ASCII UTF-8 is read as UTF-8 whatever a single-byte label says
@@ -29,7 +30,6 @@ import functools
 import html.entities
 import re
 import urllib.parse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -564,10 +564,10 @@ def fast_parse(
     url: str = "",
     content_type: str | None = None,
     max_entries: int = 1000,
-    html_page: Callable[[], Exception] | None = None,
 ) -> ParsedFeed:
-    """Raises Unsure when the full parser should read this document; `html_page()` is raised
-    when the document is an (X)HTML page."""
+    """Raises Unsure when the full parser should read this document: also for an (X)HTML
+    page, which may wrap a feed (feedparser reads an Atom feed inside an XHTML body) and
+    which the full parser refuses when it holds none."""
     text, _encoding = decode(body, content_type)
     head = text[:4096]
     if "<!" in head and ("<!DOCTYPE" in head or "<!doctype" in head):
@@ -610,8 +610,8 @@ def fast_parse(
         items = root.iter(ns + "item")
     elif tag == ATOM + "feed":
         version, channel, items = "atom10", root, root.iter(ATOM + "entry")
-    elif tag.rsplit("}", 1)[-1].lower() == "html" and html_page is not None:
-        raise html_page()
+    elif tag.rsplit("}", 1)[-1].lower() == "html":
+        raise Unsure("an (X)HTML page")
     else:
         raise Unsure(f"root element {tag or '?'}")
     if truncated:  # the last entry was cut short: drop it rather than store half of it

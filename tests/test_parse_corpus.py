@@ -211,3 +211,51 @@ def test_an_undeclared_mostly_utf8_document_keeps_its_utf8() -> None:
     body += b" caf\xe9</title></item></channel></rss>"  # one stray Latin-1 byte
     [entry] = parse_feed(body, url=URL).entries
     assert entry.title == "Ação café"
+
+
+WRAPPED = CORPUS / "xhtml-wrapped-atom.xml"
+WRAPPED_TITLES = ["Harbour cranes back at work", "Ferry timetable changes"]
+
+
+def test_an_atom_feed_wrapped_in_xhtml_keeps_its_entries_in_monitor_parse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fast reader gives up on an (X)HTML page; feedparser finds the Atom feed inside."""
+    from monitor.cli import main
+
+    assert main(["parse", str(WRAPPED), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["parser"] == "feedparser" and doc["version"] == "atom10"
+    assert "an (X)HTML page" in doc["warning"]
+    assert [e["title"] for e in doc["entries"]] == WRAPPED_TITLES
+    assert [e["link"] for e in doc["entries"]] == [
+        "https://notes.example/2026/cranes",
+        "https://notes.example/2026/ferry",
+    ]
+    assert main(["parse", str(WRAPPED), "--content-type", "text/html"]) == 0
+    assert "2 entries" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("threshold", [1 << 30, 1])  # a worker thread, the process pool
+async def test_an_atom_feed_wrapped_in_xhtml_keeps_its_entries_in_the_parse_stage(
+    threshold: int,
+) -> None:
+    stage = ParseStage(process_threshold=threshold)
+    try:
+        result = await stage.run(
+            WRAPPED.read_bytes(), url=URL, content_type="text/html", max_entries=1000
+        )
+    finally:
+        stage.close()
+    assert [e.title for e in result.entries] == WRAPPED_TITLES
+    assert result.feed.parser == "feedparser"
+
+
+def test_a_page_neither_reader_can_read_is_refused_naming_both() -> None:
+    page = b'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Maintenance</p></body></html>'
+    with pytest.raises(ParseError) as refused:
+        parse_feed(page, url=URL, content_type="text/html")
+    assert refused.value.kind == "not_a_feed"
+    message = str(refused.value)
+    assert "not an RSS or Atom feed (an HTML page" in message
+    assert "neither reader could read it (fast reader: an (X)HTML page)" in message
