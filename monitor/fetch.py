@@ -65,11 +65,12 @@ class FetchLimits:
 
 async def check_target(session: aiohttp.ClientSession, url: str, proxy: str | None) -> bool:
     """The private-address check of one request under `allow_private = false`; raises
-    `Blocked`. An IP literal is checked here (no resolver sees it); so is a name reached
-    through a proxy (the proxy resolves it: what it resolves to is checked here, through the
-    same resolver and cache). Returns True when the request itself must run inside
-    `guarding()`: a direct request to a name, whose every address the connector's resolver
-    checks before any connection is made."""
+    `Blocked`. An IP literal is checked here (no resolver sees it). A name is resolved and
+    checked here through the connector's resolver and its cache: the request may reuse a
+    pooled connection, which resolves nothing (one an alert sink opened to the same host),
+    and through a proxy the proxy resolves it. Returns True when the request itself must
+    run inside `guarding()`: a direct request to a name, whose every address the resolver
+    checks again on the answer the connector connects to (no rebinding in between)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     resolver = resolver_of(session)
@@ -77,14 +78,12 @@ async def check_target(session: aiohttp.ClientSession, url: str, proxy: str | No
         raise Blocked(f"{host}: the HTTP session has no resolver to check addresses, {REFUSED}")
     if check_literal(host):
         return False
-    if proxy is None:
-        return True
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         await resolver.resolve_checked(host, port)
     except OSError as exc:
         raise socket.gaierror(exc.errno, exc.strerror or str(exc)) from exc
-    return False
+    return proxy is None
 
 
 @functools.lru_cache(maxsize=8)

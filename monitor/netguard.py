@@ -15,6 +15,9 @@ before any connection is attempted. Requests outside `guarding()` (alert sinks, 
 operator configures, and the proxy itself) resolve unchecked, through the same cache.
 
 aiohttp never asks the resolver about an IP literal: `check_literal` covers those hosts.
+A request may also reuse a pooled keep-alive connection, which resolves nothing: the
+callers (`monitor.fetch.check_target`) resolve and check the name before each request too,
+from the same cache.
 """
 
 from __future__ import annotations

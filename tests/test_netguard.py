@@ -279,3 +279,32 @@ async def test_the_daemon_connector_refuses_a_name_with_a_private_address(
     assert "mixed.test resolves to 192.168.4.4 (private)" in (outcomes[mixed].error or "")
     assert feed_server.requests == {"/a.xml": 1}
     assert dns.closed, "closed with the daemon's session"
+
+
+async def test_a_pooled_connection_to_a_forbidden_address_is_not_reused_under_the_guard(
+    feed_server: FeedServer, session_with: Callable[[StubDNS], aiohttp.ClientSession]
+) -> None:
+    """An unchecked request (an alert sink, say) leaves a keep-alive connection to a
+    private address in the shared pool; a guarded request to the same host name is still
+    refused, though reusing that connection would resolve nothing."""
+    feed_server.set("hook", b"ok", conditional=False)
+    feed_server.set("a.xml", rss([GRAIN]))
+    session = session_with(StubDNS({"sink.test": ["127.0.0.1"]}))
+    async with session.get(f"http://sink.test:{feed_server.port}/hook") as resp:
+        assert await resp.read() == b"ok"
+    res = await fetch(session, f"http://sink.test:{feed_server.port}/a.xml", GUARDED)
+    assert res.error_kind == "blocked", res
+    assert "sink.test resolves to 127.0.0.1 (loopback)" in (res.error or "")
+    assert feed_server.requests == {"/hook": 1}
+
+
+@pytest.mark.parametrize(
+    "host", ["2130706433", "127.1", "0x7f.1", "[::ffff:127.0.0.1]", "[::1]", "169.254.169.254"]
+)
+async def test_loopback_spelt_otherwise_is_refused(host: str) -> None:
+    """Legacy numeric IPv4 forms (read by getaddrinfo itself, no DNS query) and IP literals,
+    through aiohttp's own default resolver."""
+    async with aiohttp.ClientSession(connector=guarded_connector()) as session:
+        res = await fetch(session, f"http://{host}:9/feed.xml", GUARDED)
+    assert res.error_kind == "blocked", res
+    assert "not a public address" in (res.error or "")
