@@ -28,6 +28,7 @@ from monitor.config import Config, ConfigError
 from monitor.detection import Detection
 from monitor.enrich import Enricher
 from monitor.metrics import probe_loop_lag
+from monitor.netguard import GuardedResolver, guarded_connector, resolver_of
 from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
 from monitor.politeness import HostLimiter
@@ -40,8 +41,10 @@ def http_session(config: Config) -> aiohttp.ClientSession:
     """The one HTTP session of the daemon (feeds and sinks share its connection pool)."""
     # Per-host politeness is the HostLimiter's job (per host name, with gaps); the pool only
     # bounds the total, with room for alert deliveries beside the polls.
-    connector = aiohttp.TCPConnector(
-        limit=config.polling.concurrency + 20, limit_per_host=0, ttl_dns_cache=300
+    # Its resolver holds the DNS cache (300 s) and, for requests under
+    # polling.allow_private_addresses = false, checks every address a name resolves to.
+    connector = guarded_connector(
+        GuardedResolver(ttl=300), limit=config.polling.concurrency + 20, limit_per_host=0
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -58,6 +61,9 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
         store = await open_store(config.storage)  # sqlite:/// or postgresql://, migrated
         stack.push_async_callback(store.close)
         session = http_session(config)
+        resolver = resolver_of(session)
+        if resolver is not None:  # the connector does not own it: closed after the session
+            stack.push_async_callback(resolver.close)
         stack.push_async_callback(session.close)
         hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
         parser = ParseStage()

@@ -6,13 +6,19 @@ Strict, never "recover": libxml2's recover mode drops text it cannot place (`AT&
 becomes `AT M`). When the strict parse fails, the document is repaired the way feedparser's
 loose parser reads it (bare ampersands escaped, HTML entities made numeric, control
 characters dropped) and parsed strictly again. A document that still fails, or that this
-module is unsure of (entity declarations, Atom 0.3, base64 content, an unknown root), raises
-`Unsure`, and the caller falls back to feedparser.
+module is unsure of (entity declarations, Atom 0.3, base64 content, an unknown root, an
+(X)HTML page), raises `Unsure`, and the caller falls back to feedparser: nothing is refused
+as "not a feed" before feedparser had its chance.
 
 Encodings: the byte-order mark, else the HTTP charset, else the XML declaration, else UTF-8;
 but a body that is valid non-ASCII UTF-8 is read as UTF-8 whatever a single-byte label says
 (Latin-1 text is practically never valid UTF-8), and bytes invalid in UTF-8 are read as
 Windows-1252 one by one, so a mostly-UTF-8 document with a stray Latin-1 byte loses nothing.
+A document with no label that is not UTF-8 is read as Windows-1252 (as browsers and
+feedparser do); the encoding is guessed from the bytes (charset-normalizer) only where
+Windows-1252 cannot decode them or where its non-ASCII bytes come in whole words (a
+non-Latin script), never for Western European text, which a guess reads in a wrong code
+page (Portuguese as Baltic or Central European).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ import functools
 import html.entities
 import re
 import urllib.parse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,13 +128,43 @@ def decode(body: bytes, content_type: str | None) -> tuple[str, str]:
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    if not any(candidates):  # no label at all: guess from the bytes (CJK, Cyrillic, ...)
-        guess = _detect(body)
-        if guess:
-            try:
-                return body.decode(guess), guess
-            except (UnicodeDecodeError, LookupError):
-                pass
+    if not any(candidates):
+        return _undeclared(body)
+    return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
+
+
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_HIGH = re.compile(rb"[\x80-\xff]+")
+_LONG_RUN = 4  # non-ASCII bytes in a row: whole words of a non-Latin script
+
+
+def _undeclared(body: bytes) -> tuple[str, str]:
+    """A document with no BOM, no label and not valid UTF-8: windows-1252, as browsers and
+    feedparser read it, unless it is mostly UTF-8 (stray single bytes read as windows-1252
+    one by one) or its non-ASCII bytes come in whole words (Cyrillic, Greek, Hebrew, Arabic
+    code pages, CJK double-byte encodings: most of them in runs of 4 and more, where
+    Western European text has isolated accented letters); only then, or where
+    windows-1252 cannot decode the bytes, is the encoding guessed from the bytes."""
+    runs = [len(m) for m in _HIGH.findall(body)]
+    high = sum(runs)
+    valid = sum(len(m) for m in _UTF8_SEQUENCE.findall(body))
+    # mostly UTF-8 (3 bytes in 4 and more; double-byte CJK encodings reach about 2 in 5
+    # by chance): keep it, and read the stray bytes as windows-1252
+    if valid >= 3 * (high - valid):
+        return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
+    if sum(n for n in runs if n >= _LONG_RUN) * 2 <= high:
+        try:
+            return body.decode("cp1252"), "windows-1252"
+        except UnicodeDecodeError:
+            pass  # bytes windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+    guess = _detect(body)
+    if guess:
+        try:
+            return body.decode(guess), guess
+        except (UnicodeDecodeError, LookupError):
+            pass
     return body.decode("utf-8", errors="monitor-cp1252"), "utf-8"
 
 
@@ -529,10 +564,10 @@ def fast_parse(
     url: str = "",
     content_type: str | None = None,
     max_entries: int = 1000,
-    html_page: Callable[[], Exception] | None = None,
 ) -> ParsedFeed:
-    """Raises Unsure when the full parser should read this document; `html_page()` is raised
-    when the document is an (X)HTML page."""
+    """Raises Unsure when the full parser should read this document: also for an (X)HTML
+    page, which may wrap a feed (feedparser reads an Atom feed inside an XHTML body) and
+    which the full parser refuses when it holds none."""
     text, _encoding = decode(body, content_type)
     head = text[:4096]
     if "<!" in head and ("<!DOCTYPE" in head or "<!doctype" in head):
@@ -575,8 +610,8 @@ def fast_parse(
         items = root.iter(ns + "item")
     elif tag == ATOM + "feed":
         version, channel, items = "atom10", root, root.iter(ATOM + "entry")
-    elif tag.rsplit("}", 1)[-1].lower() == "html" and html_page is not None:
-        raise html_page()
+    elif tag.rsplit("}", 1)[-1].lower() == "html":
+        raise Unsure("an (X)HTML page")
     else:
         raise Unsure(f"root element {tag or '?'}")
     if truncated:  # the last entry was cut short: drop it rather than store half of it

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import socket
 import ssl
 import time
@@ -19,6 +18,9 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from monitor.httpdates import freshness, retry_after
+from monitor.netguard import REFUSED, check_literal, guarding, resolver_of
+from monitor.netguard import Blocked as Blocked  # raised by check_target
+from monitor.netguard import public_addresses as public_addresses  # the policy's ranges
 
 PERMANENT = (301, 308)
 FEED_TYPES = (
@@ -61,46 +63,27 @@ class FetchLimits:
     allow_private: bool = True  # False: refuse hosts resolving to non-public addresses
 
 
-class Blocked(Exception):
-    """The host resolves only to addresses the configuration refuses."""
-
-
-def public_addresses(addresses: list[str]) -> list[str]:
-    """The globally routable addresses among `addresses` (no loopback, private, link-local,
-    shared, reserved or multicast ranges; IPv4-mapped IPv6 judged by the IPv4 address)."""
-    out = []
-    for a in addresses:
-        ip = ipaddress.ip_address(a.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if ip.is_global and not ip.is_multicast:
-            out.append(a)
-    return out
-
-
-async def pin(url: str) -> tuple[str, str, str]:
-    """Resolve the URL's host and return (URL with a public IP as host, Host header value,
-    host name for TLS). Connecting to the address we checked defeats DNS rebinding."""
+async def check_target(session: aiohttp.ClientSession, url: str, proxy: str | None) -> bool:
+    """The private-address check of one request under `allow_private = false`; raises
+    `Blocked`. An IP literal is checked here (no resolver sees it). A name is resolved and
+    checked here through the connector's resolver and its cache: the request may reuse a
+    pooled connection, which resolves nothing (one an alert sink opened to the same host),
+    and through a proxy the proxy resolves it. Returns True when the request itself must
+    run inside `guarding()`: a direct request to a name, whose every address the resolver
+    checks again on the answer the connector connects to (no rebinding in between)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    resolver = resolver_of(session)
+    if resolver is None:
+        raise Blocked(f"{host}: the HTTP session has no resolver to check addresses, {REFUSED}")
+    if check_literal(host):
+        return False
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [str(info[4][0]) for info in infos]
-    public = public_addresses(addresses)
-    if not public:
-        raise Blocked(
-            f"{host} resolves to {', '.join(sorted(set(addresses)))}: not a public address, "
-            "refused (polling.allow_private_addresses = false)"
-        )
-    ip = public[0]
-    netloc = f"[{ip}]" if ":" in ip else ip
-    if parts.port:
-        netloc += f":{parts.port}"
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc=netloc).geturl(), host_header, host
+        await resolver.resolve_checked(host, port)
+    except OSError as exc:
+        raise socket.gaierror(exc.errno, exc.strerror or str(exc)) from exc
+    return proxy is None
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,23 +134,16 @@ async def fetch(
                 timeout = aiohttp.ClientTimeout(
                     total=remaining, sock_connect=limits.connect_timeout
                 )
-            target_url, tls_name = current, None
-            if not limits.allow_private:  # checked on every hop, after resolution
-                pinned, host_header, name = await asyncio.wait_for(
-                    pin(current), max(0.001, deadline - loop.time())
+            guard = False
+            if not limits.allow_private:  # checked on every hop, on the addresses used
+                guard = await asyncio.wait_for(
+                    check_target(session, current, proxy), max(0.001, deadline - loop.time())
                 )
-                if proxy is None:
-                    target_url, tls_name = pinned, name
-                    headers["Host"] = host_header
-                # else: the proxy resolves; we checked what the name resolves to here
-            async with session.get(
-                target_url,
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout,
-                proxy=proxy,
-                server_hostname=tls_name,
-            ) as resp:
+            with guarding(guard):
+                resp = await session.get(
+                    current, headers=headers, allow_redirects=False, timeout=timeout, proxy=proxy
+                )
+            async with resp:
                 fresh = freshness(
                     resp.headers.get("Cache-Control"), resp.headers.get("Expires"), time.time()
                 )

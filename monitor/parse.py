@@ -6,9 +6,10 @@ Three readers, chosen per document (see README, *Parsing*):
 - RSS 0.9x/1.0/2.0 and Atom 1.0: lxml in strict mode (fastparse.py), repaired and parsed
   again when not well-formed, giving the same raw fields as feedparser;
 - everything the fast path is unsure of (markup too broken to repair, entity declarations,
-  Atom 0.3, CDF, base64 content, HTML pages): feedparser, with HTML sanitizing and
-  relative-URI resolution inside content turned off (the monitor reduces entries to plain
-  text and resolves links itself, so that work would be thrown away).
+  Atom 0.3, CDF, base64 content, (X)HTML pages, which may wrap a feed): feedparser, with
+  HTML sanitizing and relative-URI resolution inside content turned off (the monitor
+  reduces entries to plain text and resolves links itself, so that work would be thrown
+  away). A document is refused as "not a feed" only when feedparser finds none either.
 """
 
 from __future__ import annotations
@@ -61,17 +62,16 @@ def parse_feed(
     if looks_like_json(body):
         return parse_json_feed(body, url=url, content_type=content_type, max_entries=max_entries)
     try:
-        return fast_parse(
-            body,
-            url=url,
-            content_type=content_type,
-            max_entries=max_entries,
-            html_page=lambda: _not_a_feed(body, content_type),
-        )
+        return fast_parse(body, url=url, content_type=content_type, max_entries=max_entries)
     except Unsure as unsure:
-        parsed = parse_with_feedparser(
-            body, url=url, content_type=content_type, max_entries=max_entries
-        )
+        try:
+            parsed = parse_with_feedparser(
+                body, url=url, content_type=content_type, max_entries=max_entries
+            )
+        except ParseError as refused:  # neither reader found a feed: say what each saw
+            raise ParseError(
+                refused.kind, f"{refused}; neither reader could read it (fast reader: {unsure})"
+            ) from None
         why = f"read by feedparser: {unsure}"
         warning = f"{parsed.warning}; {why}" if parsed.warning else why
         return dataclasses.replace(parsed, warning=warning)

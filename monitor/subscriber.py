@@ -28,9 +28,10 @@ from typing import Any
 import aiohttp
 
 from monitor.config import Config
-from monitor.fetch import Blocked, FetchResult, pin
+from monitor.fetch import Blocked, FetchResult, check_target
 from monitor.metrics import Metrics
 from monitor.models import FeedRow, Subscription
+from monitor.netguard import guarding
 from monitor.pipeline import Deps, PollOutcome, error_backoff, ingest_document, limits_of
 from monitor.rawfeed import ParsedFeed
 from monitor.scheduler import nap
@@ -228,24 +229,25 @@ class Subscriber:
         cfg = self.config()
         limits = limits_of(cfg, self.deps.user_agent)
         form = request_form(mode, sub.topic, sub.callback, cfg.websub.lease, sub.secret)
-        url, headers, tls_name = sub.hub, {"User-Agent": limits.user_agent}, None
+        headers = {"User-Agent": limits.user_agent}
         try:
+            guard = False
             if not limits.allow_private:
-                pinned, host_header, name = await asyncio.wait_for(pin(sub.hub), limits.timeout)
-                if cfg.polling.proxy is None:
-                    url, tls_name = pinned, name
-                    headers["Host"] = host_header
-            async with self.deps.session.post(
-                url,
-                data=form,
-                headers=headers,
-                allow_redirects=False,
-                proxy=cfg.polling.proxy,
-                server_hostname=tls_name,
-                timeout=aiohttp.ClientTimeout(
-                    total=limits.timeout, sock_connect=limits.connect_timeout
-                ),
-            ) as resp:
+                guard = await asyncio.wait_for(
+                    check_target(self.deps.session, sub.hub, cfg.polling.proxy), limits.timeout
+                )
+            with guarding(guard):  # the connector's resolver checks every address of the hub
+                resp = await self.deps.session.post(
+                    sub.hub,
+                    data=form,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=cfg.polling.proxy,
+                    timeout=aiohttp.ClientTimeout(
+                        total=limits.timeout, sock_connect=limits.connect_timeout
+                    ),
+                )
+            async with resp:
                 if 200 <= resp.status < 300:
                     return resp.status, None
                 detail = (await resp.content.read(300)).decode("utf-8", "replace").strip()

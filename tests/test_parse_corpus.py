@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.fastparse import decode
 from monitor.normalize import html_to_text, html_to_text_reference, normalize_entries
 from monitor.parse import ParseError, parse_feed, parse_with_feedparser
 from monitor.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
@@ -159,3 +160,102 @@ def test_monitor_parse_prints_the_normalized_entries(capsys: pytest.CaptureFixtu
     assert main(["parse", str(path)]) == 0
     assert "2 entries" in capsys.readouterr().out
     assert main(["parse", str(CORPUS / "nonexistent.xml")]) == 1
+
+
+def test_an_undeclared_latin1_document_is_read_as_windows_1252(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No BOM, no charset, no XML declaration, not UTF-8: windows-1252 (as browsers and
+    feedparser read it), not a statistical guess (which reads Portuguese in a Central
+    European or Baltic code page: 'simulaēões de 2ŗ turno')."""
+    from monitor.cli import main
+
+    path = CORPUS / "latin1-undeclared.xml"
+    body = path.read_bytes()
+    assert not body.startswith(b"<?xml") and b"\xe7\xf5" in body  # 'çõ' in ISO-8859-1
+    assert decode(body, None) == (body.decode("cp1252"), "windows-1252")
+    assert decode(body, "application/rss+xml")[1] == "windows-1252"
+    assert main(["parse", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["title"] == "Jornal da Serra - Política"
+    assert [e["title"] for e in doc["entries"]] == [
+        "Pesquisa: simulações de 2º turno mostram disputa acirrada",
+        "Câmara aprova orçamento após negociação com a oposição",
+    ]
+
+
+NON_LATIN = [
+    ("cp1251", "Правительство объявило о новых мерах поддержки экономики страны."),
+    ("koi8-r", "Министр финансов сказал, что бюджет будет сбалансирован к концу года."),
+    ("cp1253", "Η κυβέρνηση ανακοίνωσε νέα μέτρα στήριξης της οικονομίας της χώρας."),
+    ("shift_jis", "政府は経済を支援するための新たな措置を発表した。財務大臣は述べた。"),
+    ("gb18030", "政府宣布了支持经济的新措施。财政部长表示，预算将在年底前实现平衡。"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "text"), NON_LATIN)
+def test_undeclared_non_latin_scripts_are_still_guessed(encoding: str, text: str) -> None:
+    """Whole words of non-ASCII bytes are no Western European text: there windows-1252
+    would be wrong and the encoding is guessed from the bytes."""
+    doc = f"<rss version='2.0'><channel><title>{text[:12]}</title><item><title>{text}</title>"
+    doc += f"<description>{text} {text[::-1]}</description></item></channel></rss>"
+    body = doc.encode(encoding)
+    decoded, _used = decode(body, None)
+    assert text in decoded
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.title == text
+
+
+def test_an_undeclared_mostly_utf8_document_keeps_its_utf8() -> None:
+    body = "<rss version='2.0'><channel><title>São Paulo</title><item><title>Ação".encode()
+    body += b" caf\xe9</title></item></channel></rss>"  # one stray Latin-1 byte
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.title == "Ação café"
+
+
+WRAPPED = CORPUS / "xhtml-wrapped-atom.xml"
+WRAPPED_TITLES = ["Harbour cranes back at work", "Ferry timetable changes"]
+
+
+def test_an_atom_feed_wrapped_in_xhtml_keeps_its_entries_in_monitor_parse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fast reader gives up on an (X)HTML page; feedparser finds the Atom feed inside."""
+    from monitor.cli import main
+
+    assert main(["parse", str(WRAPPED), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["parser"] == "feedparser" and doc["version"] == "atom10"
+    assert "an (X)HTML page" in doc["warning"]
+    assert [e["title"] for e in doc["entries"]] == WRAPPED_TITLES
+    assert [e["link"] for e in doc["entries"]] == [
+        "https://notes.example/2026/cranes",
+        "https://notes.example/2026/ferry",
+    ]
+    assert main(["parse", str(WRAPPED), "--content-type", "text/html"]) == 0
+    assert "2 entries" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("threshold", [1 << 30, 1])  # a worker thread, the process pool
+async def test_an_atom_feed_wrapped_in_xhtml_keeps_its_entries_in_the_parse_stage(
+    threshold: int,
+) -> None:
+    stage = ParseStage(process_threshold=threshold)
+    try:
+        result = await stage.run(
+            WRAPPED.read_bytes(), url=URL, content_type="text/html", max_entries=1000
+        )
+    finally:
+        stage.close()
+    assert [e.title for e in result.entries] == WRAPPED_TITLES
+    assert result.feed.parser == "feedparser"
+
+
+def test_a_page_neither_reader_can_read_is_refused_naming_both() -> None:
+    page = b'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Maintenance</p></body></html>'
+    with pytest.raises(ParseError) as refused:
+        parse_feed(page, url=URL, content_type="text/html")
+    assert refused.value.kind == "not_a_feed"
+    message = str(refused.value)
+    assert "not an RSS or Atom feed (an HTML page" in message
+    assert "neither reader could read it (fast reader: an (X)HTML page)" in message

@@ -147,6 +147,21 @@ async def test_garbage_and_500_are_recorded_as_failing_while_others_keep_working
         assert 1200 * 0.9 <= waited <= 1200 * 1.1
 
 
+async def test_an_atom_feed_wrapped_in_an_xhtml_page_is_polled_and_stored(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    """The fast reader gives up on the (X)HTML page; the daemon's parse stage lets feedparser
+    read the Atom feed inside rather than refuse the document as "not a feed"."""
+    body = (Path(__file__).parent / "feeds" / "parse" / "xhtml-wrapped-atom.xml").read_bytes()
+    url = feed_server.set("wrapped", body, content_type="application/xhtml+xml")
+    async with service_for(config_factory([url], receiver.url), FixedClock(T0)) as (service, _):
+        [outcome] = await service.poll_all()
+        assert (outcome.result, outcome.error_kind) == ("ok", None), outcome.error
+        assert outcome.ingest.new == 2
+        [feed] = (await service.status())["feeds"]
+        assert feed["state"] == "ok" and feed["stories"] == 2
+
+
 async def test_a_restart_keeps_stories_and_does_not_alert_them_again(
     feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
 ) -> None:

@@ -500,3 +500,46 @@ def test_signatures_of_every_method_and_what_is_refused() -> None:
     assert signature_problem(secret, "sha256=é", body) is not None
     assert signature_problem("other", sign(secret, body), body) is not None
     assert signature_problem(secret, sign(secret, body), body + b" ") is not None
+
+
+async def test_a_hub_on_a_name_with_a_private_address_is_refused(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    hub: Hub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With allow_private_addresses = false the hub's name goes through the connector's
+    guarded resolver like a feed's: one private address among its addresses refuses it.
+    127.0.0.1 stands for the internet (tests/test_netguard.py); DNS is a table."""
+    import monitor.netguard
+    from tests.test_netguard import StubDNS
+    from tests.test_polling import with_polling
+
+    real = monitor.netguard.public_addresses
+    monkeypatch.setattr(
+        monitor.netguard,
+        "public_addresses",
+        lambda addresses: [a for a in addresses if a == "127.0.0.1" or real([a])],
+    )
+    dns = StubDNS({"hub.test": ["127.0.0.1", "10.0.0.3"]})
+    monkeypatch.setattr(aiohttp, "DefaultResolver", lambda: dns)
+    port = free_port()
+    topic = feed_server.url("news.xml")
+    feed_server.set("news.xml", with_hub([GRAIN], f"http://hub.test:{hub.port}/hub", topic))
+    cfg = config_factory(
+        [topic], receiver.url, listen=f"127.0.0.1:{port}", extra=websub_config(port)
+    )
+    cfg = with_polling(cfg, allow_private_addresses="false")
+    async with pushed_service(Pushed(port, topic, cfg, lambda _: cfg), FixedClock(T0)) as (
+        service,
+        _out,
+    ):
+        [first] = await service.poll_all()
+        assert first.result == "ok", first
+        assert await service.websub.run_due() == 1
+        sub = await service.store.subscription(first.feed_id)
+        assert sub is not None and sub.state == "failed"
+        assert "hub.test resolves to 10.0.0.3 (private)" in (sub.last_error or "")
+    assert hub.requests == []
+    assert ("hub.test", hub.port) in dns.calls
