@@ -1,12 +1,25 @@
-"""structlog set-up: JSON lines when stdout is not a terminal, a console renderer when it is.
+"""structlog set-up: JSON lines when the output is not a terminal, a console renderer when it is.
 
 Events have fixed wording and stable keys (feed_url, feed_id, topic, alert_id, sink, error).
+
+Everything goes through one handler on the root logger of `logging`, formatted by
+structlog's `ProcessorFormatter`: the project's structlog events and the records of the
+libraries' stdlib loggers (APScheduler, aiohttp, asyncio, asyncpg, trafilatura) get the same
+processors (timestamp, level, logger name) and the same renderer, one line per event.
+Library records below warning are dropped (APScheduler alone writes two info lines a tick).
+
+Under systemd, when the output is the journal's stream (`JOURNAL_STREAM` names its
+device:inode, as systemd.exec(5) says), each line starts with the `<N>` priority prefix of
+sd-daemon(3) that `SyslogLevelPrefix=` (on by default) reads: `journalctl -p warning` then
+shows the warnings and errors.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -18,9 +31,73 @@ LEVELS = {
     "error": logging.ERROR,
 }
 
+# sd-daemon(3): the syslog priority of a line written to the journal's stream
+PRIORITIES = {
+    "critical": "<2>",
+    "error": "<3>",
+    "warning": "<4>",
+    "info": "<6>",
+    "debug": "<7>",
+}
+
+FOREIGN_FLOOR = logging.WARNING  # library records below this level are dropped
+
 
 _generation = 0  # counts configurations: a Logger binds anew after a change
 _level = logging.NOTSET  # the configured level (structlog's defaults drop nothing)
+
+
+def writes_to_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Is `stream` the journal's stream systemd connected (StandardOutput=journal)?
+
+    systemd sets JOURNAL_STREAM=DEVICE:INODE of that stream; a process whose output was
+    redirected (`monitor run | tee`, a file) has another one, and gets no prefixes."""
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
+
+
+class PriorityPrefix:
+    """Wraps the renderer: the rendered line starts with the event's `<N>` priority."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event: structlog.typing.EventDict) -> str:
+        prefix = PRIORITIES.get(str(event.get("level", "")), "<6>")
+        return prefix + str(self.renderer(logger, method, event))
+
+
+class _ForeignFloor(logging.Filter):
+    """Lets structlog's records through (their level was checked by structlog) and the
+    libraries' ones at `floor` or above."""
+
+    def __init__(self, floor: int) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return hasattr(record, "_logger") or record.levelno >= self.floor
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler `configure` puts on the root logger (and replaces on the next call)."""
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
 
 
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
@@ -34,26 +111,44 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    if writes_to_journal(out):
+        renderer = PriorityPrefix(renderer)
+    shared = _shared_processors()
+    handler = _Handler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    handler.addFilter(_ForeignFloor(max(_level, FOREIGN_FLOOR)))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(_level)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(_level),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
 
 
 def set_level(level: str) -> None:
     """Change the level of the loggers made from now on and of those already made (each
-    binds anew on its next event)."""
+    binds anew on its next event), and of the libraries' records."""
     global _generation, _level
     _generation += 1
     _level = LEVELS.get(level, logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(_level)
+    for handler in root.handlers:
+        if isinstance(handler, _Handler):
+            for f in handler.filters:
+                if isinstance(f, _ForeignFloor):
+                    f.floor = max(_level, FOREIGN_FLOOR)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(_level))
 
 

@@ -2,7 +2,10 @@
 
 Counters and histograms are observed as work happens; gauges that describe the store (feeds
 by state, alerts by state, queue depth, store size) are read from it at scrape time.
-Names are prefixed `monitor_` and carry their unit.
+Names are prefixed `monitor_` and carry their unit. The registry also serves what every
+prometheus-client exporter does: `process_*` (memory, CPU, open files), `python_gc_*` and
+`python_info`. The format follows the scraper's Accept header (the library's
+`choose_encoder`: the Prometheus text format by default, OpenMetrics when asked for).
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
     Info,
-    generate_latest,
+    PlatformCollector,
+    ProcessCollector,
 )
+from prometheus_client.exposition import choose_encoder
 
 from monitor import __version__
 from monitor.websub import STATES as WEBSUB_STATES
@@ -27,16 +33,36 @@ from monitor.websub import STATES as WEBSUB_STATES
 if TYPE_CHECKING:
     from monitor.pipeline import PollOutcome
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FEED_STATES = ("new", "ok", "erroring", "failing", "paused", "disabled", "inactive")
 ALERT_STATES = ("pending", "delivered", "dead")
 ENTRY_KINDS = ("new", "updated", "duplicate", "unchanged")
 WEBSUB_OUTCOMES = ("ok", "unreadable", "forged", "ignored", "failed")
 
 
+class BootTimeProcessCollector(ProcessCollector):
+    """prometheus-client's ProcessCollector, which reads the boot time from /proc/stat and
+    serves nothing without it. The unit's ProcSubset=pid hides /proc/stat (only the
+    process's own /proc/self stays): then the boot time is the wall clock less the time
+    since boot (CLOCK_BOOTTIME), as the kernel computes /proc/stat's btime."""
+
+    def _boot_time(self) -> float:
+        try:
+            btime = super()._boot_time()  # type: ignore[no-untyped-call]
+        except OSError:
+            btime = None
+        if btime:
+            return float(btime)
+        return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
+        # what every exporter serves: process_* (memory, CPU, open files, start time),
+        # python_gc_* and python_info
+        BootTimeProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         Info("monitor_build", "Version of the running monitor.", registry=r).info(
             {"version": __version__}
         )
@@ -159,8 +185,9 @@ class Metrics:
         self.loop_lag.set(lag)
         self._lag_max = max(self._lag_max, lag)
 
-    def render(self, snapshot: dict[str, Any]) -> bytes:
-        """The exposition text, with the scrape-time gauges set from `snapshot` (a dict with
+    def render(self, snapshot: dict[str, Any], accept: str = "") -> tuple[bytes, str]:
+        """The exposition (body and its Content-Type) in the format the `accept` header
+        asks for, with the scrape-time gauges set from `snapshot` (a dict with
         feeds_by_state, alerts_by_state, oldest_pending_age, stories, store_size,
         websub_by_state, and alerts_written: the alert rows detection wrote since start)."""
         written = snapshot.get("alerts_written", self._written)  # the detection stage's count
@@ -181,7 +208,8 @@ class Metrics:
             )
         self.loop_lag_max.set(self._lag_max)
         self._lag_max = 0.0
-        return generate_latest(self.registry)
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
 
 async def probe_loop_lag(metrics: Metrics, stop: asyncio.Event, every: float = 0.5) -> None:

@@ -277,6 +277,11 @@ class Service:
         return self.config.server.token
 
     async def metrics_text(self) -> bytes:
+        """The exposition in the Prometheus text format."""
+        return (await self.metrics_exposition())[0]
+
+    async def metrics_exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition and its Content-Type, in the format the Accept header asks for."""
         failing_after = self.config.polling.failing_after
         by_state: dict[str, int] = {}
         for f in await self.store.feed_report():
@@ -296,7 +301,8 @@ class Service:
                 "websub_by_state": websub.summary(
                     self.config.websub, await self.store.subscriptions()
                 )["subscriptions"],
-            }
+            },
+            accept,
         )
 
     async def one_line(self) -> str:

@@ -3,7 +3,7 @@
 GET /healthz  200 while the main loop runs and the scheduler ticks, else 503
 GET /readyz   200 when also the store answers, else 503
 GET /status   JSON: version, uptime, per feed its state, per topic its matches, alerts
-GET /metrics  Prometheus text exposition
+GET /metrics  Prometheus exposition (text format, or OpenMetrics when the Accept header asks)
 GET /          the dashboard; /api/… the JSON API (monitor/web)
 GET|POST /websub/<feed id>  a WebSub hub's verification of intent and content deliveries
 
@@ -22,7 +22,6 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from monitor import web as web_ui
-from monitor.metrics import CONTENT_TYPE
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 OPEN_PREFIX = "/websub/"  # hubs call it and cannot send a token: deliveries are signed
@@ -51,7 +50,7 @@ class StatusSource(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
-    async def metrics_text(self) -> bytes: ...
+    async def metrics_exposition(self, accept: str = "") -> tuple[bytes, str]: ...
 
     def token(self) -> str | None: ...
 
@@ -94,8 +93,12 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = await request.app[SOURCE].metrics_text()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+    """The exposition in the format the scraper's Accept header asks for (Prometheus
+    text, or OpenMetrics), with the library's Content-Type for it."""
+    body, content_type = await request.app[SOURCE].metrics_exposition(
+        request.headers.get("Accept", "")
+    )
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def websub_callback(request: web.Request) -> web.Response:

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import ProcessCollector
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 
+from monitor.metrics import BootTimeProcessCollector
 from tests.conftest import WEBHOOK_SECRET, DaemonProcess, FeedServer, Receiver, rss
 from tests.test_pipeline import GRAIN, GUARANTEE
 
@@ -131,3 +135,86 @@ async def test_request_size_and_paths_are_bounded(running: DaemonProcess) -> Non
         assert b"root:" not in answer
         assert answer.split(b" ", 2)[1] in (b"400", b"401", b"404"), answer[:200]
     assert await running.stop() == 0
+
+
+async def promtool_check(body: bytes) -> None:
+    """`promtool check metrics` accepts `body` (skips without promtool; fails under CI)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
+        pytest.skip("promtool is not installed")
+    proc = await asyncio.create_subprocess_exec(
+        promtool,
+        "check",
+        "metrics",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate(body)
+    assert proc.returncode == 0, output.decode()
+
+
+async def test_metrics_serve_the_process_and_python_collectors_in_the_format_asked_for(
+    running: DaemonProcess,
+) -> None:
+    """What every prometheus-client exporter serves (process memory, CPU and open files,
+    the garbage collector, the Python version), with the Content-Type the library gives the
+    format chosen from the Accept header."""
+    assert running.port
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"http://127.0.0.1:{running.port}/metrics"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers=headers) as r:  # aiohttp sends Accept: */*
+            assert r.status == 200
+            assert r.headers["Content-Type"] == CONTENT_TYPE_PLAIN_0_0_4
+            text_body = await r.read()
+        # Prometheus's own scrape header: OpenMetrics first
+        accept = (
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+            "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        )
+        async with s.get(url, headers={**headers, "Accept": accept}) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith(OPENMETRICS_CONTENT_TYPE)
+            open_body = await r.read()
+    text = text_body.decode()
+    samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+    for name in (
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "python_gc_objects_collected_total",
+        "python_gc_collections_total",
+        "python_info",
+        "monitor_polls_total",
+    ):
+        assert name in samples, name
+    rss = next(ln for ln in text.splitlines() if ln.startswith("process_resident_memory_bytes "))
+    assert float(rss.split()[1]) > 1e6  # a Python process with aiohttp loaded
+    await promtool_check(text_body)
+    assert open_body.endswith(b"# EOF\n")
+    assert b"process_resident_memory_bytes " in open_body and b"python_info{" in open_body
+    assert await running.stop() == 0
+
+
+def test_the_process_collector_serves_without_proc_stat(tmp_path: Path) -> None:
+    """Under the unit's ProcSubset=pid only /proc/self is visible: prometheus-client's
+    ProcessCollector, which needs /proc/stat's boot time, would serve nothing. Here a /proc
+    with only `self` in it (a link to the real one)."""
+    (tmp_path / "self").symlink_to("/proc/self")
+    assert list(ProcessCollector(proc=str(tmp_path), registry=None).collect()) == []
+    collector = BootTimeProcessCollector(proc=str(tmp_path), registry=None)
+    families = {s.name: s.value for m in collector.collect() for s in m.samples}
+    assert families["process_resident_memory_bytes"] > 1e6
+    assert families["process_cpu_seconds_total"] > 0
+    assert families["process_open_fds"] > 0
+    with open("/proc/stat") as stat:  # the boot time the library would have read
+        btime = next(float(ln.split()[1]) for ln in stat if ln.startswith("btime "))
+    real = {s.name: s.value for m in ProcessCollector(registry=None).collect() for s in m.samples}
+    assert abs(families["process_start_time_seconds"] - real["process_start_time_seconds"]) < 2
+    assert real["process_start_time_seconds"] > btime

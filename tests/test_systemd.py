@@ -7,6 +7,7 @@ import asyncio
 import io
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -15,7 +16,9 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from monitor import logs
@@ -211,3 +214,126 @@ def test_unit_file_security_rating_is_ok(tmp_path: Path) -> None:
     found = re.search(r"Overall exposure level for monitor\.service: ([\d.]+) (\w+)", res.stdout)
     assert found, res.stdout + res.stderr
     assert float(found.group(1)) <= 1.5 and found.group(2) == "OK", found.group(0)
+
+
+def _exec_reload(config: Path, mainpid: int) -> list[list[str]]:
+    """The unit's ExecReload= command lines, in order, as systemd would run them: the
+    unit's monitor (/opt/monitor/venv/bin/monitor) is this checkout's (`python -m monitor`),
+    its configuration `config`; `$MAINPID` and `${MAINPID}` words are the daemon's pid
+    (systemd expands them itself, without a shell)."""
+    commands = []
+    for line in UNIT.read_text().splitlines():
+        if not line.startswith("ExecReload="):
+            continue
+        value = line.removeprefix("ExecReload=")
+        # no "-" (failure ignored) or other prefix: a failing check must fail the reload
+        assert value.startswith("/"), value
+        words: list[str] = []
+        for word in shlex.split(value):
+            if word == "/opt/monitor/venv/bin/monitor":
+                words += [sys.executable, "-m", "monitor"]
+            elif word == "/etc/monitor/monitor.toml":
+                words.append(str(config))
+            elif word in ("$MAINPID", "${MAINPID}"):
+                words.append(str(mainpid))
+            else:
+                words.append(word)
+        commands.append(words)
+    return commands
+
+
+async def _systemctl_reload(commands: list[list[str]]) -> tuple[int, str]:
+    """Run the commands in order, stopping at the first that fails, as systemd does; its
+    exit status (0 when all succeeded) and what they wrote."""
+    output = ""
+    for argv in commands:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        output += out.decode(errors="replace")
+        if proc.returncode != 0:
+            return int(proc.returncode or 1), output
+    return 0, output
+
+
+async def _status(port: int) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{port}/status") as r,
+    ):
+        assert r.status == 200
+        report: dict[str, Any] = await r.json()
+        return report
+
+
+async def test_reload_checks_the_configuration_before_signalling_the_daemon(
+    feed_server: FeedServer,
+    receiver: Receiver,
+    config_factory: Callable[..., Path],
+    daemon_factory: Callable[..., DaemonProcess],
+) -> None:
+    """`systemctl reload monitor` fails on a configuration that does not validate, and the
+    daemon keeps running on the old one; a good one reloads. A SIGHUP that skips the check
+    is still rejected by the daemon, logged and shown in /status."""
+    url = feed_server.set("a.xml", rss([GUARANTEE]))
+    cfg = config_factory([url], receiver.url, query="Ukraine AND troops")
+    d = daemon_factory(cfg)
+    await d.start()
+    assert d.port and d.proc is not None
+    commands = _exec_reload(cfg, d.proc.pid)
+    assert [argv[-3:] for argv in commands] == [
+        ["monitor", "check-config", str(cfg)],
+        ["/bin/kill", "-HUP", str(d.proc.pid)],
+    ]
+    good = cfg.read_text()
+
+    cfg.write_text(good.replace("Ukraine AND troops", "Ukraine AND (troops"))
+    code, output = await _systemctl_reload(commands)
+    assert code != 0, output
+    assert "topics[0].query" in output  # the problem, for the journal
+    report = await _status(d.port)
+    assert report["topics"][0]["query"] == "Ukraine AND troops"
+    assert report["last_reload_error"] is None  # the daemon was never signalled
+    assert d.proc.returncode is None
+
+    # a SIGHUP sent otherwise (the last line alone): the daemon rejects it, logs and reports
+    code, output = await _systemctl_reload(commands[-1:])
+    assert code == 0, output
+    rejected = await d.wait_event("config.reload_rejected")
+    assert rejected["level"] == "error"
+    assert any("topics[0].query" in p for p in rejected["problems"])
+    report = await _status(d.port)
+    assert report["topics"][0]["query"] == "Ukraine AND troops"
+    assert "topics[0].query" in report["last_reload_error"]
+
+    cfg.write_text(good.replace("Ukraine AND troops", "Ukraine AND grain"))
+    code, output = await _systemctl_reload(commands)
+    assert code == 0, output
+    await d.wait_event("config.reloaded")
+    report = await _status(d.port)
+    assert report["topics"][0]["query"] == "Ukraine AND grain"
+    assert report["last_reload_error"] is None
+    assert await d.stop() == 0
+
+
+def test_check_config_marks_its_problems_as_errors_in_the_journal(tmp_path: Path) -> None:
+    """As ExecReload= runs it: stderr is the journal's stream, each problem is a <3> line."""
+    cfg = tmp_path / "monitor.toml"
+    cfg.write_text('[polling]\ninterval = "soon"\n')
+    with open(tmp_path / "journal", "w+", encoding="utf-8") as journal:
+        st = os.fstat(journal.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        res = subprocess.run(
+            [sys.executable, "-m", "monitor", "check-config", str(cfg)],
+            stdout=subprocess.DEVNULL,
+            stderr=journal,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        journal.seek(0)
+        lines = journal.read().splitlines()
+    assert res.returncode == 2
+    assert lines and all(line.startswith("<3>") for line in lines), lines
+    assert any("interval" in line for line in lines), lines
