@@ -121,8 +121,9 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     """GET the running daemon's /healthz: exit 0 when it answers 200, else 1 with the reason
-    on stderr (for Docker's HEALTHCHECK, systemd or a monitoring probe). Never 2: a bad
-    configuration or an unusable URL is also "unhealthy"."""
+    on stderr (for Docker's HEALTHCHECK, systemd or a monitoring probe). A configuration
+    that does not load or an unusable URL is "unhealthy" too: 1, not 2 (Docker reserves 2;
+    only a malformed command line exits 2, as for every command)."""
     from monitor.healthcheck import check, url_from_config
 
     url = args.url
@@ -138,6 +139,16 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     ok, message = asyncio.run(check(url, args.timeout))
     print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds between 0 and 300, e.g. 5")
+    return value
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
@@ -219,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=HEALTH_TIMEOUT,
         help=f"seconds to wait for the answer (default {HEALTH_TIMEOUT:g})",
     )

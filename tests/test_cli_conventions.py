@@ -150,3 +150,33 @@ async def test_healthcheck_says_why_it_fails(
     bad.write_text("[storage\n")
     code, _, err = await monitor("healthcheck", "--config", str(bad))
     assert code == 1 and "not valid TOML" in err and "unhealthy" in err
+
+
+def test_healthcheck_finds_the_daemon_from_the_listen_address(
+    config_factory: Callable[..., Path],
+) -> None:
+    from monitor.config import load
+    from monitor.healthcheck import healthz_url, url_from_config
+
+    for listen, url in [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/healthz"),
+        ("0.0.0.0:9100", "http://127.0.0.1:9100/healthz"),  # every address: ask loopback
+        ("[::]:9100", "http://[::1]:9100/healthz"),
+        ("[::1]:9100", "http://[::1]:9100/healthz"),
+        ("monitor.internal:80", "http://monitor.internal:80/healthz"),
+    ]:
+        cfg = load(config_factory([], "http://127.0.0.1:9/hook", listen=listen))
+        assert url_from_config(cfg) == (url, ""), listen
+    off = config_factory([], "http://127.0.0.1:9/hook", extra="")
+    off.write_text(off.read_text().replace("[server]\n", "[server]\nenabled = false\n"))
+    found, why = url_from_config(load(off))
+    assert found is None and "enabled = false" in why
+    assert healthz_url("127.0.0.1:8080") == "http://127.0.0.1:8080/healthz"
+    assert healthz_url("http://h:1/healthz") == "http://h:1/healthz"
+    assert healthz_url("https://h/monitor/") == "https://h/monitor/healthz"
+
+
+async def test_healthcheck_refuses_a_timeout_that_is_not_a_few_seconds() -> None:
+    for bad in ("0", "-1", "soon", "3600"):
+        code, _, err = await monitor("healthcheck", "--url", "127.0.0.1:9", "--timeout", bad)
+        assert code == 2 and "--timeout" in err and repr(bad) in err, err
