@@ -29,7 +29,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/monitor demo
 
-bench: $(STAMP)
+# The benchmarks poll a real nginx and time the PostgreSQL store: installed first, as for
+# the tests (system-deps), but only those two.
+bench: SYSTEM_TOOLS := nginx:nginx-light
+bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
 
 check-config: $(STAMP)

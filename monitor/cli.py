@@ -1,7 +1,11 @@
-"""Command line: `monitor run | check-config | poll-once | backtest | evaluate | demo | …`.
+"""Command line: `monitor run | check-config | poll-once | healthcheck | backtest | …`.
 
-Exit codes: 0 success, 1 runtime failure (store cannot be opened, …), 2 bad configuration
-or usage.
+Every command that reads a configuration takes `--config PATH`; without it, the path in the
+environment variable MONITOR_CONFIG; without that, config/monitor.toml. (`check-config`
+also takes the path as its argument.)
+
+Exit codes: 0 success, 1 runtime failure (store cannot be opened, daemon unhealthy, …),
+2 bad configuration or usage.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from monitor import __version__, logs
@@ -16,6 +21,14 @@ from monitor.cliutil import load_or_report
 from monitor.config import Config
 
 DEFAULT_CONFIG = "config/monitor.toml"
+CONFIG_ENV = "MONITOR_CONFIG"
+HEALTH_TIMEOUT = 5.0  # seconds for the whole healthcheck request
+
+
+def default_config() -> str:
+    """The configuration path of a command given no --config: $MONITOR_CONFIG, else
+    config/monitor.toml."""
+    return os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -29,7 +42,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.path)
+    if args.path and args.config and args.path != args.config:
+        print(
+            f"error: two configurations given ({args.path} and --config {args.config}): give one",
+            file=sys.stderr,
+        )
+        return 2
+    cfg = load_or_report(args.path or args.config or default_config())
     if cfg is None:
         return 2
     print(
@@ -100,6 +119,38 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
     return 0
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """GET the running daemon's /healthz: exit 0 when it answers 200, else 1 with the reason
+    on stderr (for Docker's HEALTHCHECK, systemd or a monitoring probe). A configuration
+    that does not load or an unusable URL is "unhealthy" too: 1, not 2 (Docker reserves 2;
+    only a malformed command line exits 2, as for every command)."""
+    from monitor.healthcheck import check, url_from_config
+
+    url = args.url
+    if url is None:
+        cfg = load_or_report(args.config)
+        if cfg is None:  # exit 1, not 2: Docker reserves 2 in a HEALTHCHECK
+            print(f"unhealthy: {args.config} does not load (above); or give --url", file=sys.stderr)
+            return 1
+        url, why = url_from_config(cfg)
+        if url is None:
+            print(f"unhealthy: {why}", file=sys.stderr)
+            return 1
+    ok, message = asyncio.run(check(url, args.timeout))
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds between 0 and 300, e.g. 5")
+    return value
+
+
 def cmd_vacuum(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config)
     if cfg is None:
@@ -164,8 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate a configuration file")
-    p.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    p.add_argument("path", nargs="?", default=None, help="the configuration (or --config)")
+    p.add_argument("--config", default=None)
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the running daemon's /healthz answers 200, else 1 (containers, systemd)",
+    )
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument(
+        "--url",
+        help="the daemon's base URL or /healthz URL (default: [server] listen of the config)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=HEALTH_TIMEOUT,
+        help=f"seconds to wait for the answer (default {HEALTH_TIMEOUT:g})",
+    )
+    p.set_defaults(func=cmd_healthcheck)
 
     p = sub.add_parser(
         "poll-once", help="poll every feed once, run the pipeline, print a summary and exit"
@@ -214,7 +283,22 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.backtest import register as register_backtest  # monitor backtest --topic
 
     register_backtest(sub, DEFAULT_CONFIG)
+    _config_defaults(sub, default_config())
     return parser
+
+
+def _config_defaults(sub: argparse._SubParsersAction[argparse.ArgumentParser], path: str) -> None:
+    """Every command's --config (those registered from other modules and nested ones, as
+    `alerts list`, too) defaults to `path` ($MONITOR_CONFIG, else config/monitor.toml)."""
+    source = f"${CONFIG_ENV}: {path}" if os.environ.get(CONFIG_ENV) else path
+    for command in sub.choices.values():
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _config_defaults(action, path)
+            elif "--config" in action.option_strings:
+                if action.default is not None:  # check-config: None, its argument comes first
+                    action.default = path
+                action.help = f"the configuration file (default {source}; {CONFIG_ENV} sets it)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,14 +16,18 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from monitor import logs
 from monitor.config import load
+
+if TYPE_CHECKING:
+    from monitor.service import Service
 
 DEMO_QUERY = (
     '(Ukraine OR Ukrainian OR Kyiv) AND ("security guarantee*" OR peacekeep* OR '
@@ -103,7 +107,46 @@ def render(alert: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def run_demo(folder: Path, out: Any) -> int:
+def write_config(folder: Path, files: dict[str, bytes], feeds_port: int, hook_port: int) -> Path:
+    """The demo's configuration in `folder`: the sample feeds served on `feeds_port`, the
+    webhook receiver on `hook_port`, a store in the same folder, the status server on a
+    free port."""
+    feeds_toml = "\n".join(
+        f'[[feeds]]\nurl = "http://127.0.0.1:{feeds_port}/{name}"\n'
+        f'name = "{name.removesuffix(".xml").replace("-", " ").title()}"\n'
+        for name in sorted(files)
+    )
+    (folder / "demo.toml").write_text(
+        textwrap.dedent(f"""\
+        [storage]
+        url = "sqlite:///demo.db"
+        [server]
+        listen = "127.0.0.1:0"
+        [polling]
+        tick = "200ms"
+        [log]
+        level = "warning"
+        [[topics]]
+        id = "ukraine-security-guarantees"
+        name = "Ukraine security guarantees"
+        query = '{DEMO_QUERY}'
+        sinks = ["demo"]
+        [[sinks]]
+        id = "demo"
+        type = "webhook"
+        url = "http://127.0.0.1:{hook_port}/hook"
+        """)
+        + feeds_toml,
+        encoding="utf-8",
+    )
+    return folder / "demo.toml"
+
+
+async def run_demo(
+    folder: Path, out: Any, before_stop: Callable[[Service], Awaitable[None]] | None = None
+) -> int:
+    """Run the demo in `folder`, printing to `out`; `before_stop` (docs/screenshot.py) gets
+    the running service once every feed is polled and every alert delivered."""
     from monitor.daemon import run
 
     files = sample_feeds()
@@ -111,35 +154,7 @@ async def run_demo(folder: Path, out: Any) -> int:
     feeds_runner, feeds_port = await _serve(feed_app(files))
     hook_runner, hook_port = await _serve(receiver_app(received))
     try:
-        feeds_toml = "\n".join(
-            f'[[feeds]]\nurl = "http://127.0.0.1:{feeds_port}/{name}"\n'
-            f'name = "{name.removesuffix(".xml").replace("-", " ").title()}"\n'
-            for name in sorted(files)
-        )
-        (folder / "demo.toml").write_text(
-            textwrap.dedent(f"""\
-            [storage]
-            url = "sqlite:///demo.db"
-            [server]
-            listen = "127.0.0.1:0"
-            [polling]
-            tick = "200ms"
-            [log]
-            level = "warning"
-            [[topics]]
-            id = "ukraine-security-guarantees"
-            name = "Ukraine security guarantees"
-            query = '{DEMO_QUERY}'
-            sinks = ["demo"]
-            [[sinks]]
-            id = "demo"
-            type = "webhook"
-            url = "http://127.0.0.1:{hook_port}/hook"
-            """)
-            + feeds_toml,
-            encoding="utf-8",
-        )
-        cfg = load(folder / "demo.toml")
+        cfg = load(write_config(folder, files, feeds_port, hook_port))
         print(
             f"Serving {len(files)} sample feeds on http://127.0.0.1:{feeds_port}/, "
             f"webhooks to http://127.0.0.1:{hook_port}/hook\n",
@@ -166,6 +181,8 @@ async def run_demo(folder: Path, out: Any) -> int:
             if polled and report["alerts"]["pending"] == 0 and not service.in_flight:
                 break
         report = await holder["service"].status() if "service" in holder else None
+        if before_stop is not None and "service" in holder and not daemon.done():
+            await before_stop(holder["service"])
         stop.set()
         await daemon
         for alert in received:

@@ -78,6 +78,28 @@ def test_the_shipped_configuration_is_valid() -> None:
     assert topic.profile is not None and topic.match == "either"
 
 
+def test_the_shipped_configuration_loads_from_any_folder(tmp_path: Path) -> None:
+    """As an operator installs it: the file copied alone to another folder (/etc/monitor/);
+    its topic's seeds are the package's own ("builtin:"), not a path into a checkout."""
+    folder = tmp_path / "etc" / "monitor"
+    folder.mkdir(parents=True)
+    copy = folder / "monitor.toml"
+    copy.write_text((ROOT / "config" / "monitor.toml").read_text(encoding="utf-8"))
+    cfg = load(copy)
+    shipped = load(ROOT / "config" / "monitor.toml")
+    assert cfg.topics[0].seeds == shipped.topics[0].seeds
+    assert {p.name for p in cfg.topics[0].seeds} == {"000_f945fe1ac5d4f3e4.txt", "brief.txt"}
+    assert all(p.is_file() and "monitor" in p.parts for p in cfg.topics[0].seeds)
+    assert cfg.topics[0].profile is not None
+
+
+def test_an_unknown_builtin_seed_set_names_the_known_ones(tmp_path: Path) -> None:
+    text = GOOD.replace('sinks = ["ops"]', 'sinks = ["ops"]\nseeds = ["builtin:grain-deal/*.txt"]')
+    [found] = [p for p in problems(tmp_path, text) if "topics[0].seeds" in p]
+    assert "'builtin:grain-deal/*.txt' matches no file among the seeds shipped" in found
+    assert "known: ukraine-security-guarantees" in found
+
+
 @pytest.mark.parametrize(
     ("change", "key", "words"),
     [

@@ -31,7 +31,7 @@ from monitor.topics import match_topics
 from tests.profile_samples import NEAR_MISS, OFF_TOPIC, ON_TOPIC
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SEEDS = ROOT / "seeds" / "ukraine-security-guarantees"
+SHIPPED_SEEDS = ROOT / "monitor" / "seeds" / "ukraine-security-guarantees"
 QUERY = (
     '(Ukraine OR Ukrainian OR Kyiv) AND ("security guarantee*" OR peacekeep* OR '
     '"coalition of the willing" OR "no-fly zone" OR "air defence" OR "air defense" OR troops)'

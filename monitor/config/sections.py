@@ -195,11 +195,26 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
     return out
 
 
+# Seed documents shipped inside the package (monitor/seeds/TOPIC/…), named in a
+# configuration as "builtin:TOPIC/*.txt": found wherever the package is installed, so a
+# configuration copied to /etc/monitor/ needs no path to a checkout.
+BUILTIN = "builtin:"
+BUILTIN_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def builtin_seed_sets() -> list[str]:
+    """The names of the seed folders shipped with the package."""
+    if not BUILTIN_SEEDS.is_dir():
+        return []
+    return sorted(p.name for p in BUILTIN_SEEDS.iterdir() if p.is_dir())
+
+
 def _seeds(
     r: Reader, item: Mapping[str, Any], key: str, mode: str
 ) -> tuple[list[Path], Profile | None]:
-    """The seed files of a topic (globs relative to the configuration's folder) and the
-    profile compiled from them; a match mode that needs a profile needs seeds."""
+    """The seed files of a topic (globs relative to the configuration's folder, or
+    "builtin:" ones among the package's seeds) and the profile compiled from them; a match
+    mode that needs a profile needs seeds."""
     if not item.get("seeds"):
         if mode != "query":
             r.problem(
@@ -212,9 +227,20 @@ def _seeds(
         return [], None
     seeds: list[Path] = []
     for pattern in r.get(item, key, "seeds", as_str_list, default=[]):
-        full = pattern if os.path.isabs(pattern) else str(r.base / pattern)
+        if pattern.startswith(BUILTIN):
+            rest = pattern.removeprefix(BUILTIN).lstrip("/")
+            full = str(BUILTIN_SEEDS / rest)
+        else:
+            full = pattern if os.path.isabs(pattern) else str(r.base / pattern)
         found = sorted(Path(p) for p in glob.glob(full) if os.path.isfile(p))
-        if not found:
+        if not found and pattern.startswith(BUILTIN):
+            known = ", ".join(builtin_seed_sets()) or "none"
+            r.problem(
+                f"{key}.seeds",
+                f"{pattern!r} matches no file among the seeds shipped with monitor "
+                f"(known: {known}; e.g. 'builtin:{known.split(', ')[0]}/*.txt')",
+            )
+        elif not found:
             r.problem(f"{key}.seeds", f"{pattern!r} matches no file")
         seeds.extend(p for p in found if p not in seeds)  # a file matched twice counts once
     if not seeds:
