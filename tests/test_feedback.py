@@ -473,6 +473,7 @@ async def test_the_api_takes_lists_and_takes_back_feedback(
         {"story_id": 1, "alert_id": alert["id"], "verdict": "relevant"},
         {"story_id": "1", "verdict": "relevant"},
         {"story_id": True, "verdict": "relevant"},
+        {"story_id": 1, "alert_id": None, "verdict": "relevant"},
         {"story_id": 1, "verdict": "relevant", "why": "x"},
         [1],
     ):
@@ -499,3 +500,70 @@ async def test_the_api_refuses_feedback_without_a_token(web_factory: Callable[..
     assert "token" in body["error"]
     await call(server, "DELETE", f"{path}/1", 403)
     assert await call(server, "GET", path, 200) == {"items": []}
+
+
+async def test_the_dashboard_marks_stories_and_alerts_with_forms(
+    web_factory: Callable[..., Any],
+) -> None:
+    server: WebServer = await web_factory(token=API_TOKEN)
+
+    async def page() -> str:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(server.url(f"/?topic={TOPIC}"), headers=server.headers) as r,
+        ):
+            assert r.status == 200
+            return await r.text()
+
+    async def form(path: str, data: dict[str, str], status: int = 303, **headers: str) -> str:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                server.url(path), data=data, headers={**server.headers, **headers},
+                allow_redirects=False,
+            ) as r,
+        ):  # fmt: skip
+            assert r.status == status, await r.text()
+            return r.headers.get("Location", "") if status == 303 else await r.text()
+
+    html = await page()
+    action = f'action="/topics/{TOPIC}/feedback"'
+    stories = await server.service.store.feedback(TOPIC)
+    assert stories == [] and action in html and "Feedback:" not in html
+    [alert, *_] = (await call(server, "GET", "/api/alerts", 200))["items"]
+    assert f'name="alert_id" value="{alert["id"]}"' in html  # on the alert rows too
+    where = await form(
+        f"/topics/{TOPIC}/feedback", {"alert_id": alert["id"], "verdict": "not_relevant"}
+    )
+    assert where == f"/?topic={TOPIC}#topics"
+    [given] = await server.service.store.feedback(TOPIC)
+    assert given.story_id == alert["story_id"] and given.verdict == "not_relevant"
+    html = await page()
+    assert "Feedback: 1 verdicts" in html and "marked not relevant" in html
+    # refused: a bad verdict, an unknown story, a cross-site post
+    bad = await form(f"/topics/{TOPIC}/feedback", {"story_id": "1", "verdict": "x"}, 400)
+    assert "verdict must be one of" in bad
+    await form(f"/topics/{TOPIC}/feedback", {"story_id": "999", "verdict": "relevant"}, 404)
+    await form("/topics/nope/feedback", {"story_id": "1", "verdict": "relevant"}, 404)
+    await form(
+        f"/topics/{TOPIC}/feedback", {"story_id": "1", "verdict": "relevant"}, 403,
+        **{"Sec-Fetch-Site": "cross-site"},
+    )  # fmt: skip
+    assert f"/topics/{TOPIC}/feedback/{given.id}/delete" in html
+    await form(f"/topics/{TOPIC}/feedback/{given.id}/delete", {})
+    assert await server.service.store.feedback(TOPIC) == []
+    await form(f"/topics/{TOPIC}/feedback/{given.id}/delete", {}, 404)
+
+
+async def test_the_dashboard_offers_no_feedback_buttons_when_read_only(
+    web_factory: Callable[..., Any],
+) -> None:
+    server: WebServer = await web_factory()
+    async with aiohttp.ClientSession() as s, s.get(server.url("/")) as r:
+        html = await r.text()
+    assert "/feedback" not in html
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(server.url(f"/topics/{TOPIC}/feedback"), data={"story_id": "1"}) as r,
+    ):
+        assert r.status == 403

@@ -271,12 +271,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _feedback_target(body: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(story_id, alert_id) of a feedback request; each, when given, must be one."""
     story_id, alert_id = body.get("story_id"), body.get("alert_id")
-    if story_id is not None and (
+    if "story_id" in body and (
         isinstance(story_id, bool) or not isinstance(story_id, int) or not 1 <= story_id < 2**63
     ):
         raise FeedbackError(f"story_id must be a story's id (a positive integer), not {story_id!r}")
-    if alert_id is not None and (not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200):
+    if "alert_id" in body and (not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200):
         raise FeedbackError(f"alert_id must be an alert's id (msg_…), not {alert_id!r}")
     return story_id, alert_id
 

@@ -257,6 +257,7 @@ SCHEMAS: dict[str, Any] = {
             "verdict": {"type": "string", "enum": list(VERDICTS)},
         },
         "additionalProperties": False,
+        "oneOf": [{"required": ["story_id"]}, {"required": ["alert_id"]}],
         "description": "The story to judge, by its id or by an alert of the topic about it "
         "(one of story_id and alert_id).",
     },
