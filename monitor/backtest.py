@@ -24,6 +24,7 @@ from monitor.cliutil import load_or_report
 from monitor.clock import iso
 from monitor.config import Config, TopicSet
 from monitor.detection import Detection
+from monitor.feedback import Decision, Feedback
 from monitor.models import (
     AlertDraft,
     DevelopmentRow,
@@ -35,6 +36,11 @@ from monitor.models import (
 )
 
 PAGE = 500
+WHY = {  # a change by feedback or negative seeds, as the report says it
+    "not_relevant": "like a story marked not relevant",
+    "relevant": "like a story marked relevant",
+    "exclude_seeds": "closer to exclude_seeds",
+}
 
 
 class ReplayClock:
@@ -68,6 +74,14 @@ class ReplayStore:
     members: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     sources: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     alerts: list[tuple[PendingStory, AlertDraft]] = field(default_factory=list)
+    feedback_rows: Sequence[Feedback] = ()  # the topic's feedback, as the real store has it
+    changed: list[tuple[PendingStory, Decision]] = field(default_factory=list)  # by feedback
+
+    async def feedback_version(self) -> tuple[int, int]:
+        return len(self.feedback_rows), max((f.id for f in self.feedback_rows), default=0)
+
+    async def feedback(self, topic_id: str | None = None) -> list[Feedback]:
+        return [f for f in self.feedback_rows if topic_id in (None, f.topic_id)]
 
     @asynccontextmanager
     async def detection(self) -> AsyncIterator[ReplayStore]:
@@ -170,9 +184,11 @@ async def replay(
     load: Callable[[int, int], Awaitable[list[PendingStory]]],
     log: Any,
     progress: Callable[[int], None] | None = None,
+    feedback: Sequence[Feedback] = (),
 ) -> ReplayStore:
     """Run the stories `load` pages out (oldest first) through the detection stage with only
-    the topic `topic_id`, one story per step."""
+    the topic `topic_id`, one story per step; the topic's `feedback` and negative seeds
+    apply (the stories whose match they changed are in `changed`)."""
     topic = config.topics.by_id[topic_id]
     cfg = replace(
         config,
@@ -180,8 +196,9 @@ async def replay(
         detection=replace(config.detection, batch=1),
     )
     clock = ReplayClock()
-    store = ReplayStore(load, clock, progress)
+    store = ReplayStore(load, clock, progress, feedback_rows=feedback)
     detection = Detection(store, clock, log)  # type: ignore[arg-type]
+    detection.on_feedback = lambda story, ds: store.changed.extend((story, d) for d in ds)
     await detection.process(cfg)  # until no story is left
     if detection.last_error:
         raise RuntimeError(detection.last_error)
@@ -200,6 +217,15 @@ def report(store: ReplayStore, out: Any = sys.stdout) -> dict[str, int]:
         )
         for sentence in new[1:4] if draft.event == "development.update" else ():
             print(f"      + {sentence}", file=out)
+    if store.changed:
+        print("\nmatches changed by feedback or negative seeds:", file=out)
+    for story, c in store.changed:
+        ref = f" (feedback {c.feedback_id})" if c.feedback_id is not None else ""
+        print(
+            f"  {iso(story.first_seen_at)}  {c.action:<7}  {WHY[c.reason]}{ref}, "
+            f"{c.similarity:.2f} vs {c.against:.2f}  {story.title}",
+            file=out,
+        )
     devs = sorted(store.developments.values(), key=lambda d: d.first_seen_at)
     print(f"\ndevelopments ({len(devs)}):", file=out)
     for d in devs:
@@ -214,6 +240,8 @@ def report(store: ReplayStore, out: Any = sys.stdout) -> dict[str, int]:
         "matched": matched,
         "developments": len(devs),
         "alerts": len(store.alerts),
+        "dropped": sum(1 for _, d in store.changed if d.action == "dropped"),
+        "added": sum(1 for _, d in store.changed if d.action == "added"),
     }
 
 
@@ -265,13 +293,16 @@ async def _backtest(cfg: Config, topic_id: str, since: float, show: bool | None)
             lambda after, limit: store.replay_page(since, after, limit),
             logs.get("monitor"),
             progress,
+            await store.feedback(topic_id),
         )
         if tty:
             print(file=sys.stderr)
         summary = report(result)
         print(
             f"\n{summary['stories']:,} stories replayed, {summary['matched']:,} matched, "
-            f"{summary['developments']:,} developments, {summary['alerts']:,} alerts"
+            f"{summary['developments']:,} developments, {summary['alerts']:,} alerts; "
+            f"feedback and negative seeds dropped {summary['dropped']:,} matches, "
+            f"added {summary['added']:,}"
         )
         return 0
     finally:

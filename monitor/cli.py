@@ -62,6 +62,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 f"  topic {t.id}: match {t.match}, threshold {t.profile_threshold:g}; profile of "
                 f"{t.profile.seeds} seeds, {len(t.profile.weights)} terms, led by: {top}"
             )
+        if t.exclude_profile is not None:
+            top = ", ".join(term for term, _ in t.exclude_profile.top(8))
+            print(
+                f"  topic {t.id}: excludes stories closer to {t.exclude_profile.seeds} "
+                f"exclude_seeds ({len(t.exclude_profile.weights)} terms, led by: {top}) than "
+                f"to its seeds, at {t.profile_threshold:g} or more"
+            )
     return 0
 
 
@@ -283,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.backtest import register as register_backtest  # monitor backtest --topic
 
     register_backtest(sub, DEFAULT_CONFIG)
+
+    from monitor.feedback_cli import register as register_feedback  # monitor topic feedback
+
+    register_feedback(sub, DEFAULT_CONFIG)
     _config_defaults(sub, default_config())
     return parser
 

@@ -8,7 +8,9 @@ see :meth:`Detection.await_first_polls`) and, one batch per transaction:
 1. new story: canonical URL (:mod:`monitor.canonical`); a story detected before it with the
    same one is its original, else a near-duplicate by text (:mod:`monitor.dedup`: MinHash LSH bands
    looked up in the store's band index, verified against the candidates' texts);
-2. topic matches (query and seed profile, :mod:`monitor.topics`);
+2. topic matches (query and seed profile, :mod:`monitor.topics`), then the topics' relevance
+   feedback and negative seeds (:mod:`monitor.feedback`: the feedback is read from the store
+   at start and again whenever the store's feedback changes, checked once a pass);
 3. per matching topic, its development (:mod:`monitor.developments`: a duplicate joins its
    original's; otherwise the most probable link, or a new development), and what is new;
 4. alert rows (`development.new`; `development.update` for a story or a revision that adds
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +43,8 @@ from monitor.dedup import Fingerprint, StoryText, check, fingerprint
 from monitor.detect_boilerplate import SiteTemplates
 from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
+from monitor.feedback import EMPTY, Decision, FeedbackSet
+from monitor.feedback import apply as apply_feedback
 from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
@@ -67,6 +71,9 @@ class DetectionOutcome:
     developments: int = 0
     alerts: int = 0
     alerts_by_feed: dict[int, int] = field(default_factory=dict)  # feed id -> its stories' alerts
+    # topic matches feedback and negative seeds changed, by reason (monitor/feedback.py):
+    # not_relevant, exclude_seeds (dropped), relevant (added)
+    feedback: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: DetectionOutcome) -> None:
         self.stories += other.stories
@@ -75,6 +82,8 @@ class DetectionOutcome:
         self.alerts += other.alerts
         for feed_id, n in other.alerts_by_feed.items():
             self.alerts_by_feed[feed_id] = self.alerts_by_feed.get(feed_id, 0) + n
+        for reason, n in other.feedback.items():
+            self.feedback[reason] = self.feedback.get(reason, 0) + n
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +191,10 @@ class Detection:
         self._unpolled: set[int] = set()  # feeds whose first poll detection waits for
         self._hold_until = 0.0  # clock time: when it stops waiting for them
         self._round_over = False  # the wait just ended: the next pass reads the queue by time
+        self.feedback: FeedbackSet = EMPTY  # the topics' relevance feedback, as last read
+        self._feedback_version: tuple[int, int] | None = None  # the store's, when read
+        # told of every story whose matches feedback or negative seeds changed (backtest)
+        self.on_feedback: Callable[[PendingStory, list[Decision]], None] | None = None
 
     @property
     def config(self) -> Config:
@@ -286,6 +299,7 @@ class Detection:
         self._config = config
         if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
             await self._reload()
+        await self._read_feedback()
         batch = config.detection.batch
         by_time, self._round_over = self._round_over, False  # the first polls' backlogs
         skipped = 0
@@ -333,6 +347,39 @@ class Detection:
                     )  # fmt: skip
             if len(log) < 1000:
                 return
+
+    async def _read_feedback(self) -> None:
+        """Read the topics' feedback again when the store's has changed (a verdict given or
+        taken back through the API or the CLI, by any process): one small query a pass. A
+        failure keeps the feedback read last (and is logged)."""
+        try:
+            version = await self.store.feedback_version()
+            if version == self._feedback_version:
+                return
+            rows = await self.store.feedback()
+        except Exception as exc:
+            self.log.error("detection.feedback_unread", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.feedback = FeedbackSet.build(rows)
+        self._feedback_version = version
+        self.log.info(
+            "detection.feedback_read", verdicts=len(rows), topics=len(self.feedback.by_topic)
+        )
+
+    def _apply_feedback(
+        self, story: PendingStory, matches: list[TopicMatch], out: DetectionOutcome
+    ) -> list[TopicMatch]:
+        """The matches once feedback and negative seeds are applied (monitor/feedback.py);
+        each change is logged (debug) and counted."""
+        kept, decisions = apply_feedback(
+            self.config.topics, self.feedback, story.title, story.text, matches
+        )
+        for d in decisions:
+            out.feedback[d.reason] = out.feedback.get(d.reason, 0) + 1
+            self.log.debug("detection.feedback_applied", story_id=story.id, **d.as_dict())
+        if decisions and self.on_feedback is not None:
+            self.on_feedback(story, decisions)
+        return kept
 
     async def _reload(self) -> None:
         try:
@@ -396,6 +443,7 @@ class Detection:
         matches = match_topics(
             cfg.topics, entry, source_label(story.feed_name, story.feed_url, story.link)
         )
+        matches = self._apply_feedback(story, matches, out)
         by_id = cfg.topics.by_id
         if story.detected_rev is None:  # a new story
             dup, by, template, bands = await self._duplicate(tx, prepared, now)

@@ -37,7 +37,9 @@ ORDER = (
 COUNTERS = ("story_hours", "poll_hours", "topic_stats")
 SKIP = frozenset({"write_probe", "monitor_schema", *SQLITE_ONLY_TABLES})
 # PostgreSQL identity columns (table, column): their sequences go past the copied values
-IDENTITIES = (("feeds", "id"), ("stories", "id"), ("development_stories", "seq"))
+IDENTITIES = (
+    ("feeds", "id"), ("stories", "id"), ("development_stories", "seq"), ("topic_feedback", "id"),
+)  # fmt: skip
 
 
 def storage_of(url: str, base: Path | None = None) -> StorageConfig:

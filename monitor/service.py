@@ -267,6 +267,9 @@ class Service:
                     "duplicates": det.totals.duplicates,
                     "developments": det.totals.developments,
                     "alerts": det.totals.alerts,
+                    # matches feedback and exclude_seeds changed: not_relevant,
+                    # exclude_seeds (dropped), relevant (added)
+                    "feedback": dict(det.totals.feedback),
                 },
             },
             "alerts": alerts,

@@ -19,6 +19,7 @@ import pytest
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, StorageConfig
+from monitor.feedback import FeedbackSet
 from monitor.models import (
     AlertDraft,
     DevelopmentRow,
@@ -1122,3 +1123,36 @@ async def test_instances_on_one_postgresql_share_their_developments(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_the_store_keeps_feedback_past_its_story_and_counts_changes(
+    store: Store,
+) -> None:
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("old")], [], 0, T0)
+    await store.ingest(feed.id, ok(T0 + 100), [story("new")], [], 0, T0 + 5000)
+    old, new = sorted(r["story_id"] for r in await store.alert_log(limit=10))
+    assert await store.feedback_version() == (0, 0)
+    first = await store.add_feedback("t1", old, "not_relevant", T0 + 10)
+    assert first is not None and (first.title, first.text) == ("Kyiv troops", "text")
+    assert await store.add_feedback("t1", 999_999, "relevant", T0) is None
+    second = await store.add_feedback("t2", new, "relevant", T0 + 20, alert_id="msg_x")
+    assert second is not None and second.alert_id == "msg_x"
+    assert await store.feedback_version() == (2, second.id)
+    again = await store.add_feedback("t1", old, "relevant", T0 + 30)  # replaces the first
+    assert again is not None and again.id > second.id
+    assert [(f.topic_id, f.verdict) for f in await store.feedback()] == [
+        ("t2", "relevant"),
+        ("t1", "relevant"),
+    ]
+    assert [f.id for f in await store.feedback("t1")] == [again.id]
+    assert await store.delete_feedback("t2", again.id) is None  # another topic's
+    assert await store.delete_feedback("t2", second.id) == second
+    assert await store.feedback_version() == (1, again.id)
+    # the story pruned: the verdict stays, with its text, and still applies
+    retention = RetentionConfig(stories=1000.0, revisions=1000.0, attempts=1000.0, batch=10)
+    assert (await store.prune(T0 + 5100, retention))["stories"] == 1
+    [kept] = await store.feedback("t1")
+    assert kept.story_id is None and (kept.title, kept.text) == ("Kyiv troops", "text")
+    assert len(FeedbackSet.build([kept])) == 1

@@ -193,6 +193,9 @@ class TopicConfig:
     alert_on: str = "developments"  # developments: new developments (and updates); stories: each
     updates: bool = True  # development.update alerts for stories that add substantial news
     update_gap: float = 3600.0  # at most one development.update per development in this time
+    # negative seeds: documents of what the topic is not about (monitor/feedback.py)
+    exclude_seeds: tuple[Path, ...] = ()
+    exclude_profile: Profile | None = None  # compiled from exclude_seeds at load
 
 
 class TopicSet(tuple[TopicConfig, ...]):

@@ -134,7 +134,7 @@ def read_included_feeds(
 
 _TOPIC_KEYS = (
     "id", "name", "query", "seeds", "match", "profile_threshold", "sinks", "rate_limit",
-    "digest", "alert_on", "updates", "update_gap",
+    "digest", "alert_on", "updates", "update_gap", "exclude_seeds",
 )  # fmt: skip
 # developments: one alert per new development (and development.update for substantial news);
 # stories: one story.matched alert per matching story that is not a duplicate (keyword alerts)
@@ -169,6 +169,7 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 known = ", ".join(sorted(sink_ids)) or "none are configured"
                 r.problem(f"{key}.sinks", f"no sink with id {s!r} (known: {known})")
         seeds, profile = _seeds(r, item, key, mode)
+        exclude_seeds, exclude_profile = _exclude_seeds(r, item, key)
         if tid is None or (query is None and mode != "profile"):
             continue
         if tid in seen:
@@ -190,6 +191,8 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 alert_on=alert_on,
                 updates=updates,
                 update_gap=update_gap,
+                exclude_seeds=tuple(exclude_seeds),
+                exclude_profile=exclude_profile,
             )
         )
     return out
@@ -222,11 +225,27 @@ def _seeds(
                 f'"{mode}" compares stories with a profile built from seed documents: '
                 'add seeds = ["seeds/TOPIC/*.txt"] or use match = "query"',
             )
-        if "profile_threshold" in item:
-            r.problem(f"{key}.profile_threshold", "applies to a topic with seeds only")
+        if "profile_threshold" in item and not item.get("exclude_seeds"):
+            r.problem(
+                f"{key}.profile_threshold", "applies to a topic with seeds (or exclude_seeds) only"
+            )
         return [], None
-    seeds: list[Path] = []
-    for pattern in r.get(item, key, "seeds", as_str_list, default=[]):
+    seeds = _seed_files(r, item, key, "seeds")
+    if not seeds:
+        return [], None
+    try:
+        return seeds, load_profile(seeds)
+    except SeedError as exc:
+        r.problem(f"{key}.seeds", str(exc))
+        return seeds, None
+
+
+def _seed_files(r: Reader, item: Mapping[str, Any], key: str, name: str) -> list[Path]:
+    """The files of a topic's `name` globs (relative to the configuration's folder, or
+    `builtin:` for the seeds shipped with monitor), each once; a glob matching no file is a
+    problem naming the key."""
+    files: list[Path] = []
+    for pattern in r.get(item, key, name, as_str_list, default=[]):
         if pattern.startswith(BUILTIN):
             rest = pattern.removeprefix(BUILTIN).lstrip("/")
             full = str(BUILTIN_SEEDS / rest)
@@ -236,20 +255,33 @@ def _seeds(
         if not found and pattern.startswith(BUILTIN):
             known = ", ".join(builtin_seed_sets()) or "none"
             r.problem(
-                f"{key}.seeds",
+                f"{key}.{name}",
                 f"{pattern!r} matches no file among the seeds shipped with monitor "
                 f"(known: {known}; e.g. 'builtin:{known.split(', ')[0]}/*.txt')",
             )
         elif not found:
-            r.problem(f"{key}.seeds", f"{pattern!r} matches no file")
-        seeds.extend(p for p in found if p not in seeds)  # a file matched twice counts once
-    if not seeds:
+            r.problem(f"{key}.{name}", f"{pattern!r} matches no file")
+        files.extend(p for p in found if p not in files)  # a file matched twice counts once
+    return files
+
+
+def _exclude_seeds(
+    r: Reader, item: Mapping[str, Any], key: str
+) -> tuple[list[Path], Profile | None]:
+    """A topic's negative seeds (`exclude_seeds`: documents of what it is not about) and
+    their profile, built as the seeds' is (monitor/feedback.py applies it)."""
+    if "exclude_seeds" not in item:
+        return [], None
+    files = _seed_files(r, item, key, "exclude_seeds")
+    if not files:
+        if item.get("exclude_seeds") == []:
+            r.problem(f"{key}.exclude_seeds", "is empty: name seed files or leave it out")
         return [], None
     try:
-        return seeds, load_profile(seeds)
+        return files, load_profile(files)
     except SeedError as exc:
-        r.problem(f"{key}.seeds", str(exc))
-        return seeds, None
+        r.problem(f"{key}.exclude_seeds", str(exc))
+        return files, None
 
 
 # Keys every sink takes, and those of one type only.

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
+from monitor.feedback import Feedback
 from monitor.models import (
     STORY_EVENTS,
     AlertDraft,
@@ -312,6 +313,28 @@ class Store(Protocol):
         None where the store does not record feed leases: SQLite, one process)."""
         ...
 
+    # -- relevance feedback (monitor/feedback.py) -------------------------------------------
+
+    async def add_feedback(
+        self, topic_id: str, story_id: int, verdict: str, now: float, alert_id: str | None = None
+    ) -> Feedback | None:
+        """Record a verdict on a stored story for a topic (replacing an earlier verdict on
+        the same story), with the story's title and text. None when there is no such story."""
+        ...
+
+    async def feedback(self, topic_id: str | None = None) -> list[Feedback]:
+        """The feedback of one topic (None: of every topic), oldest first."""
+        ...
+
+    async def delete_feedback(self, topic_id: str, feedback_id: int) -> Feedback | None:
+        """Take a verdict back; the deleted row, or None when the topic has no such one."""
+        ...
+
+    async def feedback_version(self) -> tuple[int, int]:
+        """(rows, highest id) of the feedback: changes with every verdict added or taken
+        back (ids are never reused), so a reader knows when to read it again."""
+        ...
+
     # -- WebSub subscriptions (monitor/subscriber.py) ----------------------------------------
 
     async def feed_row(self, feed_id: int) -> FeedRow | None:
@@ -468,6 +491,23 @@ def pending_alert(r: Any) -> PendingAlert:
         created_at=r["created_at"],
         attempts=r["attempts"],
     )
+
+
+# -- relevance feedback, the same for every store ------------------------------------------
+
+FEEDBACK_COLUMNS = "id, topic_id, story_id, verdict, title, text, created_at, alert_id"
+# a story's title and text as detection reads them (the article's text, else the summary)
+FEEDBACK_STORY = (
+    "SELECT title, COALESCE(NULLIF(full_text, ''), summary) AS text FROM stories WHERE id = {id}"
+)
+
+
+def feedback_of(r: Any) -> Feedback:
+    """A row of FEEDBACK_COLUMNS."""
+    return Feedback(
+        id=r["id"], topic_id=r["topic_id"], story_id=r["story_id"], verdict=r["verdict"],
+        title=r["title"], text=r["text"], created_at=r["created_at"], alert_id=r["alert_id"],
+    )  # fmt: skip
 
 
 # -- detection rows, the same for every store ----------------------------------------------

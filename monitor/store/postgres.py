@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from monitor.config import FeedConfig, RetentionConfig, redact_url
+from monitor.feedback import Feedback
 from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
@@ -41,6 +42,8 @@ from monitor.models import (
 from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
+    FEEDBACK_COLUMNS,
+    FEEDBACK_STORY,
     HEALTH_SELECT,
     REPLAY_TEMPLATE,
     STORY_EVENTS_SQL,
@@ -51,6 +54,7 @@ from monitor.store.base import (
     development_row,
     development_story_row,
     digest_data,
+    feedback_of,
     health_step,
     new_alert_id,
     new_instance_id,
@@ -940,6 +944,53 @@ class PostgresStore:
         if ids is None:
             return sorted(found)
         return [i for i in dict.fromkeys(ids) if i in found]
+
+    # -- relevance feedback ------------------------------------------------------------------
+
+    async def add_feedback(
+        self, topic_id: str, story_id: int, verdict: str, now: float, alert_id: str | None = None
+    ) -> Feedback | None:
+        """As SQLiteStore.add_feedback."""
+        async with self.transaction() as con:
+            story = await con.fetchrow(FEEDBACK_STORY.format(id="$1"), story_id)
+            if story is None:
+                return None
+            await con.execute(
+                "DELETE FROM topic_feedback WHERE topic_id = $1 AND story_id = $2",
+                topic_id,
+                story_id,
+            )
+            row = await con.fetchrow(
+                "INSERT INTO topic_feedback (topic_id, story_id, alert_id, verdict, title, text, "
+                f"created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {FEEDBACK_COLUMNS}",
+                topic_id, story_id, alert_id, verdict, story["title"], story["text"], now,
+            )  # fmt: skip
+        return feedback_of(row)
+
+    async def feedback(self, topic_id: str | None = None) -> list[Feedback]:
+        async with self.connection() as con:
+            rows = await con.fetch(
+                f"SELECT {FEEDBACK_COLUMNS} FROM topic_feedback "
+                "WHERE $1::text IS NULL OR topic_id = $1 ORDER BY id",
+                topic_id,
+            )
+        return [feedback_of(r) for r in rows]
+
+    async def delete_feedback(self, topic_id: str, feedback_id: int) -> Feedback | None:
+        async with self.transaction() as con:
+            row = await con.fetchrow(
+                f"DELETE FROM topic_feedback WHERE topic_id = $1 AND id = $2 "
+                f"RETURNING {FEEDBACK_COLUMNS}",
+                topic_id,
+                feedback_id,
+            )
+        return None if row is None else feedback_of(row)
+
+    async def feedback_version(self) -> tuple[int, int]:
+        async with self.connection() as con:
+            row = await con.fetchrow("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM topic_feedback")
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     async def alert_log(
         self, state: str | None = None, limit: int = 50, alert_id: str | None = None

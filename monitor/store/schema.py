@@ -350,4 +350,21 @@ MIGRATIONS: tuple[str, ...] = (
     # is the id, by itself.)
     """
     """,
+    # 11: relevance feedback (monitor/feedback.py): a user's verdict on a story for a topic,
+    # with the story's title and text (what detection compares later stories with; kept when
+    # the story is pruned). AUTOINCREMENT: an id is never reused, so (count, max id) changes
+    # with every insert and delete and tells the daemon to reload.
+    """
+    CREATE TABLE topic_feedback (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic_id   TEXT NOT NULL,
+        story_id   INTEGER REFERENCES stories (id) ON DELETE SET NULL,
+        alert_id   TEXT,                             -- the alert it was given on, if any
+        verdict    TEXT NOT NULL,                    -- relevant | not_relevant
+        title      TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX topic_feedback_story ON topic_feedback (topic_id, story_id);
+    """,
 )

@@ -22,6 +22,7 @@ from typing import Any
 import aiosqlite
 
 from monitor.config import FeedConfig, RetentionConfig
+from monitor.feedback import Feedback
 from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
@@ -36,6 +37,8 @@ from monitor.models import (
 from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
+    FEEDBACK_COLUMNS,
+    FEEDBACK_STORY,
     HEALTH_SELECT,
     STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
@@ -45,6 +48,7 @@ from monitor.store.base import (
     development_row,
     development_story_row,
     digest_data,
+    feedback_of,
     health_step,
     new_alert_id,
     new_instance_id,
@@ -1094,6 +1098,57 @@ class SQLiteStore:
             ) as cur:
                 row["attempts_log"] = [dict(r) for r in await cur.fetchall()]
         return rows
+
+    # -- relevance feedback ------------------------------------------------------------------
+
+    async def add_feedback(
+        self, topic_id: str, story_id: int, verdict: str, now: float, alert_id: str | None = None
+    ) -> Feedback | None:
+        async with self.transaction() as db:
+            async with db.execute(FEEDBACK_STORY.format(id="?"), (story_id,)) as cur:
+                story = await cur.fetchone()
+            if story is None:
+                return None
+            await db.execute(
+                "DELETE FROM topic_feedback WHERE topic_id = ? AND story_id = ?",
+                (topic_id, story_id),
+            )
+            async with db.execute(
+                "INSERT INTO topic_feedback (topic_id, story_id, alert_id, verdict, title, text, "
+                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {FEEDBACK_COLUMNS}",
+                (topic_id, story_id, alert_id, verdict, story["title"], story["text"], now),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return feedback_of(row)
+
+    async def feedback(self, topic_id: str | None = None) -> list[Feedback]:
+        sql = f"SELECT {FEEDBACK_COLUMNS} FROM topic_feedback"
+        args: tuple[Any, ...] = ()
+        if topic_id is not None:
+            sql, args = sql + " WHERE topic_id = ?", (topic_id,)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [feedback_of(r) for r in await cur.fetchall()]
+
+    async def delete_feedback(self, topic_id: str, feedback_id: int) -> Feedback | None:
+        async with (
+            self.transaction() as db,
+            db.execute(
+                f"DELETE FROM topic_feedback WHERE topic_id = ? AND id = ? "
+                f"RETURNING {FEEDBACK_COLUMNS}",
+                (topic_id, feedback_id),
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return None if row is None else feedback_of(row)
+
+    async def feedback_version(self) -> tuple[int, int]:
+        async with self.db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM topic_feedback"
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     # -- maintenance -----------------------------------------------------------------------
 

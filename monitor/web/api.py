@@ -10,8 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import __version__
+from monitor import __version__, feedback_actions
 from monitor.clock import iso
+from monitor.feedback import FeedbackError
 from monitor.store import queries
 from monitor.store.readers import Reader
 from monitor.web.context import READER, WEB, WebSource, store_of
@@ -249,6 +250,92 @@ async def requeue(request: web.Request) -> web.StreamResponse:
     return _json(again)
 
 
+MAX_BODY = 10_000  # bytes of a feedback request
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or FeedbackError saying what is wrong with it."""
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise FeedbackError(f"the body is over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FeedbackError("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise FeedbackError("the body must be a JSON object")
+    unknown = sorted(set(body) - {"story_id", "alert_id", "verdict"})
+    if unknown:
+        raise FeedbackError(f"unknown field {unknown[0]!r} (story_id, alert_id, verdict)")
+    return body
+
+
+def _feedback_target(body: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(story_id, alert_id) of a feedback request; each, when given, must be one."""
+    story_id, alert_id = body.get("story_id"), body.get("alert_id")
+    if "story_id" in body and (
+        isinstance(story_id, bool) or not isinstance(story_id, int) or not 1 <= story_id < 2**63
+    ):
+        raise FeedbackError(f"story_id must be a story's id (a positive integer), not {story_id!r}")
+    if "alert_id" in body and (not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200):
+        raise FeedbackError(f"alert_id must be an alert's id (msg_…), not {alert_id!r}")
+    return story_id, alert_id
+
+
+def _feedback_error(exc: FeedbackError) -> web.Response:
+    return error(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
+
+
+@handles_errors
+async def feedback_list(request: web.Request) -> web.StreamResponse:
+    source, _, p = _ctx(request)
+    try:
+        rows = await feedback_actions.listing(
+            store_of(request.app), source.config, p.path_text("topic_id")
+        )
+    except FeedbackError as exc:
+        return _feedback_error(exc)
+    return _json({"items": [f.as_dict() for f in rows]})
+
+
+@handles_errors
+async def feedback_add(request: web.Request) -> web.StreamResponse:
+    """Mark a story (or an alert's story) relevant or not relevant for the topic: stories
+    detected from now on that are like it are matched, or not (monitor/feedback.py)."""
+    source, _, p = _ctx(request)
+    refused = _writable(source) or _same_origin(request)
+    if refused is not None:
+        return refused
+    topic_id = p.path_text("topic_id")
+    try:
+        feedback_actions.check_topic(source.config, topic_id)
+        body = await _body(request)
+        story_id, alert_id = _feedback_target(body)
+        done = await feedback_actions.give(
+            store_of(request.app), source.config, topic_id, body.get("verdict"),
+            source.clock.now().timestamp(), story_id=story_id, alert_id=alert_id,
+        )  # fmt: skip
+    except FeedbackError as exc:
+        return _feedback_error(exc)
+    return _json(done.as_dict(), status=201)
+
+
+@handles_errors
+async def feedback_delete(request: web.Request) -> web.StreamResponse:
+    source, _, p = _ctx(request)
+    refused = _writable(source) or _same_origin(request)
+    if refused is not None:
+        return refused
+    try:
+        gone = await feedback_actions.take_back(
+            store_of(request.app), source.config, p.path_text("topic_id"),
+            p.path_id("feedback_id"),
+        )  # fmt: skip
+    except FeedbackError as exc:
+        return _feedback_error(exc)
+    return _json(gone.as_dict())
+
+
 async def openapi(request: web.Request) -> web.StreamResponse:
     return _json(document(__version__))
 
@@ -264,6 +351,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/topics", topics, allow_head=False)
     r.add_get("/api/topics/{topic_id}/timeline", timeline, allow_head=False)
     r.add_get("/api/topics/{topic_id}/developments", developments, allow_head=False)
+    r.add_get("/api/topics/{topic_id}/feedback", feedback_list, allow_head=False)
+    r.add_post("/api/topics/{topic_id}/feedback", feedback_add)
+    r.add_delete("/api/topics/{topic_id}/feedback/{feedback_id}", feedback_delete)
     r.add_get("/api/stories", stories, allow_head=False)
     r.add_get("/api/alerts", alerts, allow_head=False)
     r.add_get("/api/alerts/{alert_id}", alert, allow_head=False)

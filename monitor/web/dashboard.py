@@ -4,23 +4,30 @@ Overview counts, activity per hour (inline SVG), the feeds table (filter by stat
 keyset pages: all through query parameters, so it works without JavaScript), per topic the
 timeline of its developments (each with its stories and what each added), the alert queue
 and the dead letters. A few lines of JavaScript only offer an automatic refresh.
+
+With a [server] token (changes allowed), the topic's stories and the alerts carry "relevant" /
+"not relevant" buttons: plain forms posting to /topics/{id}/feedback (and a "take back" to
+/topics/{id}/feedback/{n}/delete), under the API's guards, answered by a redirect back to
+the topic (monitor/feedback.py says what a verdict does).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from html import escape
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, NoReturn
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from monitor import feedback_actions
+from monitor.feedback import Feedback, FeedbackError
 from monitor.store import queries
 from monitor.web import api
-from monitor.web.context import READER, WEB
+from monitor.web.context import READER, WEB, store_of
 from monitor.web.params import ParamError, Params
 from monitor.web.style import CSS
 
@@ -250,9 +257,39 @@ def _feeds(
 </section>"""
 
 
-def _development_items(devs: Iterable[dict[str, Any]], now: float) -> str:
+Actions = Callable[..., str]  # a story's feedback buttons (HTML): story id[, alert id]
+
+
+def _feedback_form(topic_id: str, verdicts: Mapping[int, Feedback], field: str) -> Actions:
+    """The buttons marking a story (field "story_id") or an alert's story ("alert_id") for
+    the topic, with the verdict it has."""
+
+    def buttons(story_id: int | None, value: object = None) -> str:
+        if story_id is None:
+            return ""
+        given = verdicts.get(story_id)
+        mark = (
+            f'<span class="term">marked {e(given.verdict.replace("_", " "))}</span>'
+            if given
+            else ""
+        )
+        return (
+            f'<form class="fb" method="post" action="/topics/{e(quote(topic_id, safe=""))}'
+            f'/feedback">{mark}<input type="hidden" name="{field}" '
+            f'value="{e(value if value is not None else story_id)}">'
+            '<button name="verdict" value="relevant">relevant</button>'
+            '<button name="verdict" value="not_relevant">not relevant</button></form>'
+        )
+
+    return buttons
+
+
+def _development_items(
+    devs: Iterable[dict[str, Any]], now: float, actions: Actions | None = None
+) -> str:
     """Each development: its headline, when, how many stories and sources; under it its
-    stories in the order they joined, each with what it added (the first: its summary)."""
+    stories in the order they joined, each with what it added (the first: its summary), and
+    the feedback buttons when changes are allowed."""
     out = []
     for dev in devs:
         out.append(
@@ -282,12 +319,34 @@ def _development_items(devs: Iterable[dict[str, Any]], now: float) -> str:
                 f'<li><div class="when">{_ago(it["first_seen"], now)}</div>'
                 f'<div class="what"><p class="headline">{link}</p>'
                 f'<p class="meta"><span class="source">{e(it["source"])}</span> {terms}</p>'
-                f"{body}</div></li>"
+                f"{body}{actions(it['story_id']) if actions else ''}</div></li>"
             )
         hidden = dev["stories"] - len(dev["items"])
         if hidden > 0:
             out.append(f'<li class="more muted">… and {hidden:,} more stories</li>')
     return "".join(out)
+
+
+def _verdicts(topic_id: str, given: list[Feedback], writable: bool, now: float) -> str:
+    """The topic's relevance feedback, newest first, each with a "take back" button."""
+    if not given:
+        return ""
+    items = []
+    for f in reversed(given):
+        undo = (
+            f'<form class="fb" method="post" action="/topics/{e(quote(topic_id, safe=""))}'
+            f'/feedback/{f.id}/delete"><button>take back</button></form>'
+            if writable
+            else ""
+        )
+        items.append(
+            f'<li><span class="term">{e(f.verdict.replace("_", " "))}</span> {e(f.title)} '
+            f'<span class="muted">{_ago(f.as_dict()["created_at"], now)}</span>{undo}</li>'
+        )
+    return (
+        f'<details class="feedback"><summary>Feedback: {len(given):,} verdicts (stories like '
+        f"these are matched, or not)</summary><ul>{''.join(items)}</ul></details>"
+    )
 
 
 def _topics(
@@ -296,6 +355,8 @@ def _topics(
     page: queries.Page | None,
     query: Mapping[str, str | None],
     now: float,
+    given: list[Feedback] | None = None,
+    writable: bool = False,
 ) -> str:
     tabs = "".join(
         f'<a class="tab{" on" if selected and t["id"] == selected["id"] else ""}" '
@@ -306,7 +367,16 @@ def _topics(
     if selected is None or page is None:
         body = '<p class="empty">No topics configured.</p>'
     else:
-        items = _development_items(page.items, now) or '<li class="empty">No developments yet.</li>'
+        given = given or []
+        actions = (
+            _feedback_form(selected["id"], {f.story_id: f for f in given if f.story_id}, "story_id")
+            if writable
+            else None
+        )
+        items = (
+            _development_items(page.items, now, actions)
+            or '<li class="empty">No developments yet.</li>'
+        )
         more = (
             f'<a class="next" href="{e(_href(query, tcursor=page.next_cursor))}#topics">Older →</a>'
             if page.next_cursor
@@ -315,7 +385,8 @@ def _topics(
         body = f"""<div class="topic-head"><h3>{e(selected["name"])}</h3>
   <code>{e(selected["query"] or "(no query: seed profile only)")}</code>
   <p class="muted">{selected["matches"]:,} matches · last {_ago(selected["last_match"], now)}
-   · match: {e(selected["match"])} · sinks: {e(", ".join(selected["sinks"]))}</p></div>
+   · match: {e(selected["match"])} · sinks: {e(", ".join(selected["sinks"]))}</p>
+  {_verdicts(selected["id"], given, writable, now)}</div>
 <ol class="timeline">{items}</ol><p class="pager">{more}</p>"""
     return f"""
 <section class="panel" id="topics"><h2>Topics</h2>
@@ -323,12 +394,28 @@ def _topics(
 </section>"""
 
 
-def _alerts(title: str, anchor: str, page: queries.Page, now: float, empty: str) -> str:
+def _alerts(
+    title: str,
+    anchor: str,
+    page: queries.Page,
+    now: float,
+    empty: str,
+    topics: Iterable[str] = (),
+) -> str:
+    """A list of alerts; those about a story of a configured topic (`topics`: given when
+    changes are allowed) with its feedback buttons."""
     rows = []
+    known = set(topics)
     for a in page.items:
+        buttons = (
+            _feedback_form(a["topic"], {}, "alert_id")(a["story_id"], a["id"])
+            if a["topic"] in known
+            else ""
+        )
         rows.append(
             f'<tr><td><code title="{e(a["id"])}">{e(a["id"][-12:])}</code></td>'
-            f"<td>{e(a['event'])}</td><td>{e(a['title'] or '')}</td><td>{e(a['topic'] or '')}"
+            f"<td>{e(a['event'])}</td><td>{e(a['title'] or '')}{buttons}</td>"
+            f"<td>{e(a['topic'] or '')}"
             f'</td><td>{e(a["sink"])}</td><td class="num">{a["attempts"]}</td>'
             f"<td>{_ago(a['created'], now)}</td>"
             f"<td>{_ago(a['next_attempt'], now) if a['next_attempt'] else ''}</td>"
@@ -379,15 +466,20 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         )
         pending = await queries.alerts_page(db, state="pending", limit=20)
         dead = await queries.alerts_page(db, state="dead", limit=20)
+        given = await store_of(request.app).feedback(selected["id"]) if selected else []
     except (ParamError, queries.BadCursor) as exc:
         return _html(_page("Bad request", f'<p class="verdict bad">{e(exc)}</p>'), 400)
+    writable = source.token() is not None
+    ids = [t["id"] for t in topics] if writable else []
     body = (
         _overview(ov, query)
         + _activity(ov)
         + _feeds(feeds, ov, query, now)
-        + _topics(topics, selected, timeline, query, now)
-        + _alerts("Alert queue", "queue", pending, now, "Nothing waiting: every alert went out.")
-        + _alerts("Dead letters", "dead", dead, now, "No dead letters.")
+        + _topics(topics, selected, timeline, query, now, given, writable)
+        + _alerts(
+            "Alert queue", "queue", pending, now, "Nothing waiting: every alert went out.", ids
+        )
+        + _alerts("Dead letters", "dead", dead, now, "No dead letters.", ids)
     )
     return _html(_page(f"monitor {ov['version']}", body, ov["now"]))
 
@@ -419,5 +511,62 @@ def _html(text: str, status: int = 200) -> web.Response:
     )
 
 
+def _back(topic_id: str) -> NoReturn:
+    """After a form's change: back to the topic (303: the browser GETs it)."""
+    raise web.HTTPSeeOther("/" + _href({"topic": topic_id}) + "#topics")
+
+
+def _refused(status: int, message: str) -> web.Response:
+    return _html(_page("Not done", f'<p class="verdict bad">{e(message)}</p>'), status)
+
+
+def _form_id(form: Mapping[str, Any], name: str) -> int | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isdigit() or not 0 < int(value) < 2**63:
+        raise FeedbackError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+async def feedback_form(request: web.Request) -> web.StreamResponse:
+    """A story or an alert's story marked relevant or not for the topic (a form's POST)."""
+    source = request.app[WEB]
+    refused = api._writable(source) or api._same_origin(request)
+    if refused is not None:
+        return _refused(refused.status, "changes need a [server] token, from this site")
+    topic_id = request.match_info["topic_id"]
+    try:
+        form = await request.post()
+        alert = form.get("alert_id")
+        done = await feedback_actions.give(
+            store_of(request.app), source.config, topic_id, form.get("verdict"),
+            source.clock.now().timestamp(), story_id=_form_id(form, "story_id"),
+            alert_id=alert if isinstance(alert, str) and alert else None,
+        )  # fmt: skip
+    except FeedbackError as exc:
+        return _refused(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
+    return _back(done.topic_id)
+
+
+async def feedback_delete_form(request: web.Request) -> web.StreamResponse:
+    source = request.app[WEB]
+    refused = api._writable(source) or api._same_origin(request)
+    if refused is not None:
+        return _refused(refused.status, "changes need a [server] token, from this site")
+    topic_id = request.match_info["topic_id"]
+    try:
+        feedback_id = _form_id(request.match_info, "feedback_id")
+        assert feedback_id is not None
+        await feedback_actions.take_back(
+            store_of(request.app), source.config, topic_id, feedback_id
+        )
+    except FeedbackError as exc:
+        return _refused(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
+    return _back(topic_id)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
+    app.router.add_post("/topics/{topic_id}/feedback", feedback_form)
+    app.router.add_post("/topics/{topic_id}/feedback/{feedback_id}/delete", feedback_delete_form)

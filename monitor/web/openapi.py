@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.feedback import VERDICTS
 from monitor.profile import MATCH_MODES
 from monitor.store.queries import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
 
@@ -235,6 +236,31 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "AlertPage": _page("Alert"),
+    "Feedback": _obj(
+        {
+            "id": INT,
+            "topic_id": STR,
+            "story_id": {**INT_OR_NULL, "description": "null once the story is pruned."},
+            "alert_id": {**STR_OR_NULL, "description": "The alert it was given on, if any."},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
+            "title": STR,
+            "created_at": TIME,
+        }
+    ),
+    "FeedbackList": _obj({"items": {"type": "array", "items": {"$ref": REF + "Feedback"}}}),
+    "FeedbackRequest": {
+        "type": "object",
+        "required": ["verdict"],
+        "properties": {
+            "story_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            "alert_id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["story_id"]}, {"required": ["alert_id"]}],
+        "description": "The story to judge, by its id or by an alert of the topic about it "
+        "(one of story_id and alert_id).",
+    },
 }
 
 
@@ -311,6 +337,55 @@ def _post(
     return {"post": {"summary": summary, "parameters": params, "responses": responses}}
 
 
+FEEDBACK_ID = _param(
+    "feedback_id", "path", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Feedback id."
+)
+_WRITE_ERRORS = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "401": {"$ref": "#/components/responses/Unauthorized"},
+    "403": {"$ref": "#/components/responses/Forbidden"},
+    "404": {"$ref": "#/components/responses/NotFound"},
+}
+
+
+def _feedback_paths() -> dict[str, Any]:
+    return {
+        "/api/topics/{topic_id}/feedback": {
+            **_get(
+                "A topic's relevance feedback, oldest first.",
+                "FeedbackList",
+                [TOPIC_ID],
+                found=True,
+            ),
+            "post": {
+                "summary": "Mark a story (or the story of an alert of the topic) relevant or "
+                "not relevant for the topic. Stories detected from then on that are like a "
+                "story marked not relevant are not matched by the topic; those like a story "
+                "marked relevant are. Marking a story again replaces its verdict.",
+                "parameters": [TOPIC_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": REF + "FeedbackRequest"}}},
+                },
+                "responses": {
+                    "201": _json_response("The feedback recorded.", "Feedback"),
+                    **_WRITE_ERRORS,
+                },
+            },
+        },
+        "/api/topics/{topic_id}/feedback/{feedback_id}": {
+            "delete": {
+                "summary": "Take a verdict back.",
+                "parameters": [TOPIC_ID, FEEDBACK_ID],
+                "responses": {
+                    "200": _json_response("The feedback taken back.", "Feedback"),
+                    **_WRITE_ERRORS,
+                },
+            }
+        },
+    }
+
+
 def document(version: str) -> dict[str, Any]:
     error = "Error"
     return {
@@ -368,6 +443,7 @@ def document(version: str) -> dict[str, Any]:
                 [TOPIC_ID, LIMIT, cursor("developments")],
                 found=True,
             ),
+            **_feedback_paths(),
             "/api/stories": _get(
                 "Stories, newest first: words searched in title and summary, first seen "
                 "in [since, until).",

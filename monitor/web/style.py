@@ -84,5 +84,10 @@ ol.timeline p { margin:0; } .headline { font-weight:600; }
 .term { background:color-mix(in srgb, var(--accent) 14%, transparent); color:var(--fg);
   border-radius:4px; padding:0 .35rem; margin-right:.25rem; font-size:.75rem; }
 .summary { color:var(--muted); font-size:.85rem; }
+form.fb { display:inline-flex; gap:.3rem; margin-left:.5rem; align-items:center; }
+form.fb button { font-size:.7rem; padding:0 .4rem; border-radius:4px; cursor:pointer;
+  border:1px solid var(--muted); background:transparent; color:var(--fg); }
+details.feedback { margin-top:.4rem; font-size:.85rem; }
+details.feedback ul { margin:.3rem 0; padding-left:1.1rem; }
 @media (max-width: 900px) { .cards, .sparks { grid-template-columns:1fr; } }
 """
