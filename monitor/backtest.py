@@ -33,6 +33,7 @@ from monitor.models import (
     StoredText,
     TopicMatch,
 )
+from monitor.progress import bar
 
 PAGE = 500
 
@@ -55,7 +56,7 @@ class ReplayStore:
     load: Callable[[int, int], Awaitable[list[PendingStory]]]
     clock: ReplayClock
     shared = False  # nobody else decides: nothing to catch up with
-    progress: Callable[[int], None] | None = None
+    progress: Callable[[int], object] | None = None
     seen: int = 0
     buffer: list[PendingStory] = field(default_factory=list)
     current: PendingStory | None = None
@@ -169,7 +170,7 @@ async def replay(
     topic_id: str,
     load: Callable[[int, int], Awaitable[list[PendingStory]]],
     log: Any,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ReplayStore:
     """Run the stories `load` pages out (oldest first) through the detection stage with only
     the topic `topic_id`, one story per step."""
@@ -250,24 +251,14 @@ async def _backtest(cfg: Config, topic_id: str, since: float, show: bool | None)
         return 1
     try:
         total = await store.replay_count(since)
-        tty = sys.stderr.isatty() if show is None else show
-        step = max(1, total // 200)
-
-        def progress(n: int) -> None:  # a bar on stderr, redrawn every half percent
-            if tty and (n % step == 0 or n == total):
-                done = int(40 * n / max(1, total))
-                bar = "#" * done + "-" * (40 - done)
-                print(f"\r[{bar}] {n:,}/{total:,} stories", end="", file=sys.stderr, flush=True)
-
-        result = await replay(
-            cfg,
-            topic_id,
-            lambda after, limit: store.replay_page(since, after, limit),
-            logs.get("monitor"),
-            progress,
-        )
-        if tty:
-            print(file=sys.stderr)
+        with bar(total, "backtest", unit="stories", show=show) as progress:
+            result = await replay(
+                cfg,
+                topic_id,
+                lambda after, limit: store.replay_page(since, after, limit),
+                logs.get("monitor"),
+                lambda n: progress.update(n - progress.n),
+            )
         summary = report(result)
         print(
             f"\n{summary['stories']:,} stories replayed, {summary['matched']:,} matched, "
