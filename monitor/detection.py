@@ -42,6 +42,7 @@ from monitor.detect_boilerplate import SiteTemplates
 from monitor.development_alerts import alert_drafts_for, substantial
 from monitor.developments import Assignment, DevelopmentTracker
 from monitor.models import (
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     Entry,
@@ -131,6 +132,13 @@ def publisher(link: str | None, feed_url: str) -> str:
     return host.removeprefix("www.")
 
 
+def logged(p: Prepared) -> DetectionStep:
+    """The detection log's step of a story of a batch: what the detectors read of it."""
+    story = p.story
+    kind = "new" if story.detected_rev is None else "late" if p.late else "revision"
+    return DetectionStep(story.id, story.revision, kind, bool(story.full_text), story.published)
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -182,6 +190,8 @@ class Detection:
         self._unpolled: set[int] = set()  # feeds whose first poll detection waits for
         self._hold_until = 0.0  # clock time: when it stops waiting for them
         self._round_over = False  # the wait just ended: the next pass reads the queue by time
+        self._loads = 0
+        self._rebuilt: str | None = None  # the state was just rebuilt: said in the next batch's log
 
     @property
     def config(self) -> Config:
@@ -217,6 +227,8 @@ class Detection:
                 r.vector,
             )
         self.loaded_at = time.monotonic()
+        self._rebuilt = "start" if self._loads == 0 else "reload"
+        self._loads += 1
         return len(rows)
 
     # -- the first polls ---------------------------------------------------------------------
@@ -354,6 +366,11 @@ class Detection:
                     story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
                 )
                 self.log.error("detection.story_skipped", story_id=story.id, feed_id=story.feed_id)
+            steps = [
+                DetectionStep(s.id, s.revision, "skipped", bool(s.full_text), s.published)
+                for s in stories
+            ]
+            await tx.log_detected(self.clock.now().timestamp(), steps, None)
         return len(stories)
 
     async def _batch(self, limit: int, by_time: bool = False) -> tuple[DetectionOutcome, bool]:
@@ -382,6 +399,10 @@ class Detection:
                 if one.alerts:
                     one.alerts_by_feed[prepared.story.feed_id] = one.alerts
                 outcome.add(one)
+            # the order and time of the decisions, for `monitor backtest` to replay
+            await tx.log_detected(now, [logged(p) for p in batch], self._rebuilt)
+        if stories:
+            self._rebuilt = None
         return outcome, len(stories) < limit
 
     async def _detect(self, tx: Any, prepared: Prepared, now: float) -> DetectionOutcome:

@@ -38,7 +38,9 @@ ORDER = (
 COUNTERS = ("story_hours", "poll_hours", "topic_stats")
 SKIP = frozenset({"write_probe", "monitor_schema", *SQLITE_ONLY_TABLES})
 # PostgreSQL identity columns (table, column): their sequences go past the copied values
-IDENTITIES = (("feeds", "id"), ("stories", "id"), ("development_stories", "seq"))
+IDENTITIES = (
+    ("feeds", "id"), ("stories", "id"), ("development_stories", "seq"), ("detection_log", "seq"),
+)  # fmt: skip
 
 
 def storage_of(url: str, base: Path | None = None) -> StorageConfig:
