@@ -10,18 +10,20 @@ import io
 import re
 import sqlite3
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor import logs
-from monitor.backtest import ReplayStore, replay
+from monitor.backtest import ReplayStore, replay, report
 from monitor.clock import FixedClock
 from monitor.config import Config, load
 from monitor.daemon import open_service
 from monitor.demo import run_demo, sample_feeds
+from monitor.models import DetectionStep, PendingStory
 from monitor.store import open_store
 from tests.conftest import FeedServer, Receiver
-from tests.test_detection import T0
+from tests.test_detection import PENTAGON, T0, WIRE
 
 TOPIC = "ukraine-security-guarantees"
 DEMO_QUERY = (
@@ -205,3 +207,50 @@ async def test_a_replay_writes_nothing(
     before = counts()
     await backtest(load(config))
     assert counts() == before
+
+
+class LogSource:
+    """A store's replay reads, from lists (the detection log as a daemon wrote it)."""
+
+    def __init__(self, stories: list[PendingStory], steps: list[DetectionStep]) -> None:
+        self.stories, self.steps = stories, steps
+
+    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+        return [s for s in self.stories if s.id > after and s.first_seen_at >= since][:limit]
+
+    async def detection_steps(
+        self, since: float, after_seq: int, limit: int
+    ) -> list[DetectionStep]:
+        return [s for s in self.steps if s.seq > after_seq][:limit]
+
+    async def revision_texts(
+        self, story_ids: Sequence[int]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        return {}
+
+
+async def test_a_text_that_came_after_the_alert_is_replayed_late_and_named(
+    tmp_path: Path,
+) -> None:
+    t = T0.timestamp()
+    story = PendingStory(
+        id=7, feed_id=1, feed_name="Wire", feed_url="http://127.0.0.1:1/wire.xml",
+        link="https://wire.example/world/pentagon", title=PENTAGON["title"],
+        summary="Teaser: Pentagon drills with Ukraine troops.", author=None, published=t - 600,
+        first_seen_at=t, revision=1, full_text=WIRE, text_state="ok",
+    )  # fmt: skip
+    steps = [  # detected on the teaser (its page's text had not come), then the text, late
+        DetectionStep(7, 1, "new", False, t - 600, seq=1, batch=1, at=t, rebuilt="start"),
+        DetectionStep(7, 1, "late", True, t - 600, seq=2, batch=2, at=t + 90),
+    ]
+    config = demo_config(tmp_path, [], "http://127.0.0.1:9/hook")
+    logs.configure("error", stream=io.StringIO())
+    result = await replay(load(config), TOPIC, LogSource([story], steps), logs.get("monitor"))
+    assert [(s.id, d.event) for s, d, _ in result.alerts] == [(7, "development.new")]
+    assert result.alerts[0][2] == t  # decided at the daemon's time, before the text came
+    assert result.texts[7].summary == WIRE  # the late text was read afterwards
+    [why] = result.notes[7]
+    assert why.startswith("its page's text came after it was detected")
+    out = io.StringIO()
+    assert report(result, out)["flagged"] == 1
+    assert f"story 7  {PENTAGON['title']}" in out.getvalue()
