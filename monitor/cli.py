@@ -83,13 +83,18 @@ def cmd_poll_once(args: argparse.Namespace) -> int:
 async def _poll_once(cfg: Config, as_json: bool) -> int:
     from monitor.clock import SystemClock
     from monitor.daemon import open_service
+    from monitor.progress import bar
     from monitor.store import StoreError
 
     log = logs.get("monitor")
     try:
         async with open_service(cfg, SystemClock(), log) as service:
-            outcomes = await service.poll_all()
-            delivered = await service.deliverer.deliver_due()
+            feeds = len(await service.store.active_feeds())
+            with bar(feeds, "polling", unit="feeds") as polls:
+                outcomes = await service.poll_all(progress=lambda _o: polls.update(1))
+            due = (await service.store.alert_counts())["pending"]
+            with bar(due, "delivering", unit="alerts") as sends:
+                sent = await service.deliverer.deliver_all(progress=sends.update)
             counts = await service.store.alert_counts()
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -109,7 +114,13 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
     if as_json:
         print(
             json.dumps(
-                {"feeds": rows, "alerts_delivered": delivered, "alerts_pending": counts["pending"]},
+                {
+                    "feeds": rows,
+                    "alerts_delivered": sent.delivered,
+                    "alerts_failed": sent.failed,
+                    "alerts_held": sent.held,
+                    "alerts_pending": counts["pending"],
+                },
                 indent=2,
             )
         )
@@ -120,8 +131,8 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
         errors = sum(1 for r in rows if r["result"] == "error")
         print(
             f"{len(rows)} feeds polled, {errors} failed; "
-            f"{sum(r['new'] for r in rows)} new stories; {delivered} alerts delivered, "
-            f"{counts['pending']} pending"
+            f"{sum(r['new'] for r in rows)} new stories; {sent.delivered} alerts delivered, "
+            f"{sent.failed} failed, {sent.held} held for a digest, {counts['pending']} pending"
         )
     return 0
 

@@ -46,6 +46,7 @@ from monitor.developments import Assignment, DevelopmentTracker
 from monitor.feedback import EMPTY, Decision, FeedbackSet
 from monitor.feedback import apply as apply_feedback
 from monitor.models import (
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     Entry,
@@ -140,6 +141,13 @@ def publisher(link: str | None, feed_url: str) -> str:
     return host.removeprefix("www.")
 
 
+def logged(p: Prepared) -> DetectionStep:
+    """The detection log's step of a story of a batch: what the detectors read of it."""
+    story = p.story
+    kind = "new" if story.detected_rev is None else "late" if p.late else "revision"
+    return DetectionStep(story.id, story.revision, kind, bool(story.full_text), story.published)
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -195,6 +203,8 @@ class Detection:
         self._feedback_version: tuple[int, int] | None = None  # the store's, when read
         # told of every story whose matches feedback or negative seeds changed (backtest)
         self.on_feedback: Callable[[PendingStory, list[Decision]], None] | None = None
+        self._loads = 0
+        self._rebuilt: str | None = None  # the state was just rebuilt: said in the next batch's log
 
     @property
     def config(self) -> Config:
@@ -230,6 +240,8 @@ class Detection:
                 r.vector,
             )
         self.loaded_at = time.monotonic()
+        self._rebuilt = "start" if self._loads == 0 else "reload"
+        self._loads += 1
         return len(rows)
 
     # -- the first polls ---------------------------------------------------------------------
@@ -401,6 +413,11 @@ class Detection:
                     story, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
                 )
                 self.log.error("detection.story_skipped", story_id=story.id, feed_id=story.feed_id)
+            steps = [
+                DetectionStep(s.id, s.revision, "skipped", bool(s.full_text), s.published)
+                for s in stories
+            ]
+            await tx.log_detected(self.clock.now().timestamp(), steps, None)
         return len(stories)
 
     async def _batch(self, limit: int, by_time: bool = False) -> tuple[DetectionOutcome, bool]:
@@ -429,6 +446,10 @@ class Detection:
                 if one.alerts:
                     one.alerts_by_feed[prepared.story.feed_id] = one.alerts
                 outcome.add(one)
+            # the order and time of the decisions, for `monitor backtest` to replay
+            await tx.log_detected(now, [logged(p) for p in batch], self._rebuilt)
+        if stories:
+            self._rebuilt = None
         return outcome, len(stories) < limit
 
     async def _detect(self, tx: Any, prepared: Prepared, now: float) -> DetectionOutcome:

@@ -1,5 +1,6 @@
 """`monitor migrate --from URL --to URL`: copy a whole store into an empty one (SQLite to
-PostgreSQL, or back), table by table, in batches, with a progress bar on stderr.
+PostgreSQL, or back), table by table, in batches, with a progress bar on stderr (on a
+terminal; off one, a line per table).
 
 Both stores are opened as the daemon opens them (so both are at this monitor's schema
 version); the target must hold no feeds, stories or alerts. Rows keep their ids (the
@@ -16,12 +17,12 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.config import POSTGRES_SCHEMES, StorageConfig, check_postgres_url, resolve_sqlite_url
+from monitor.progress import bar, on_terminal
 from monitor.store import StoreError, store_for
 from monitor.store.pg_schema import SQLITE_ONLY_TABLES
 from monitor.store.postgres import PostgresStore
@@ -39,6 +40,7 @@ SKIP = frozenset({"write_probe", "monitor_schema", *SQLITE_ONLY_TABLES})
 # PostgreSQL identity columns (table, column): their sequences go past the copied values
 IDENTITIES = (
     ("feeds", "id"), ("stories", "id"), ("development_stories", "seq"), ("topic_feedback", "id"),
+    ("detection_log", "seq"),
 )  # fmt: skip
 
 
@@ -57,23 +59,34 @@ def storage_of(url: str, base: Path | None = None) -> StorageConfig:
 
 
 class Progress:
-    """A one-line progress bar per table on a stream (stderr)."""
+    """A progress bar per table on a stream (stderr), drawn by tqdm on a terminal only; off
+    a terminal (a log, a pipe) one plain line per table once it is copied."""
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
+    def __init__(self, stream: TextIO, show: bool | None = None) -> None:
         self.stream = stream
-        self.width = width
-        self.started = time.monotonic()
+        self.show_bar = on_terminal(stream) if show is None else show
+        self._bar: Any = None
+        self._table: str | None = None
 
     def show(self, table: str, done: int, total: int, end: bool = False) -> None:
-        frac = done / total if total else 1.0
-        filled = int(self.width * frac)
-        rate = done / max(1e-9, time.monotonic() - self.started)
-        bar = "#" * filled + "." * (self.width - filled)
-        line = f"\r{table:<18} [{bar}] {done:>11,}/{total:,} rows  {rate:,.0f}/s"
-        self.stream.write(line + ("\n" if end else ""))
-        self.stream.flush()
+        if self._table != table:
+            self._close()
+            self._table = table
+            self._bar = bar(total, f"{table:<18}", unit="rows", show=self.show_bar,
+                            stream=self.stream)  # fmt: skip
+        assert self._bar is not None
+        self._bar.update(done - self._bar.n)
         if end:
-            self.started = time.monotonic()
+            self._close()
+            if not self.show_bar:
+                self.stream.write(f"{table:<18} {done:>11,}/{total:,} rows\n")
+                self.stream.flush()
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar = None
+        self._table = None
 
 
 # -- both ends, over either backend ------------------------------------------------------

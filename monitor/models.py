@@ -165,6 +165,27 @@ class StoredText:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectionStep:
+    """One story the detection stage decided on, as its log keeps it: which revision, how
+    (`new`; `revision`: a later revision of a story detected before; `late`: its page's text
+    came after it was detected; `skipped`: its detection failed and it was passed over),
+    whether it read the article's text, and the date it saw. A batch of steps is one
+    transaction at one clock time (`at`); `rebuilt` says the stage's state was rebuilt from
+    the store just before (`start`: a new process; `reload`). `monitor backtest` replays the
+    log batch by batch."""
+
+    story_id: int
+    revision: int
+    kind: str  # new | revision | late | skipped
+    full_text: bool
+    published: float | None
+    seq: int = 0
+    batch: int = 0
+    at: float = 0.0
+    rebuilt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DevelopmentRow:
     """A development as stored (times in Unix seconds)."""
 

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from monitor import __version__, websub
@@ -117,16 +117,21 @@ class Service:
             await self.websub.discovered(feed, outcome.parsed)
         return outcome
 
-    async def poll_all(self) -> list[PollOutcome]:
+    async def poll_all(
+        self, progress: Callable[[PollOutcome], object] | None = None
+    ) -> list[PollOutcome]:
         """Poll every active feed once now, whatever its due time (poll-once), with
-        `polling.concurrency` workers: as many tasks as slots, not one per feed."""
+        `polling.concurrency` workers: as many tasks as slots, not one per feed;
+        `progress` is told of each poll as it ends."""
         feeds = await self.store.active_feeds()
         outcomes: list[PollOutcome | None] = [None] * len(feeds)
         queue = iter(enumerate(feeds))
 
         async def worker() -> None:
             for i, feed in queue:
-                outcomes[i] = await self._poll(feed)
+                outcomes[i] = outcome = await self._poll(feed)
+                if progress is not None:
+                    progress(outcome)
 
         self.round_alerts = {}
         workers = min(len(feeds), self.config.polling.concurrency)

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -178,7 +179,10 @@ async def test_poll_once_polls_every_feed_delivers_and_prints_a_summary(
         if check == "text":
             assert f"ok            {good}  2 new, 0 updated, 1 alerts" in text
             assert f"error         {bad}  not_a_feed:" in text
-            assert "2 feeds polled, 1 failed; 2 new stories; 1 alerts delivered, 0 pending" in text
+            assert (
+                "2 feeds polled, 1 failed; 2 new stories; 1 alerts delivered, 0 failed, 0 held for a digest, 0 pending"
+                in text
+            )
         else:  # the second run: nothing new, the bad feed still failing
             summary = json.loads(text)
             rows = {r["url"]: r for r in summary["feeds"]}
@@ -186,6 +190,91 @@ async def test_poll_once_polls_every_feed_delivers_and_prints_a_summary(
             assert rows[bad]["result"] == "error"
             assert summary["alerts_delivered"] == 0
     assert len(receiver.delivered()) == 1
+
+
+CITIES = ("Kyiv", "Lviv", "Odesa", "Kharkiv", "Dnipro", "Poltava", "Sumy", "Chernihiv", "Mykolaiv")
+WORK = (
+    "school",
+    "bridge",
+    "hospital",
+    "library",
+    "power station",
+    "tram line",
+    "market",
+    "stadium",
+    "museum",
+)
+
+
+def city_stories() -> list[dict[str, str]]:
+    """Nine distinct stories of the topic (not duplicates of each other)."""
+    return [
+        {
+            "guid": f"city-{i}",
+            "title": f"{city} reopens its {work} in Ukraine",
+            "link": f"https://news.example/{i}",
+            "description": f"Workers in {city} finished repairing the {work} after {i + 2} months; "
+            f"{(i + 3) * 40} residents came to the ceremony, the mayor of {city} said.",
+            "pubDate": f"Thu, 26 Nov 2026 {8 + i:02d}:00:00 GMT",
+        }
+        for i, (city, work) in enumerate(zip(CITIES, WORK, strict=True))
+    ]
+
+
+async def poll_once_json(cfg: Path) -> dict[str, Any]:
+    import json
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "poll-once", "--config", str(cfg), "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "\r" not in err.decode()  # stderr is not a terminal: no progress bar
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def test_poll_once_delivers_every_due_alert_batch_after_batch(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    """A first poll writes more alerts than one delivery batch: the run delivers them all."""
+    feed = feed_server.set("city.xml", rss(city_stories()))
+    cfg = config_factory([feed], receiver.url, query="Ukraine", alert_on="stories")
+    cfg.write_text(cfg.read_text().replace("[delivery]\n", "[delivery]\nbatch = 2\n"))
+    summary = await poll_once_json(cfg)
+    assert summary["feeds"][0]["alerts"] == 9
+    assert (summary["alerts_delivered"], summary["alerts_failed"], summary["alerts_held"]) == (
+        9, 0, 0,
+    )  # fmt: skip
+    assert summary["alerts_pending"] == 0
+    assert len(receiver.delivered()) == 9
+    assert len({r["headers"]["webhook-id"] for r in receiver.delivered()}) == 9
+    again = await poll_once_json(cfg)  # nothing new, nothing due
+    assert again["alerts_delivered"] == 0 and len(receiver.delivered()) == 9
+
+
+async def test_poll_once_leaves_failures_to_their_backoff_and_holds_over_the_rate_limit(
+    feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
+) -> None:
+    feed = feed_server.set("city.xml", rss(city_stories()))
+    cfg = config_factory([feed], receiver.url, query="Ukraine", alert_on="stories")
+    text = cfg.read_text().replace("[delivery]\n", "[delivery]\nbatch = 2\n")
+    text = text.replace(
+        'type = "webhook"\n', 'type = "webhook"\nrate_limit = "6/1d"\ndigest = "0 0 1 1 *"\n'
+    )
+    cfg.write_text(text)
+    receiver.responses = [(503, {"Retry-After": "3600"})]  # the first send fails: back off 1h
+    summary = await poll_once_json(cfg)
+    # six let through by the rate limit (one of which failed), three held for the digest
+    assert (summary["alerts_delivered"], summary["alerts_failed"], summary["alerts_held"]) == (
+        5, 1, 3,
+    )  # fmt: skip
+    assert summary["alerts_pending"] == 1  # the failed one, for a later run
+    assert len(receiver.received) == 6 and len(receiver.delivered()) == 5
+    again = await poll_once_json(cfg)  # the failure is backing off: not sent again yet
+    assert again["alerts_delivered"] == 0 and again["alerts_failed"] == 0
+    assert len(receiver.received) == 6
 
 
 async def test_a_reload_reads_the_configuration_off_the_event_loop(

@@ -95,7 +95,7 @@ async def test_migrate_sqlite_to_postgresql_and_back(tmp_path: Path, pg_url: str
         "--batch", "7", env={"PG_TARGET": pg_url},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "stories" in done.stderr and "#" in done.stderr  # the progress bar
+    assert "stories" in done.stderr and "\r" not in done.stderr  # no bar off a terminal
     assert "copied" in done.stdout
 
     pg = store_for(StorageConfig(url=pg_url, path=None))

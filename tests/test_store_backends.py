@@ -825,6 +825,51 @@ async def test_story_texts_and_replay_pages(store: Store) -> None:
     assert await store.replay_page(T0 + 50, rest[-1].id, 2) == []
 
 
+async def test_the_detection_log_keeps_batches_in_order_and_goes_with_its_stories(
+    store: Store,
+) -> None:
+    from monitor.models import DetectionStep
+
+    feed_id = await stored(store, ["a", "b"], now=T0)
+    await stored(store, ["c"], now=T0 + 100)
+    async with store.detection() as tx:
+        a, b, c = await tx.pending(10)
+        await tx.log_detected(
+            T0 + 1, [DetectionStep(b.id, 1, "new", False, 5.0), DetectionStep(a.id, 1, "new", True, None)],
+            "start",
+        )  # fmt: skip
+    async with store.detection() as tx:
+        await tx.log_detected(T0 + 101, [DetectionStep(c.id, 1, "new", False, None)], None)
+        await tx.log_detected(T0 + 102, [DetectionStep(a.id, 2, "revision", False, 6.0)], None)
+    steps = await store.detection_steps(0.0, 0, 100)
+    assert [(s.story_id, s.revision, s.kind, s.full_text, s.published, s.at) for s in steps] == [
+        (b.id, 1, "new", False, 5.0, T0 + 1), (a.id, 1, "new", True, None, T0 + 1),
+        (c.id, 1, "new", False, None, T0 + 101), (a.id, 2, "revision", False, 6.0, T0 + 102),
+    ]  # fmt: skip
+    assert [s.seq for s in steps] == sorted({s.seq for s in steps})
+    batches = [s.batch for s in steps]
+    assert batches[0] == batches[1] < batches[2] < batches[3]  # one number per transaction
+    assert [s.rebuilt for s in steps] == ["start", None, None, None]
+    # paged by seq, and only the stories first seen since
+    assert await store.detection_steps(0.0, steps[1].seq, 1) == [steps[2]]
+    assert [s.story_id for s in await store.detection_steps(T0 + 50, 0, 100)] == [c.id]
+    # a failed transaction logs nothing
+    with pytest.raises(RuntimeError):
+        async with store.detection() as tx:
+            await tx.log_detected(T0 + 200, [DetectionStep(c.id, 1, "skipped", False, None)], None)
+            raise RuntimeError("boom")
+    assert len(await store.detection_steps(0.0, 0, 100)) == 4
+    # the earlier revisions' texts
+    changed = NewStory(entry=entry("a", title="Title a (updated)", summary="More.", h="h2"))
+    await store.ingest(feed_id, ok(T0 + 300), [], [changed], 0, T0 + 200)
+    assert await store.revision_texts([a.id, b.id]) == {(a.id, 1): ("Title a", "Text of a.")}
+    # a pruned story takes its log with it
+    await store.prune(
+        T0 + 50, RetentionConfig(stories=10.0, revisions=None, attempts=None, tombstones=None)
+    )
+    assert [s.story_id for s in await store.detection_steps(0.0, 0, 100)] == [c.id]
+
+
 async def test_a_change_that_does_not_matter_is_stored_in_place(
     store: Store, backend: StorageConfig
 ) -> None:

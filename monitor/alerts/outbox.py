@@ -19,6 +19,7 @@ import asyncio
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -82,6 +83,23 @@ def digest_plan(cfg: Config) -> list[tuple[str, str, str]]:
     return out
 
 
+@dataclass(slots=True)
+class DeliveryRun:
+    """What delivery rounds did: alerts claimed, delivered, failed (retried later or dead)
+    and held by a rate limit for the next digest."""
+
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    held: int = 0
+
+    def add(self, other: DeliveryRun) -> None:
+        self.claimed += other.claimed
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.held += other.held
+
+
 class Deliverer:
     """The delivery loop. Each beat (or kick): digests that are due are written, feed health
     is checked, due alerts are claimed and rate-limited, and each sink's alerts are sent in
@@ -108,7 +126,7 @@ class Deliverer:
         self.user_agent = user_agent
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._busy: dict[str, asyncio.Task[int]] = {}
+        self._busy: dict[str, asyncio.Task[tuple[int, int]]] = {}
         self._synced: Config | None = None  # the configuration the digest schedules follow
         self._next_health: float | None = None
         self.delivered = 0
@@ -140,6 +158,26 @@ class Deliverer:
         """Write due digests, check feed health, then send every due alert once. With `wait`
         (tests, poll-once) returns how many were delivered once the sends are done; without
         (the loop), returns 0 at once and the sinks' tasks run on."""
+        return (await self._round(wait)).delivered
+
+    async def deliver_all(self, progress: Callable[[int], object] | None = None) -> DeliveryRun:
+        """Deliver every alert that is due, batch after batch (`delivery.batch` each), as the
+        loop would over its beats, then return (poll-once): digests and rate limits apply
+        as in the loop; an alert that fails gets its backoff and waits for a later run. It
+        stops when a round claims nothing, i.e. whatever is left is held for a digest,
+        backing off, leased, or not due: bounded, since a failure is never due again at
+        once (its backoff is exponential). `progress(n)` is told of the alerts each round
+        handled."""
+        run = DeliveryRun()
+        while True:
+            r = await self._round(wait=True)
+            if not r.claimed:
+                return run
+            run.add(r)
+            if progress is not None:
+                progress(r.claimed)
+
+    async def _round(self, wait: bool) -> DeliveryRun:
         async with self._lock:
             cfg = self.config()
             now = self.clock.now().timestamp()
@@ -153,7 +191,7 @@ class Deliverer:
                 now, cfg.delivery.batch, lease, exclude_sinks=busy
             )
             if not alerts:
-                return 0
+                return DeliveryRun()
             held = await self._admit(cfg, alerts, now)
             by_sink: dict[str, list[PendingAlert]] = defaultdict(list)
             for a in alerts:
@@ -165,9 +203,13 @@ class Deliverer:
                 self._busy[sink] = task
                 task.add_done_callback(lambda _t: self._wake.set())  # more may be due
                 tasks.append(task)
+        out = DeliveryRun(claimed=len(alerts), held=len(held))
         if not wait:
-            return 0
-        return sum(await asyncio.gather(*tasks))
+            return out
+        for delivered, failed in await asyncio.gather(*tasks):
+            out.delivered += delivered
+            out.failed += failed
+        return out
 
     async def _housekeeping(self, cfg: Config, now: float) -> None:
         when = self.clock.now()
@@ -234,9 +276,12 @@ class Deliverer:
                 self.log.info("alert.folded", alert_id=a.id, topic=a.topic_id, sink=a.sink_id)
         return held
 
-    async def _send_all(self, cfg: Config, sink_id: str, alerts: list[PendingAlert]) -> int:
+    async def _send_all(
+        self, cfg: Config, sink_id: str, alerts: list[PendingAlert]
+    ) -> tuple[int, int]:
+        """Send a sink's alerts in order; returns (delivered, failed: retried later or dead)."""
         sink = next((s for s in cfg.sinks if s.id == sink_id), None)
-        done = 0
+        done = failed = 0
         for alert in alerts:
             try:
                 if sink is None:
@@ -256,7 +301,9 @@ class Deliverer:
                         user_agent=self.user_agent,
                         now=self.clock.now().timestamp(),
                     )
-                done += await self._record(cfg, alert, result)
+                ok = await self._record(cfg, alert, result)
+                done += ok
+                failed += 1 - ok
             except Exception as exc:  # the lease retries it; log and go on with the others
                 self.log.error(
                     "alert.delivery_loop_failed",
@@ -264,7 +311,8 @@ class Deliverer:
                     sink=sink_id,
                     error=f"{type(exc).__name__}: {exc}",
                 )
-        return done
+                failed += 1
+        return done, failed
 
     async def _record(self, cfg: Config, alert: PendingAlert, r: SendResult) -> int:
         outcome = await self._outcome(cfg, alert, r)

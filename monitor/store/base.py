@@ -22,6 +22,7 @@ from monitor.feedback import Feedback
 from monitor.models import (
     STORY_EVENTS,
     AlertDraft,
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     FeedRow,
@@ -112,6 +113,13 @@ class DetectionTx(Protocol):
     async def add_development_story(self, row: DevelopmentStoryRow, now: float) -> bool: ...
 
     async def add_alerts(self, story_id: int, drafts: Sequence[AlertDraft], now: float) -> int: ...
+
+    async def log_detected(
+        self, at: float, steps: Sequence[DetectionStep], rebuilt: str | None
+    ) -> None:
+        """Append one batch to the detection log (`at`: the clock time of its decisions;
+        `rebuilt`: the stage's state was rebuilt just before, see DetectionStep)."""
+        ...
 
 
 class Store(Protocol):
@@ -220,6 +228,19 @@ class Store(Protocol):
     async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]: ...
 
     async def replay_count(self, since: float) -> int: ...
+
+    async def detection_steps(
+        self, since: float, after_seq: int, limit: int
+    ) -> list[DetectionStep]:
+        """The detection log (for `monitor backtest`): steps above `after_seq`, in the order
+        they were decided, of the stories first seen since `since`."""
+        ...
+
+    async def revision_texts(
+        self, story_ids: Sequence[int]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        """(story id, revision) -> (title, summary) of the earlier revisions still stored."""
+        ...
 
     async def development_history(
         self, since: float
@@ -542,6 +563,41 @@ SELECT {_PENDING_COLUMNS}, NULL AS detected_rev, NULL AS text_state, NULL AS old
  ORDER BY s.id
  LIMIT {{limit}}
 """
+
+# the detection log of the stories first seen since `since`, steps after `after`, in order
+DETECTION_STEPS_TEMPLATE = """
+SELECT l.story_id, l.revision, l.kind, l.full_text, l.published, l.seq, l.batch, l.at, l.rebuilt
+  FROM detection_log l JOIN stories s ON s.id = l.story_id
+ WHERE s.first_seen_at >= {since} AND l.seq > {after}
+ ORDER BY l.seq
+ LIMIT {limit}
+"""
+
+
+def detection_step(r: Any) -> DetectionStep:
+    """A row of DETECTION_STEPS_TEMPLATE."""
+    return DetectionStep(
+        story_id=r[0], revision=r[1], kind=r[2], full_text=bool(r[3]), published=r[4],
+        seq=r[5], batch=r[6], at=r[7], rebuilt=r[8],
+    )  # fmt: skip
+
+
+def detection_step_params(
+    at: float, batch: int, steps: Sequence[DetectionStep], rebuilt: str | None
+) -> list[tuple[Any, ...]]:
+    """The values of detection_log rows: batch, at, story_id, revision, kind, full_text,
+    published, rebuilt (on the batch's first row only)."""
+    return [
+        (batch, at, s.story_id, s.revision, s.kind, int(s.full_text), s.published,
+         rebuilt if i == 0 else None)
+        for i, s in enumerate(steps)
+    ]  # fmt: skip
+
+
+DETECTION_LOG_INSERT = (
+    "INSERT INTO detection_log (batch, at, story_id, revision, kind, full_text, published, "
+    "rebuilt) VALUES ({marks})"
+)
 
 DEVELOPMENT_COLUMNS = (
     "id, topic_id, story_id, headline, first_seen_at, last_seen_at, first_published, "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from monitor.models import (
     AlertDraft,
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
@@ -27,10 +28,12 @@ from monitor.models import (
     TopicMatch,
 )
 from monitor.store.base import (
+    DETECTION_LOG_INSERT,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
     PENDING_TEMPLATE,
     TEXT_READ,
+    detection_step_params,
     development_params,
     development_row,
     development_story_params,
@@ -240,3 +243,16 @@ class PostgresDetection:
             now,
         )
         return rows_affected(status)
+
+    async def log_detected(
+        self, at: float, steps: Sequence[DetectionStep], rebuilt: str | None
+    ) -> None:
+        """One batch of the detection log, numbered after the last row (the advisory lock
+        makes this transaction the only one writing it)."""
+        if not steps:
+            return
+        batch = int(await self.con.fetchval("SELECT COALESCE(MAX(seq), 0) + 1 FROM detection_log"))
+        await self.con.executemany(
+            DETECTION_LOG_INSERT.format(marks=", ".join(f"${i}" for i in range(1, 9))),
+            detection_step_params(at, batch, steps, rebuilt),
+        )

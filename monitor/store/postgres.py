@@ -29,6 +29,7 @@ import asyncpg
 from monitor.config import FeedConfig, RetentionConfig, redact_url
 from monitor.feedback import Feedback
 from monitor.models import (
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     FeedRow,
@@ -40,6 +41,7 @@ from monitor.models import (
     Subscription,
 )
 from monitor.store.base import (
+    DETECTION_STEPS_TEMPLATE,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
     FEEDBACK_COLUMNS,
@@ -50,6 +52,7 @@ from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
     checked_changes,
+    detection_step,
     detection_summary,
     development_row,
     development_story_row,
@@ -76,6 +79,7 @@ MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the session advisory lock held whi
 # at a time). A single 64-bit key: apart from the (int, int) keys of _lock_sql.
 DETECT_LOCK = 0x6D6F6E6465746563
 REPLAY_SQL = REPLAY_TEMPLATE.format(since="$1", after="$2", limit="$3")
+STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since="$1", after="$2", limit="$3")
 
 # Errors that mean "the server refuses writes now" (full disk, out of resources, a read-only
 # standby after a failover): remembered in write_failure, the daemon reports not-ready.
@@ -593,6 +597,24 @@ class PostgresStore:
                 "SELECT COUNT(*) FROM stories WHERE first_seen_at >= $1", since
             )
         return int(value)
+
+    async def detection_steps(
+        self, since: float, after_seq: int, limit: int
+    ) -> list[DetectionStep]:
+        async with self.connection() as con:
+            rows = await con.fetch(STEPS_SQL, since, after_seq, limit)
+        return [detection_step(r) for r in rows]
+
+    async def revision_texts(
+        self, story_ids: Sequence[int]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        async with self.connection() as con:
+            rows = await con.fetch(
+                "SELECT story_id, revision, title, summary FROM story_revisions "
+                "WHERE story_id = ANY($1::bigint[])",
+                sorted(set(story_ids)),
+            )
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     async def development_history(
         self, since: float

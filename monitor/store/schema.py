@@ -367,4 +367,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX topic_feedback_story ON topic_feedback (topic_id, story_id);
     """,
+    # 12: the detection log (issue 25): each story the detection stage decided on, in the
+    # order it did, one batch (transaction) at a time: the clock time of the batch's decisions
+    # (`at`), the revision and how it was detected (new | revision | late | skipped), whether
+    # the article's text was read, the date seen, and whether the stage's state had just been
+    # rebuilt (start | reload). `monitor backtest` replays it, so that it decides as the daemon
+    # did. A pruned story takes its rows with it.
+    """
+    CREATE TABLE detection_log (
+        seq       INTEGER PRIMARY KEY,
+        batch     INTEGER NOT NULL,
+        at        REAL NOT NULL,
+        story_id  INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+        revision  INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        full_text INTEGER NOT NULL DEFAULT 0,
+        published REAL,
+        rebuilt   TEXT
+    );
+    CREATE INDEX detection_log_story ON detection_log (story_id);
+    """,
 )

@@ -24,6 +24,7 @@ import aiosqlite
 from monitor.config import FeedConfig, RetentionConfig
 from monitor.feedback import Feedback
 from monitor.models import (
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     FeedRow,
@@ -35,6 +36,7 @@ from monitor.models import (
     Subscription,
 )
 from monitor.store.base import (
+    DETECTION_STEPS_TEMPLATE,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
     FEEDBACK_COLUMNS,
@@ -44,6 +46,7 @@ from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
     checked_changes,
+    detection_step,
     detection_summary,
     development_row,
     development_story_row,
@@ -58,6 +61,8 @@ from monitor.store.base import (
 )
 from monitor.store.schema import MIGRATIONS
 from monitor.store.sqlite_detect import REPLAY_SQL, SQLiteDetection
+
+STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since="?", after="?", limit="?")
 
 __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 
@@ -746,6 +751,26 @@ class SQLiteStore:
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def detection_steps(
+        self, since: float, after_seq: int, limit: int
+    ) -> list[DetectionStep]:
+        async with self.db.execute(STEPS_SQL, (since, after_seq, limit)) as cur:
+            return [detection_step(r) for r in await cur.fetchall()]
+
+    async def revision_texts(
+        self, story_ids: Sequence[int]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        out: dict[tuple[int, int], tuple[str, str]] = {}
+        ids = sorted(set(story_ids))
+        for i in range(0, len(ids), 5000):
+            rows = await self.db.execute_fetchall(
+                "SELECT story_id, revision, title, summary FROM story_revisions "
+                "WHERE story_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids[i : i + 5000]),),
+            )
+            out.update({(r[0], r[1]): (r[2], r[3]) for r in rows})
+        return out
 
     async def pending_count(self) -> int:
         async with self.db.execute(

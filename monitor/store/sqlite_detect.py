@@ -16,6 +16,7 @@ import aiosqlite
 
 from monitor.models import (
     AlertDraft,
+    DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
@@ -24,11 +25,13 @@ from monitor.models import (
     TopicMatch,
 )
 from monitor.store.base import (
+    DETECTION_LOG_INSERT,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
     PENDING_TEMPLATE,
     REPLAY_TEMPLATE,
     TEXT_READ,
+    detection_step_params,
     development_params,
     development_row,
     development_story_params,
@@ -68,6 +71,7 @@ class SQLiteDetection:
         self._dev_saves: list[tuple[Any, ...]] = []
         self._dev_stories: list[tuple[Any, ...]] = []
         self._alerts: list[tuple[Any, ...]] = []
+        self._steps: list[tuple[float, Sequence[DetectionStep], str | None]] = []
         # overlays of what the buffered writes change
         self._fresh: set[int] = set()  # new stories marked (no decisions stored before)
         self._by_canonical: dict[str, list[tuple[int, int | None]]] = {}
@@ -345,9 +349,24 @@ class SQLiteDetection:
                 added += 1
         return added
 
+    async def log_detected(
+        self, at: float, steps: Sequence[DetectionStep], rebuilt: str | None
+    ) -> None:
+        if steps:
+            self._steps.append((at, list(steps), rebuilt))
+
     async def flush(self) -> None:
         """Write what the transaction decided (before it commits)."""
         db = self.db
+        for at, steps, rebuilt in self._steps:  # a batch: numbered after the last row
+            async with db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM detection_log") as cur:
+                row = await cur.fetchone()
+            batch = int(row[0]) if row else 1
+            await db.executemany(
+                DETECTION_LOG_INSERT.format(marks=", ".join("?" * 8)),
+                detection_step_params(at, batch, steps, rebuilt),
+            )
+        self._steps.clear()
         if self._story_updates:
             await db.executemany(
                 "UPDATE stories SET canonical_url = ?, duplicate_of = ?, duplicate_by = ?, "
