@@ -104,33 +104,38 @@ def rss(items: Iterable[StreamItem], title: str) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def stream_config(
-    config_path: Path, topic_id: str, feeds: list[tuple[str, str]], db: Path
-) -> dict[str, Any]:
-    """The configuration of the replay: the user's file with its own storage, feeds and
-    sinks replaced (`feeds`: (url, name)), and only the topic `topic_id`, without sinks."""
+def read_toml(config_path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        return tomllib.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError([Problem(str(config_path), "(file)", str(exc))]) from None
+
+
+def stream_config(
+    data: dict[str, Any],
+    config_path: Path,
+    topic_id: str,
+    feeds: list[tuple[str, str]],
+    db: Path,
+) -> dict[str, Any]:
+    """The configuration of the replay: the user's (`data`, read from `config_path`) with its
+    own storage, feeds and sinks replaced (`feeds`: (url, name)), and only the topic
+    `topic_id`, without sinks."""
     topics = [t for t in data.get("topics", []) if isinstance(t, dict) and t.get("id") == topic_id]
     if not topics:
-        known = ", ".join(
-            str(t.get("id")) for t in data.get("topics", []) if isinstance(t, dict)
-        )
+        known = ", ".join(str(t.get("id")) for t in data.get("topics", []) if isinstance(t, dict))
         message = f"no topic {topic_id!r} (known: {known or 'none'})"
         raise ConfigError([Problem(str(config_path), "topics", message)])
     topic = {k: v for k, v in topics[0].items() if k not in ("sinks", "digest")}
     out: dict[str, Any] = {
-        k: v
-        for k, v in data.items()
-        if k in ("detection", "polling", "full_text", "retention")
+        k: v for k, v in data.items() if k in ("detection", "polling", "full_text", "retention")
     }
     polling = dict(out.get("polling", {}))
-    polling.update({"host_gap": "1ms", "host_concurrency": 100, "concurrency": 100})
+    # one poll at a time, in the order of the feeds: the same decisions on every run
+    polling.update({"host_gap": "1ms", "host_concurrency": 1, "concurrency": 1})
     polling.pop("proxy", None)
     out.update(
-        storage={"url": f"sqlite:///{db.resolve()}"},
+        storage={"url": f"sqlite:///{db}"},
         server={"enabled": False},
         polling=polling,
         log={"level": "warning"},
@@ -144,11 +149,12 @@ def decisions(db: Path, topic_id: str, alert_on: str) -> dict[str, dict[str, Any
     """Per item id (the story's key): matched, new, development, as the store holds them."""
     with sqlite3.connect(db) as conn:
         keys = dict(conn.execute("SELECT id, key FROM stories"))
-        dups = {
-            i for (i,) in conn.execute("SELECT id FROM stories WHERE duplicate_of IS NOT NULL")
-        }
+        dups = {i for (i,) in conn.execute("SELECT id FROM stories WHERE duplicate_of IS NOT NULL")}
         matched = {
-            s for (s,) in conn.execute("SELECT story_id FROM story_topics WHERE topic_id = ?", (topic_id,))
+            s
+            for (s,) in conn.execute(
+                "SELECT story_id FROM story_topics WHERE topic_id = ?", (topic_id,)
+            )
         }
         dev_of = dict(
             conn.execute(
@@ -177,6 +183,7 @@ def decisions(db: Path, topic_id: str, alert_on: str) -> dict[str, dict[str, Any
 
 async def replay(
     items: list[StreamItem],
+    user: dict[str, Any],
     config_path: Path,
     topic_id: str,
     folder: Path,
@@ -185,7 +192,7 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Poll the growing feeds of `items` with the daemon's service, one round per `step`;
-    returns the store's file (in `folder`)."""
+    returns the store's file (in `folder`). `config_path`: resolved."""
     from monitor.daemon import open_service
 
     feed_urls = list(dict.fromkeys(i.feed_url for i in items))
@@ -208,8 +215,9 @@ async def replay(
         port = runner.addresses[0][1]
         paths = {url: f"feed{n}.xml" for n, url in enumerate(feed_urls)}
         feeds = [(f"http://127.0.0.1:{port}/{paths[u]}", names[u] or u) for u in feed_urls]
-        db = folder / "replay.db"
-        cfg = from_dict(stream_config(config_path, topic_id, feeds, db), config_path.resolve())
+        db = folder / "replay.db"  # `folder`: an absolute path
+        data = stream_config(user, config_path, topic_id, feeds, db)
+        cfg = from_dict(data, config_path)
         start = items[0].published if items else 0.0
         t = (start // step + 1) * step
         clock = FixedClock(datetime.fromtimestamp(t, UTC))
@@ -245,14 +253,15 @@ def run(
 ) -> dict[str, Any]:
     """Replay the stream, write the decisions; returns summary counts."""
     items = read_items(stream)
-    config_path = Path(config_path)
+    config_path = Path(config_path).resolve()
+    user = read_toml(config_path)
     logs.configure("warning", stream=sys.stderr, json=True)
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         db = asyncio.run(
-            replay(items, config_path, topic_id, Path(tmp), step=step, progress=progress)
+            replay(items, user, config_path, topic_id, Path(tmp), step=step, progress=progress)
         )
         cfg_topic = from_dict(
-            stream_config(config_path, topic_id, [], Path(tmp) / "x.db"), config_path.resolve()
+            stream_config(user, config_path, topic_id, [], Path(tmp) / "x.db"), config_path
         ).topics.by_id[topic_id]
         found = decisions(db, topic_id, cfg_topic.alert_on)
     counts = {"items": len(items), "matched": 0, "new": 0, "developments": 0}
