@@ -41,8 +41,10 @@ def stream_pairs(folder: Path, ignore: frozenset[str], prefixes: tuple[str, ...]
         i: name for name, d in labels["developments"].items() for i in d["first"] + d["follow"]
     }
     pairs: list[Pair] = []
-    tracker = DevelopmentTracker(
-        evidence="general", ignore=ignore, ignore_prefixes=prefixes,
+    n = len(GENERAL_FEATURES)
+    blank = GeneralModel(GENERAL_FEATURES, (0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, 1.0)
+    tracker = DevelopmentTracker(  # the blank model opens every story: features are recorded
+        evidence="general", general=blank, ignore=ignore, ignore_prefixes=prefixes,
         observer=lambda s, o, f: (
             pairs.append((f, int(dev_of.get(o) == dev_of[s]))) if s in dev_of else None
         ),
@@ -61,8 +63,8 @@ def stream_pairs(folder: Path, ignore: frozenset[str], prefixes: tuple[str, ...]
 # +1: the weight is never below 0 (more of it in common never lowers a link's probability);
 # -1: never above 0 (hours apart, differing figures, a lower rank, a wider gap to the nearest)
 SIGNS = {
-    "cos": 1, "headline": 1, "log_hours": -1, "actors": 1, "figures": 1,
-    "figures_differ": -1, "quotes": 1, "rank": -1, "cos_gap": -1,
+    "cos": 1, "headline": 1, "cos_cycle": 1, "headline_cycle": 1, "log_hours": -1,
+    "actors": 1, "figures": 1, "figures_differ": -1, "quotes": 1, "rank": -1, "cos_gap": -1,
 }  # fmt: skip
 L2 = 1.0  # the usual default strength (scikit-learn's C=1), not tuned on the streams
 

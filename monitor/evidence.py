@@ -38,6 +38,8 @@ GENERAL_MODEL_PATH = Path(__file__).with_name("linkmodel_general.json")
 GENERAL_FEATURES = (
     "cos",  # TF-IDF cosine of the two stories (topic vocabulary left out)
     "headline",  # share of the new headline's content words found in the other's headline
+    "cos_cycle",  # cos, weighed by how close in time (halved every RECENCY_HOURS)
+    "headline_cycle",  # headline, weighed alike
     "log_hours",  # log(1 + hours apart)
     "actors",  # names both stories give that few of the topic's stories give
     "figures",  # figures both state (34%, 90-day, 26 nations)
@@ -46,6 +48,7 @@ GENERAL_FEATURES = (
     "rank",  # the other story's place among the new one's candidates by cosine
     "cos_gap",  # how far its cosine is below the nearest one's
 )
+RECENCY_HOURS = 12.0  # a news cycle: evidence in common counts half as much this far apart
 ACTOR_SHARE = 0.1  # a name given by at most this share of the topic's stories (and 2 more)
 
 _NUMBER = re.compile(
@@ -133,9 +136,12 @@ def general_features(
         and theirs.headline_figures
         and not mine.headline_figures & theirs.headline_figures
     )
+    recency = 0.5 ** (abs(hours) / RECENCY_HOURS)
     return (
         cosine,
         head,
+        cosine * recency,
+        head * recency,
         math.log1p(abs(hours)),
         float(min(actors, 3)),
         float(min(len(mine.figures & theirs.figures), 3)),
