@@ -71,8 +71,9 @@ def figures(text: str) -> frozenset[str]:
     for m in _NUMBER.finditer(text):
         raw = m.group(2).replace(",", "")
         unit = (m.group(3) or "").lower().lstrip("-")
-        if not unit and (_YEAR.match(raw) or float(raw) < 2):
-            continue
+        amount = m.group(1) or unit.startswith(("%", "percent", "per cent", "b", "m"))
+        if not amount and (_YEAR.match(raw) or (not unit and float(raw) < 2)):
+            continue  # a year (with or without a unit: "in 2025 day ..."), or 0 and 1
         if unit.startswith(("percent", "per cent", "%")):
             unit = "%"
         elif unit.startswith(("billion", "bn")):
