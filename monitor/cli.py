@@ -192,8 +192,14 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Stream a labelled JSON-lines file through dedup and development tracking (reading
-    only id, published, source, url, title, summary) and write one decision per story."""
+    """Write one decision per story of a labelled stream: `--stories` (a story stream, every
+    story of one topic: dedup and development tracking) or `--stream` (a topic stream's
+    folder, replayed through the daemon with a configured topic)."""
+    if (args.stories is None) == (args.stream is None):
+        print("error: give --stories FILE.jsonl or --stream DIR", file=sys.stderr)
+        return 2
+    if args.stream is not None:
+        return _evaluate_stream(args)
     from monitor.evaluate import run as evaluate
 
     def progress(n: int) -> None:
@@ -207,6 +213,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 1
     if not args.quiet:
         print(file=sys.stderr)
+    print(json.dumps(summary))
+    return 0
+
+
+def _evaluate_stream(args: argparse.Namespace) -> int:
+    from monitor.config import ConfigError
+    from monitor.evaluate_stream import run as replay
+
+    if args.topic is None:
+        print("error: --stream needs --topic ID (a topic of --config)", file=sys.stderr)
+        return 2
+    try:
+        summary = replay(args.stream, args.config, args.topic, args.out)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {args.stream}: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(summary))
     return 0
 
@@ -270,10 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--stories",
-        required=True,
         metavar="FILE.jsonl",
-        help="one story a line: id, published, source, url, title, summary",
+        help="a story stream, one story a line: id, published, source, url, title, summary",
     )
+    p.add_argument(
+        "--stream",
+        metavar="DIR",
+        help="a topic stream's folder (DIR/items.jsonl), replayed through the daemon",
+    )
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="with --stream: the topic's file")
+    p.add_argument("--topic", metavar="ID", help="with --stream: the topic to evaluate")
     p.add_argument("--out", required=True, metavar="DECISIONS.jsonl")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_evaluate)

@@ -216,7 +216,8 @@ class Detection:
         if t is None:
             topic = next((x for x in self.config.topics if x.id == topic_id), None)
             exact, prefixes = topic_vocabulary(topic) if topic else (frozenset(), ())
-            t = DevelopmentTracker(ignore=exact, ignore_prefixes=prefixes)
+            evidence = topic.evidence if topic else "incident"
+            t = DevelopmentTracker(ignore=exact, ignore_prefixes=prefixes, evidence=evidence)
             self.trackers[topic_id] = t
         return t
 
@@ -555,7 +556,11 @@ class Detection:
         """Assign a new story of `topic`; returns (developments opened, alerts written)."""
         tracker = self.tracker(topic.id)
         original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
-        a = tracker.assign(text, duplicate_of=original, template=template)
+        a = tracker.assign(
+            text, duplicate_of=original, template=template, may_open=opens(topic, match)
+        )
+        if not a.development_id:  # a match too weak to open a development, and unlinked
+            return 0, 0
         dev_id = global_id(topic.id, a.development_id)
         published = story_time(story)
         row = None if a.is_new else await tx.development(dev_id)
@@ -668,6 +673,25 @@ def topic_vocabulary(topic: TopicConfig) -> tuple[frozenset[str], tuple[str, ...
     if topic.profile is not None:
         exact.update(t for t, _ in topic.profile.top(PROFILE_TERMS) if ":" not in t)
     return frozenset(exact), tuple(prefixes)
+
+
+def opens(topic: TopicConfig, match: TopicMatch) -> bool:
+    """Whether a story matching `topic` may open a development (and so alert as new).
+
+    A topic with seeds matches stories its query finds or its profile is close to (the match
+    mode), but a match that rests on one of the two only counts for less: near the profile's
+    threshold a story shares the seeds' setting (the war, the talks, the leaders) rather than
+    their subject, and a query's words can be passing ones in a story about something else.
+    Such a story may join a development another story opened, never open one: a development
+    opens on a story its query finds and that is at least as close to the profile as the
+    topic's threshold, or on one the profile alone finds well above the threshold (the
+    topic's `open_threshold`). A topic without seeds opens on every query match; one that
+    alerts on every story (`alert_on = "stories"`) is not concerned."""
+    if topic.alert_on != "developments" or match.similarity is None:
+        return True
+    if match.terms or topic.query is None:
+        return match.similarity >= topic.profile_threshold
+    return match.similarity >= topic.open_at
 
 
 def _gap_passed(row: DevelopmentRow, now: float, gap: float) -> bool:

@@ -54,6 +54,14 @@ from monitor.devstate import (
     TermIndex,
 )
 from monitor.eventfacts import addresses, ages, clock_times, event_days, stage
+from monitor.evidence import (
+    ACTOR_SHARE,
+    EVIDENCE_SETS,
+    GeneralModel,
+    general_facts,
+    general_features,
+    load_general_model,
+)
 from monitor.linkmodel import (
     LINK_MODEL,
     RARE_SPECIFIC_DF,
@@ -111,10 +119,21 @@ def _seen_words(title: TextInfo, body: TextInfo) -> set[str]:
 
 
 def _story_state(
-    story: StoryText, development_id: str, vector: Mapping[str, float], body: str
+    story: StoryText,
+    development_id: str,
+    vector: Mapping[str, float],
+    body: str,
+    evidence: str = "incident",
 ) -> StoryState:
-    """What the tracker keeps of a story: its vector, the days, clock times, ages and streets
-    its headline and body name, and its stage (monitor/eventfacts.py)."""
+    """What the tracker keeps of a story: its vector and the facts its evidence set reads (for
+    incidents, the days, clock times, ages and streets its headline and body name, and its
+    stage: monitor/eventfacts.py; for general news, its figures, quotes and headline words:
+    monitor/evidence.py)."""
+    if evidence == "general":
+        facts = general_facts(story.title, body)
+        return StoryState(
+            story.id, story.published, development_id, vector, story.source, general=facts
+        )
     days, times, people, streets, later = _facts(story.title, body, story.published.date())
     return StoryState(
         story.id, story.published, development_id, vector, story.source,
@@ -150,8 +169,18 @@ class DevelopmentTracker:
         observer: Callable[[str, str, tuple[float, ...]], None] | None = None,
         ignore: Iterable[str] = (),
         ignore_prefixes: Iterable[str] = (),
+        evidence: str = "incident",
+        general: GeneralModel | None = None,
     ) -> None:
+        if evidence not in EVIDENCE_SETS:
+            raise ValueError(f"evidence {evidence!r}: not one of {', '.join(EVIDENCE_SETS)}")
         self.store: DevelopmentStore = store if store is not None else MemoryDevelopmentStore()
+        self.evidence = evidence
+        self.general = (
+            general
+            if general is not None
+            else (load_general_model() if evidence == "general" else None)
+        )
         self.model = model
         self.threshold = threshold if threshold is not None else model.threshold if model else 0.5
         self.observer = observer
@@ -317,6 +346,39 @@ class DevelopmentTracker:
         best = keep[at]
         return sims[best], others[best].development_id, others[best].id
 
+    def _by_general(
+        self, story: StoryText, state: StoryState, near: list[tuple[float, str]]
+    ) -> tuple[float, str, str] | None:
+        """The general evidence set (monitor/evidence.py): the most probable link among the
+        ``LINK_CANDIDATES`` nearest stories, if at least the model's threshold."""
+        model = self.general
+        assert model is not None and state.general is not None
+        store = self.store
+        cut = ACTOR_SHARE * store.n_docs() + 2
+
+        def rare_name(term: str) -> bool:
+            return store.doc_freq(term) <= cut
+
+        best_sim = near[0][0] if near else 0.0
+        found: tuple[float, float, str, str] | None = None
+        for rank, (sim, sid) in enumerate(near[:LINK_CANDIDATES]):
+            other = store.story(sid)
+            if other is None or other.general is None:
+                continue
+            hours = (story.published - other.published).total_seconds() / 3600.0
+            feats = general_features(
+                state.general, other.general, state.vector, other.vector, sim, hours, rank,
+                best_sim, rare_name,
+            )  # fmt: skip
+            if self.observer is not None:
+                self.observer(story.id, other.id, feats)
+            p = model.probability(feats)
+            if found is None or p > found[0]:
+                found = (p, sim, other.development_id, other.id)
+        if found is None or found[0] < model.threshold:
+            return None
+        return found[1], found[2], found[3]
+
     def replay(
         self,
         story: StoryText,
@@ -333,7 +395,7 @@ class DevelopmentTracker:
         store.save_development(replace(dev, last_published=last, size=dev.size + 1))
         title, body = text_info(story.title), text_info(story.text)
         store.add_seen_words(development_id, _seen_words(title, body))
-        store.add_story(_story_state(story, development_id, vector, story.text))
+        store.add_story(_story_state(story, development_id, vector, story.text, self.evidence))
 
     def revise(self, development_id: str, title: str, text: str) -> tuple[str, ...]:
         """A story of the development changed (a new revision): the sentences of `title`
@@ -344,12 +406,19 @@ class DevelopmentTracker:
         return what
 
     def assign(
-        self, story: StoryText, *, duplicate_of: str | None = None, template: bool = False
+        self,
+        story: StoryText,
+        *,
+        duplicate_of: str | None = None,
+        template: bool = False,
+        may_open: bool = True,
     ) -> Assignment:
         """Assign ``story`` (newer than every story seen so far) to a development.
 
         ``duplicate_of``: an earlier story it duplicates, whose development it joins.
         ``template``: its body is site boilerplate, so only the headline describes it.
+        ``may_open``: False for a story that may join a development but not open one (its
+        relevance rests on too little): unless it links, it is left out (development id "").
         """
         store = self.store
         body = "" if template else story.text
@@ -365,18 +434,23 @@ class DevelopmentTracker:
         dev_id: str | None = None
         similarity = 0.0
         matched: str | None = None
-        state = _story_state(story, "", vector, body)
+        state = _story_state(story, "", vector, body, self.evidence)
         original = store.story(duplicate_of) if duplicate_of else None
         if original is not None:
             dev_id, similarity, matched = original.development_id, 1.0, original.id
         else:
             near = self.nearest(story, vector)
-            linked = None
-            if self.model is not None or self.observer is not None:
-                linked = self._by_link(story, state, near)
-            picked = linked if self.model is not None else self._by_bar(story, near)
+            if self.general is not None:
+                picked = self._by_general(story, state, near)
+            else:
+                linked = None
+                if self.model is not None or self.observer is not None:
+                    linked = self._by_link(story, state, near)
+                picked = linked if self.model is not None else self._by_bar(story, near)
             if picked is not None:
                 similarity, dev_id, matched = picked
+        if dev_id is None and not may_open:
+            return Assignment("", False, 0.0, ())
         seen_now = _seen_words(title_info, body_info)
         if dev_id is None:
             dev_id = story.id

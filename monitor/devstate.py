@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from monitor.evidence import GeneralFacts
+
 
 @dataclass(frozen=True, slots=True)
 class StoryState:
@@ -28,6 +30,7 @@ class StoryState:
     ages: frozenset[int] = frozenset()  # ages of the people it names
     streets: frozenset[str] = frozenset()  # streets it names (lower case)
     stage: int = 0  # words of a later stage of an event in its headline and lead (at most 3)
+    general: GeneralFacts | None = None  # figures, quotes, headline (the general evidence)
 
 
 @dataclass(frozen=True, slots=True)

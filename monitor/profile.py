@@ -44,6 +44,9 @@ from monitor.textfeatures import WEEKDAYS_MONTHS, idf, stem, term_vector
 
 PROFILE_TERMS = 200  # terms kept in a profile: enough for its vocabulary, few to compare
 DEFAULT_THRESHOLD = 0.17  # measured on the shipped topic: see README, "Seed profiles"
+# a story the profile alone matches opens a development only this far above the threshold
+# (monitor/detection.py `opens`): half as close again as the bar for a match
+OPEN_FACTOR = 1.5
 MATCH_MODES = ("query", "profile", "both", "either")
 SEED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 

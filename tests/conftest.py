@@ -181,11 +181,13 @@ def write_config(
     listen: str = "127.0.0.1:0",
     interval: str = "1h",
     alert_on: str = "developments",
+    evidence: str | None = None,
 ) -> Path:
     feeds_toml = "".join(
         f'[[feeds]]\nurl = "{u}"\nname = "Feed {i}"\n\n' for i, u in enumerate(feeds)
     )
     secret_line = f'secret = "{secret}"' if secret else ""
+    evidence_line = f'evidence = "{evidence}"' if evidence else ""
     text = (
         textwrap.dedent(f"""\
         [storage]
@@ -213,6 +215,7 @@ def write_config(
         query = '{query}'
         sinks = ["ops"]
         alert_on = "{alert_on}"
+        {evidence_line}
 
         [[sinks]]
         id = "ops"

@@ -143,7 +143,7 @@ async def test_a_second_report_joins_the_development_and_another_event_opens_one
     feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
 ) -> None:
     wire = feed_server.set("wire.xml", rss([PENTAGON, RUSSIA]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         await service.poll_all()
@@ -182,7 +182,7 @@ async def test_the_site_name_a_feed_adds_to_every_headline_is_not_news(
         dict(RUSSIA, title=RUSSIA["title"] + site),
     )
     wire = feed_server.set("wire.xml", rss([first, second]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     async with service_for(config, FixedClock(T0)) as service:
         await service.poll_all()
     got = alerts(config)
@@ -215,7 +215,9 @@ async def test_first_polls_are_detected_together_in_the_order_stories_happened(
     slow = feed_server.set("wire.xml", rss([PENTAGON]), delay=0.5)
     fast = feed_server.set("daily.xml", rss([PENTAGON_FOLLOWUP]))
     extra = f"[detection]\nfirst_poll_wait = {wait}\nbatch = {batch}\n"
-    config = config_factory([slow, fast], receiver.url, query=QUERY, extra=extra)
+    config = config_factory(
+        [slow, fast], receiver.url, query=QUERY, evidence="incident", extra=extra
+    )
     async with service_for(config, FixedClock(T0)) as service:
         outcomes = await service.poll_all()
     assert sum(o.ingest.alerts for o in outcomes) == 2
@@ -233,7 +235,7 @@ async def test_a_reprint_stored_before_its_wire_story_is_still_its_copy(
     detection takes the wire story first, as it happened: the reprint is its copy, one alert."""
     slow = feed_server.set("wire.xml", rss([PENTAGON]), delay=0.5)
     fast = feed_server.set("daily.xml", rss([PENTAGON_COPY]))
-    config = config_factory([slow, fast], receiver.url, query=QUERY)
+    config = config_factory([slow, fast], receiver.url, query=QUERY, evidence="incident")
     async with service_for(config, FixedClock(T0)) as service:
         await service.poll_all()
     stored = {
@@ -254,7 +256,9 @@ async def test_a_feed_that_keeps_the_first_round_waiting_is_not_waited_for_long(
     slow = feed_server.set("wire.xml", rss([RUSSIA]), delay=1.5)
     fast = feed_server.set("daily.xml", rss([PENTAGON]))
     extra = '[detection]\nfirst_poll_wait = "2m"\n'
-    config = config_factory([slow, fast], receiver.url, query=QUERY, extra=extra)
+    config = config_factory(
+        [slow, fast], receiver.url, query=QUERY, evidence="incident", extra=extra
+    )
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         polls = asyncio.create_task(service.poll_all())
@@ -286,7 +290,7 @@ async def test_update_alerts_keep_to_their_rate_limit(
         ),
     }
     wire = feed_server.set("wire.xml", rss([PENTAGON]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         await service.poll_all()
@@ -306,7 +310,7 @@ async def test_an_appended_paragraph_is_a_revision_with_its_diff_and_a_date_chan
 ) -> None:
     story = {**RUSSIA, "description": RUSSIA["description"] + " Updated 09:00 GMT, 26 November."}
     wire = feed_server.set("wire.xml", rss([story]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         await service.poll_all()
@@ -341,7 +345,7 @@ async def test_developments_survive_a_restart_and_stories_left_waiting_are_detec
     feed_server: FeedServer, receiver: Receiver, config_factory: Callable[..., Path]
 ) -> None:
     wire = feed_server.set("wire.xml", rss([PENTAGON]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         await service.poll_all()
@@ -388,7 +392,7 @@ async def test_backtest_replays_the_store_through_a_topic_without_writing(
 ) -> None:
     wire = feed_server.set("wire.xml", rss([PENTAGON, RUSSIA, WEATHER]))
     daily = feed_server.set("daily.xml", rss([]))
-    config = config_factory([wire, daily], receiver.url, query=QUERY)
+    config = config_factory([wire, daily], receiver.url, query=QUERY, evidence="incident")
     clock = FixedClock(T0)
     async with service_for(config, clock) as service:
         await service.poll_all()
@@ -444,7 +448,7 @@ async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detec
     poison = {**WEATHER, "guid": "p1", "title": "The poison story from Kyiv",
               "link": "https://wire.example/p"}  # fmt: skip
     wire = feed_server.set("wire.xml", rss([PENTAGON, poison, RUSSIA]))
-    config = config_factory([wire], receiver.url, query=QUERY)
+    config = config_factory([wire], receiver.url, query=QUERY, evidence="incident")
     async with service_for(config, FixedClock(T0)) as service:
         await service.poll_all()
         status = await service.status()

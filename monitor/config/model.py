@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from monitor.profile import (
     DEFAULT_THRESHOLD,
+    OPEN_FACTOR,
     Profile,
     ProfileIndex,
 )
@@ -196,6 +197,17 @@ class TopicConfig:
     # negative seeds: documents of what the topic is not about (monitor/feedback.py)
     exclude_seeds: tuple[Path, ...] = ()
     exclude_profile: Profile | None = None  # compiled from exclude_seeds at load
+    evidence: str = "general"  # what links a story to a development: general | incident
+    open_threshold: float | None = None  # profile alone: similarity that opens a development
+
+    @property
+    def open_at(self) -> float:
+        """The similarity at which a story the profile alone matches may open a development
+        (see monitor/detection.py `opens`): `open_threshold`, by default OPEN_FACTOR times
+        the profile's threshold."""
+        if self.open_threshold is not None:
+            return self.open_threshold
+        return min(1.0, OPEN_FACTOR * self.profile_threshold)
 
 
 class TopicSet(tuple[TopicConfig, ...]):

@@ -39,6 +39,7 @@ from monitor.config.values import (
     read_secret,
     signing_secret,
 )
+from monitor.evidence import EVIDENCE_SETS
 from monitor.intervals import SERVER_HINT_CAP
 from monitor.profile import (
     DEFAULT_THRESHOLD,
@@ -134,7 +135,8 @@ def read_included_feeds(
 
 _TOPIC_KEYS = (
     "id", "name", "query", "seeds", "match", "profile_threshold", "sinks", "rate_limit",
-    "digest", "alert_on", "updates", "update_gap", "exclude_seeds",
+    "digest", "alert_on", "updates", "update_gap", "exclude_seeds", "evidence",
+    "open_threshold",
 )  # fmt: skip
 # developments: one alert per new development (and development.update for substantial news);
 # stories: one story.matched alert per matching story that is not a duplicate (keyword alerts)
@@ -150,12 +152,14 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
         alert_on = r.get(item, key, "alert_on", one_of(ALERT_ON), "developments")
         updates = r.get(item, key, "updates", as_bool, True)
         update_gap = r.get(item, key, "update_gap", as_duration_or_zero, 3600.0)
+        evidence = r.get(item, key, "evidence", one_of(EVIDENCE_SETS), "general")
         digest = r.get(item, key, "digest", as_cron)
         tid = r.get(item, key, "id", as_ident, required=True)
         name = r.get(item, key, "name", as_str, default=tid)
         mode = r.get(item, key, "match", one_of(MATCH_MODES))
         mode = mode or default_match("query" in item, bool(item.get("seeds")))
         threshold = r.get(item, key, "profile_threshold", as_threshold, DEFAULT_THRESHOLD)
+        open_threshold = r.get(item, key, "open_threshold", as_threshold)
         qtext = r.get(item, key, "query", as_str, required=mode != "profile")
         query = None
         if qtext is not None:
@@ -193,6 +197,8 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 update_gap=update_gap,
                 exclude_seeds=tuple(exclude_seeds),
                 exclude_profile=exclude_profile,
+                evidence=evidence,
+                open_threshold=open_threshold,
             )
         )
     return out
@@ -229,6 +235,8 @@ def _seeds(
             r.problem(
                 f"{key}.profile_threshold", "applies to a topic with seeds (or exclude_seeds) only"
             )
+        if "open_threshold" in item:
+            r.problem(f"{key}.open_threshold", "applies to a topic with seeds only")
         return [], None
     seeds = _seed_files(r, item, key, "seeds")
     if not seeds:
