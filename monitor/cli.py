@@ -201,18 +201,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.stream is not None:
         return _evaluate_stream(args)
     from monitor.evaluate import run as evaluate
-
-    def progress(n: int) -> None:
-        if n % 250 == 0:
-            print(f"\r{n} stories", end="", file=sys.stderr, flush=True)
+    from monitor.progress import bar
 
     try:
-        summary = evaluate(args.stories, args.out, progress=None if args.quiet else progress)
+        with bar(None, "evaluate", unit="stories", show=False if args.quiet else None) as shown:
+            summary = evaluate(args.stories, args.out, progress=lambda _n: shown.update(1))
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.stories}: {exc}", file=sys.stderr)
         return 1
-    if not args.quiet:
-        print(file=sys.stderr)
     print(json.dumps(summary))
     return 0
 
@@ -224,8 +220,14 @@ def _evaluate_stream(args: argparse.Namespace) -> int:
     if args.topic is None:
         print("error: --stream needs --topic ID (a topic of --config)", file=sys.stderr)
         return 2
+    from monitor.progress import bar
+
     try:
-        summary = replay(args.stream, args.config, args.topic, args.out)
+        with bar(None, "evaluate", unit="items", show=False if args.quiet else None) as shown:
+            summary = replay(
+                args.stream, args.config, args.topic, args.out,
+                progress=lambda n, _total: shown.update(n),
+            )  # fmt: skip
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -306,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=DEFAULT_CONFIG, help="with --stream: the topic's file")
     p.add_argument("--topic", metavar="ID", help="with --stream: the topic to evaluate")
     p.add_argument("--out", required=True, metavar="DECISIONS.jsonl")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on a terminal")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="show the whole path on bundled sample feeds, offline")

@@ -82,7 +82,7 @@ def run(
     stories_path: str | Path,
     out_path: str | Path,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Stream the stories through dedup and development tracking; return summary counts."""
     started = time.perf_counter()

@@ -189,7 +189,7 @@ async def replay(
     folder: Path,
     *,
     step: float = STEP,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Path:
     """Poll the growing feeds of `items` with the daemon's service, one round per `step`;
     returns the store's file (in `folder`). `config_path`: resolved."""
@@ -249,7 +249,7 @@ def run(
     out_path: str | Path,
     *,
     step: float = STEP,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> dict[str, Any]:
     """Replay the stream, write the decisions; returns summary counts."""
     items = read_items(stream)
