@@ -127,13 +127,21 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(_level)
+    _levels(root)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(_level),
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
+
+
+def _levels(root: logging.Logger) -> None:
+    """Our loggers ("monitor" and below) at the configured level; the root, and so every
+    library's logger, at the floor of what is written of theirs: a library's debug record
+    (aiosqlite logs every statement) is never even made, let alone kept by a handler."""
+    root.setLevel(max(_level, FOREIGN_FLOOR))
+    logging.getLogger("monitor").setLevel(_level)
 
 
 def set_level(level: str) -> None:
@@ -143,7 +151,7 @@ def set_level(level: str) -> None:
     _generation += 1
     _level = LEVELS.get(level, logging.INFO)
     root = logging.getLogger()
-    root.setLevel(_level)
+    _levels(root)
     for handler in root.handlers:
         if isinstance(handler, _Handler):
             for f in handler.filters:
