@@ -34,7 +34,7 @@ from monitor.config import Config
 from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
 from monitor.scheduler import nap
-from monitor.store import Store
+from monitor.store import OutboxStore
 
 
 def retry_delay(
@@ -81,7 +81,7 @@ class Deliverer:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         session: aiohttp.ClientSession,
         clock: Clock,
         config: Callable[[], Config],

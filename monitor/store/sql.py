@@ -9,13 +9,13 @@ advisory lock; SQLite's write transaction already excludes every other writer).
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiosqlite
-
-from monitor.store.readers import Dialect, positional
 
 if TYPE_CHECKING:
     import asyncpg
@@ -23,7 +23,24 @@ if TYPE_CHECKING:
 
     Con = PoolConnectionProxy[asyncpg.Record]
 
+Dialect = Literal["sqlite", "postgresql"]
 Params = Mapping[str, Any]
+
+# `:name`, not the second colon of a `::type` cast (SQL literals must not hold `:word`)
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=512)
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with `:name` turned into `$n` (one number per name), and the names in order."""
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
 
 
 def rows_affected(status: str) -> int:
