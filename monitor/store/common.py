@@ -37,6 +37,7 @@ from monitor.store.base import (
     REPLAY_TEMPLATE,
     STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
+    StoreError,
     checked_changes,
     detection_step,
     detection_summary,
@@ -312,6 +313,20 @@ class SQLStore:
     def _snapshot(self) -> AbstractAsyncContextManager[Db]:
         """Reads that see one state of the store."""
         return self._read()
+
+    async def probe_write(self) -> bool:
+        """After a failed write: can the store grow again? Writes and removes 64 KiB (new
+        pages, as new stories need); clears `write_failure` when that succeeds."""
+        try:
+            async with self._tx() as db:
+                await db.execute(
+                    "INSERT INTO write_probe (data) VALUES (:data)", {"data": bytes(65536)}
+                )
+                await db.execute("DELETE FROM write_probe")
+        except StoreError:
+            return False
+        self.write_failure = None
+        return True
 
     async def _value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         async with self._read() as db:

@@ -2,19 +2,12 @@
 
 Work is shared without a coordinator: a due feed or alert is claimed in one statement
 (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`) that also moves it
-into the future by its lease (a feed: one interval; an alert: `delivery.lease`), so no
-other instance claims it before the lease expires, and a crashed instance's claims come
-due again by themselves. Each lease records the instance that holds it (`leased_by`).
-A story is inserted with ON CONFLICT DO NOTHING, and only the rows an insert returns get
-topic matches and alert rows, in the same transaction: the same story fetched by two
-instances at once is stored once and alerted once. Rate limits, digests and feed-health
-episodes take transaction-scoped advisory locks, so two instances never decide the same
-thing twice. Migrations run at open under a session advisory lock.
-
-Detection (duplicates, topic matches, developments: monitor/detection.py) is serial by
-design: every instance may run it, but each detection transaction first takes one fixed
-transaction-scoped advisory lock (`DETECT_LOCK`), so one instance detects at a time and the
-next one, once the lock is free, finds the queue (`detected_rev`) as the first left it.
+ahead by its lease, recorded with its holder (`leased_by`); a crashed instance's claims
+come due again by themselves. A story is inserted with ON CONFLICT DO NOTHING, and only the
+rows an insert returns get matches and alerts: stored once and alerted once. The alert rules
+and detection take transaction-scoped advisory locks (detection one fixed lock,
+`DETECT_LOCK`: one instance detects at a time); migrations run under a session lock.
+What both stores do alike is monitor/store/common.py; here is PostgreSQL's own.
 """
 
 from __future__ import annotations
@@ -205,16 +198,6 @@ class PostgresStore(SQLStore):
             raise StoreError(f"{self.display}: a statement took over {TIMEOUT:g}s") from exc
         except _CONNECTION_FAILURES as exc:
             raise StoreError(f"lost the connection to {self.display}: {exc}") from exc
-
-    async def probe_write(self) -> bool:
-        try:
-            async with self.transaction() as con:
-                await con.execute("INSERT INTO write_probe (data) VALUES ($1)", bytes(65536))
-                await con.execute("DELETE FROM write_probe")
-        except StoreError:
-            return False
-        self.write_failure = None
-        return True
 
     async def set_max_size(self, max_bytes: int | None) -> None:
         if max_bytes is not None:
@@ -478,8 +461,6 @@ class PostgresStore(SQLStore):
         if ids is None:
             return sorted(found)
         return [i for i in dict.fromkeys(ids) if i in found]
-
-    # -- relevance feedback ------------------------------------------------------------------
 
     # -- maintenance -----------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 One connection serves the daemon; an asyncio lock makes each write transaction whole
 (`BEGIN IMMEDIATE … COMMIT`): a feed's new stories and its new validators commit together;
 a batch of detection decisions (duplicate links, matches, developments, alert rows) commits
-with the stories' mark "detected" (monitor/store/sqlite_detect.py).
+with the stories' mark "detected" (monitor/store/sqlite_detect.py). What both stores do
+alike is monitor/store/common.py; here is SQLite's own: claims, group commit of poll
+records, the ingest's inserts, migrations, checkpoints and vacuum.
 """
 
 from __future__ import annotations
@@ -287,18 +289,6 @@ class SQLiteStore(SQLStore):
     def _refused(self, exc: sqlite3.OperationalError) -> StoreError:
         self.write_failure = f"cannot write to {self.path}: {exc}"
         return StoreError(self.write_failure)
-
-    async def probe_write(self) -> bool:
-        """After a failed write: can the store grow again? Writes and removes 64 KiB (new
-        pages, as new stories need); clears `write_failure` when that succeeds."""
-        try:
-            async with self.transaction() as db:
-                await db.execute("INSERT INTO write_probe (data) VALUES (zeroblob(65536))")
-                await db.execute("DELETE FROM write_probe")
-        except StoreError:
-            return False
-        self.write_failure = None
-        return True
 
     async def set_max_size(self, max_bytes: int | None) -> None:
         """Cap the database file (PRAGMA max_page_count); None lifts the cap. Writes beyond it
@@ -620,8 +610,6 @@ class SQLiteStore(SQLStore):
                 [(now, now, i) for i in found],
             )
         return found
-
-    # -- relevance feedback ------------------------------------------------------------------
 
     # -- maintenance -----------------------------------------------------------------------
 
