@@ -383,6 +383,19 @@ async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
     assert await sync_digest_schedules(store, [], T0 + 70) == 1
 
 
+async def test_a_digest_not_due_is_not_written(store: Store) -> None:
+    """Another instance wrote this digest meanwhile: its schedule moved past now."""
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a")], [], 0, T0)
+    await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0)
+    topic = {"id": "t1", "name": "T"}
+    assert await write_digest(store, "t1", "ops", topic, T0 + 10, T0 + 3650) == (None, 0)
+    assert [d["next_at"] for d in await store.due_digests(T0 + 50)] == [T0 + 50]
+    digest_id, count = await write_digest(store, "t1", "ops", topic, T0 + 50, T0 + 3650)
+    assert digest_id is not None and count == 1
+
+
 async def test_feed_health_episodes(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
