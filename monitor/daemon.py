@@ -32,6 +32,7 @@ from monitor.netguard import GuardedResolver, guarded_connector, resolver_of
 from monitor.parsestage import ParseStage
 from monitor.pipeline import Deps
 from monitor.politeness import HostLimiter
+from monitor.retention import prune
 from monitor.service import Service
 from monitor.store import StoreError, open_store
 from monitor.systemd import Notifier
@@ -226,8 +227,8 @@ async def heartbeat(service: Service, notifier: Notifier) -> bool:
 async def retention(service: Service, log: Any) -> dict[str, int] | None:
     """Prune what is older than the retention ages (in small batches), then checkpoint."""
     try:
-        counts = await service.store.prune(
-            service.clock.now().timestamp(), service.config.retention
+        counts = await prune(
+            service.store, service.clock.now().timestamp(), service.config.retention
         )
         if any(counts.values()):
             await service.store.checkpoint("TRUNCATE")

@@ -23,7 +23,7 @@ from monitor.fetch import FetchLimits
 from monitor.fulltext import Article, Robots, fetch_article
 from monitor.politeness import HostLimiter
 from monitor.scheduler import nap
-from monitor.store import Store
+from monitor.store import StoryStore
 
 LEASE = 300.0  # a claimed page is not claimed again for this long (a crash mid-fetch)
 RETRY_BASE = 60.0  # first retry of a failed page; doubles per attempt, at most a day
@@ -33,7 +33,7 @@ BEAT = 5.0
 class Enricher:
     def __init__(
         self,
-        store: Store,
+        store: StoryStore,
         session: aiohttp.ClientSession,
         clock: Clock,
         log: Any,

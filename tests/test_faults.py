@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.clock import FixedClock
+from monitor.retention import prune
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GUARANTEE, T0, events, service_for
 
@@ -112,7 +113,7 @@ async def test_weeks_of_polling_stay_flat_and_bounded(
                     await asyncio.gather(*list(service.in_flight.values()))
                 await service.deliverer.deliver_due()
                 if step % 4 == 3:
-                    await service.store.prune(clock.now().timestamp(), service.config.retention)
+                    await prune(service.store, clock.now().timestamp(), service.config.retention)
                 if step % 28 == 27:  # weekly sample
                     async with service.store.db.execute("SELECT COUNT(*) FROM stories") as c:
                         stories = (await c.fetchone())[0]  # type: ignore[index]

@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.alerts.digests import sync_digest_schedules
+from monitor.alerts.feed_health import check_feed_health
 from monitor.config import RetentionConfig, StorageConfig
 from monitor.models import PollUpdate
+from monitor.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
 from tests.test_store_backends import FEEDS, T0, dev_story, development, ok, story
 
@@ -23,10 +26,10 @@ async def fill(store: Store) -> None:
     f0, f1, f2 = await store.active_feeds()
     await store.ingest(f0.id, ok(T0 + 900), [story(f"s{i}") for i in range(23)], [], 0, T0)
     await store.ingest(f1.id, ok(T0 + 900), [story("old")], [], 0, T0 - 10_000)
-    await store.prune(
-        T0, RetentionConfig(stories=5000.0, revisions=None, attempts=None, tombstones=None)
+    await prune(
+        store, T0, RetentionConfig(stories=5000.0, revisions=None, attempts=None, tombstones=None)
     )
-    await store.sync_digest_schedules([("t1", "ops", "0 * * * *", "UTC", T0 + 3600)], T0)
+    await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 3600)], T0)
     alerts = await store.claim_due_alerts(T0, 5, 30.0)
     for n, a in enumerate(alerts):
         state = ("delivered", "dead", "pending")[n % 3]
@@ -42,7 +45,7 @@ async def fill(store: Store) -> None:
                        error="HTTP 500"),
             T0 + n,
         )  # fmt: skip
-    await store.check_feed_health(T0 + 5, 3, 60.0, ["ops"])
+    await check_feed_health(store, T0 + 5, 3, 60.0, ["ops"])
     async with store.detection() as tx:  # detection: duplicates, bands, developments
         first, second = await tx.pending(2)
         await tx.mark_detected(

@@ -10,8 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from monitor.clock import FixedClock
-from monitor.config import load
+from monitor.config import RetentionConfig, load
 from monitor.daemon import retention
+from monitor.retention import cutoffs
 from tests.conftest import FeedServer, Receiver, rss
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, service_for
 
@@ -112,3 +113,14 @@ def test_vacuum_command(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "v.db:" in res.stdout and "bytes" in res.stdout
+
+
+def test_cutoffs_are_the_ages_before_now_stories_first_and_none_kept_for_ever() -> None:
+    ages = RetentionConfig(stories=10.0, revisions=20.0, attempts=None, tombstones=40.0)
+    assert cutoffs(1000.0, ages) == [
+        ("stories", 990.0),
+        ("revisions", 980.0),
+        ("developments", 990.0),  # a development goes with its stories, by their age
+        ("tombstones", 960.0),
+    ]
+    assert cutoffs(1000.0, RetentionConfig(None, None, None, None)) == []

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from monitor.alerts.digests import sync_digest_schedules, write_digest
+from monitor.alerts.feed_health import check_feed_health
+from monitor.alerts.limits import admit_alerts
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, StorageConfig
 from monitor.feedback import FeedbackSet
@@ -30,6 +33,7 @@ from monitor.models import (
     PollUpdate,
     TopicMatch,
 )
+from monitor.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
 from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.store.schema import MIGRATIONS
@@ -354,17 +358,17 @@ async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
     await store.ingest(feed.id, ok(T0 + 100), [story("a"), story("b")], [], 0, T0)
-    assert await store.sync_digest_schedules([("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0) == 0
+    assert await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0) == 0
     alerts = await store.claim_due_alerts(T0, 10, 30.0)
     limits = [(False, 1, 3600.0)]  # one an hour per sink
-    held = await store.admit_alerts([(a.id, "t1", "ops", limits) for a in alerts], T0)
+    held = await admit_alerts(store, [(a.id, "t1", "ops", limits) for a in alerts], T0)
     assert held == {alerts[1].id}
     assert (await store.alert_counts())["held"] == 1
     assert await store.due_digests(T0 + 10) == []
     [due] = await store.due_digests(T0 + 50)
     assert (due["topic_id"], due["sink_id"], due["cron"]) == ("t1", "ops", "0 * * * *")
-    digest_id, count = await store.write_digest(
-        "t1", "ops", {"id": "t1", "name": "T"}, T0 + 50, T0 + 3650
+    digest_id, count = await write_digest(
+        store, "t1", "ops", {"id": "t1", "name": "T"}, T0 + 50, T0 + 3650
     )
     assert digest_id is not None and count == 2
     assert await store.due_digests(T0 + 60) == []
@@ -375,8 +379,21 @@ async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
     await store.ingest(feed.id, ok(T0 + 200), [story("c")], [], 0, T0 + 60)
     claimed = await store.claim_due_alerts(T0 + 60, 10, 30.0)
     [c] = [a for a in claimed if a.data.get("story") == {"title": "c"}]
-    assert await store.admit_alerts([(c.id, "t1", "ops", limits)], T0 + 60) == {c.id}
-    assert await store.sync_digest_schedules([], T0 + 70) == 1
+    assert await admit_alerts(store, [(c.id, "t1", "ops", limits)], T0 + 60) == {c.id}
+    assert await sync_digest_schedules(store, [], T0 + 70) == 1
+
+
+async def test_a_digest_not_due_is_not_written(store: Store) -> None:
+    """Another instance wrote this digest meanwhile: its schedule moved past now."""
+    await store.sync_feeds(FEEDS[:1], 100.0, T0)
+    [feed] = await store.active_feeds()
+    await store.ingest(feed.id, ok(T0 + 100), [story("a")], [], 0, T0)
+    await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0)
+    topic = {"id": "t1", "name": "T"}
+    assert await write_digest(store, "t1", "ops", topic, T0 + 10, T0 + 3650) == (None, 0)
+    assert [d["next_at"] for d in await store.due_digests(T0 + 50)] == [T0 + 50]
+    digest_id, count = await write_digest(store, "t1", "ops", topic, T0 + 50, T0 + 3650)
+    assert digest_id is not None and count == 1
 
 
 async def test_feed_health_episodes(store: Store) -> None:
@@ -389,12 +406,12 @@ async def test_feed_health_episodes(store: Store) -> None:
                        error="HTTP 500"),
             T0 + n,
         )  # fmt: skip
-    assert await store.check_feed_health(T0 + 3, 3, 60.0, ["ops"]) == []  # episode opened
-    [(event, url, alert_id)] = await store.check_feed_health(T0 + 100, 3, 60.0, ["ops"])
+    assert await check_feed_health(store, T0 + 3, 3, 60.0, ["ops"]) == []  # episode opened
+    [(event, url, alert_id)] = await check_feed_health(store, T0 + 100, 3, 60.0, ["ops"])
     assert (event, url) == ("feed.failing", FEEDS[0].url)
-    assert await store.check_feed_health(T0 + 200, 3, 60.0, ["ops"]) == []  # once
+    assert await check_feed_health(store, T0 + 200, 3, 60.0, ["ops"]) == []  # once
     await store.record_poll(feed.id, ok(T0 + 400), T0 + 300)
-    [(event, _, _)] = await store.check_feed_health(T0 + 301, 3, 60.0, ["ops"])
+    [(event, _, _)] = await check_feed_health(store, T0 + 301, 3, 60.0, ["ops"])
     assert event == "feed.recovered"
     [log] = await store.alert_log(alert_id=alert_id)
     assert log["data"]["consecutive_errors"] == 3
@@ -412,11 +429,11 @@ async def test_prune_leaves_tombstones(store: Store) -> None:
     retention = RetentionConfig(
         stories=1000.0, revisions=1000.0, attempts=1000.0, tombstones=2000.0, batch=1
     )
-    counts = await store.prune(T0 + 5100, retention)
+    counts = await prune(store, T0 + 5100, retention)
     assert counts["stories"] == 1 and counts["alerts"] == 1
     assert await store.story_count() == 1
     assert await store.known_hashes(feed.id, ["old", "new"]) == {"old": "h1", "new": "h1"}
-    counts = await store.prune(T0 + 9000, retention)
+    counts = await prune(store, T0 + 9000, retention)
     assert counts["tombstones"] == 1 and counts["stories"] == 1
 
 
@@ -864,8 +881,10 @@ async def test_the_detection_log_keeps_batches_in_order_and_goes_with_its_storie
     await store.ingest(feed_id, ok(T0 + 300), [], [changed], 0, T0 + 200)
     assert await store.revision_texts([a.id, b.id]) == {(a.id, 1): ("Title a", "Text of a.")}
     # a pruned story takes its log with it
-    await store.prune(
-        T0 + 50, RetentionConfig(stories=10.0, revisions=None, attempts=None, tombstones=None)
+    await prune(
+        store,
+        T0 + 50,
+        RetentionConfig(stories=10.0, revisions=None, attempts=None, tombstones=None),
     )
     assert [s.story_id for s in await store.detection_steps(0.0, 0, 100)] == [c.id]
 
@@ -937,7 +956,7 @@ async def test_prune_takes_a_storys_bands_and_development_rows_along(
     retention = RetentionConfig(
         stories=1000.0, revisions=None, attempts=None, tombstones=None, batch=10
     )
-    counts = await store.prune(T0 + 5100, retention)
+    counts = await prune(store, T0 + 5100, retention)
     assert counts["stories"] == 1
     assert await raw(backend, "SELECT story_id FROM story_bands") == [(new.id,)]
     assert await raw(backend, "SELECT story_id FROM development_stories") == [(new.id,)]
@@ -989,13 +1008,13 @@ async def test_postgres_prune_skips_stories_being_detected(pg_url: str) -> None:
         )
         async with one.detection() as tx:
             [a] = await tx.pending(1)  # locks a only
-            counts = await asyncio.wait_for(two.prune(T0 + 100, retention), 10)
+            counts = await asyncio.wait_for(prune(two, T0 + 100, retention), 10)
             assert counts["stories"] == 1
             await tx.mark_detected(a, canonical_url="u", duplicate_of=None, duplicate_by=None,
                                    bands=(5,))  # fmt: skip
             await tx.add_alerts(a.id, [AlertDraft("t1", "ops", "development.new", {})], T0)
         assert await raw(backend, "SELECT COUNT(*) FROM story_bands") == [(1,)]
-        assert (await two.prune(T0 + 100, retention))["stories"] == 1
+        assert (await prune(two, T0 + 100, retention))["stories"] == 1
         assert await raw(backend, "SELECT COUNT(*) FROM story_bands") == [(0,)]
     finally:
         await one.close()
@@ -1197,7 +1216,7 @@ async def test_the_store_keeps_feedback_past_its_story_and_counts_changes(
     assert await store.feedback_version() == (1, again.id)
     # the story pruned: the verdict stays, with its text, and still applies
     retention = RetentionConfig(stories=1000.0, revisions=1000.0, attempts=1000.0, batch=10)
-    assert (await store.prune(T0 + 5100, retention))["stories"] == 1
+    assert (await prune(store, T0 + 5100, retention))["stories"] == 1
     [kept] = await store.feedback("t1")
     assert kept.story_id is None and (kept.title, kept.text) == ("Kyiv troops", "text")
     assert len(FeedbackSet.build([kept])) == 1

@@ -24,6 +24,9 @@ from typing import Any
 
 import aiohttp
 
+from monitor.alerts.digests import digest_plan, sync_digest_schedules, write_digest
+from monitor.alerts.feed_health import check_feed_health
+from monitor.alerts.limits import admit_alerts, limits_for
 from monitor.alerts.sinks import send
 from monitor.alerts.webhook import SendResult
 from monitor.clock import Clock
@@ -31,7 +34,7 @@ from monitor.config import Config
 from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
 from monitor.scheduler import nap
-from monitor.store import Store
+from monitor.store import OutboxStore
 
 
 def retry_delay(
@@ -51,36 +54,6 @@ def retry_delay(
 
 
 HEALTH_EVERY = 10.0  # seconds of the clock between feed-health checks
-HOURLY = "0 * * * *"  # digest of alerts held by a rate limit, when no schedule is configured
-
-
-def limits_for(cfg: Config, topic_id: str, sink_id: str) -> list[tuple[bool, int, float]]:
-    """Rate limits on alerts of `topic_id` to `sink_id`: (per topic?, count, period)."""
-    out: list[tuple[bool, int, float]] = []
-    sink = next((s for s in cfg.sinks if s.id == sink_id), None)
-    topic = cfg.topic(topic_id)
-    if sink is not None and sink.rate_limit is not None:
-        out.append((False, sink.rate_limit.count, sink.rate_limit.period))
-    if topic is not None and topic.rate_limit is not None:
-        out.append((True, topic.rate_limit.count, topic.rate_limit.period))
-    return out
-
-
-def digest_plan(cfg: Config) -> list[tuple[str, str, str]]:
-    """(topic, sink, cron) of every digest: the topic's schedule, else the sink's, else
-    hourly when a rate limit can hold alerts back (they are never dropped)."""
-    out = []
-    for topic in cfg.topics:
-        for sink_id in topic.sinks:
-            sink = next((s for s in cfg.sinks if s.id == sink_id), None)
-            if sink is None:
-                continue
-            cron = topic.digest or sink.digest
-            if cron is None and (topic.rate_limit or sink.rate_limit):
-                cron = HOURLY
-            if cron is not None:
-                out.append((topic.id, sink_id, cron))
-    return out
 
 
 @dataclass(slots=True)
@@ -108,7 +81,7 @@ class Deliverer:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         session: aiohttp.ClientSession,
         clock: Clock,
         config: Callable[[], Config],
@@ -224,7 +197,7 @@ class Deliverer:
                 )
                 for t, s, cron in digest_plan(cfg)
             ]
-            released = await self.store.sync_digest_schedules(wanted, now)
+            released = await sync_digest_schedules(self.store, wanted, now)
             if released:
                 self.log.info("alert.held_released", count=released)
             self._synced = cfg
@@ -232,8 +205,8 @@ class Deliverer:
             topic = cfg.topic(d["topic_id"])
             info = {"id": d["topic_id"], "name": topic.name if topic else d["topic_id"]}
             next_at = next_fire(d["cron"], d["timezone"], when).timestamp()
-            alert_id, count = await self.store.write_digest(
-                d["topic_id"], d["sink_id"], info, now, next_at
+            alert_id, count = await write_digest(
+                self.store, d["topic_id"], d["sink_id"], info, now, next_at
             )
             if alert_id is not None:
                 self.log.info(
@@ -246,8 +219,8 @@ class Deliverer:
         health = cfg.health
         if health.sinks and (self._next_health is None or now >= self._next_health):
             self._next_health = now + HEALTH_EVERY
-            written = await self.store.check_feed_health(
-                now, cfg.polling.failing_after, health.after, health.sinks
+            written = await check_feed_health(
+                self.store, now, cfg.polling.failing_after, health.after, health.sinks
             )
             for kind, feed_url, alert_id in written:
                 self.log.warning(
@@ -270,7 +243,7 @@ class Deliverer:
         ]
         if not items:
             return set()
-        held = await self.store.admit_alerts(items, now)
+        held = await admit_alerts(self.store, items, now)
         for a in alerts:
             if a.id in held:
                 self.log.info("alert.folded", alert_id=a.id, topic=a.topic_id, sink=a.sink_id)

@@ -1,4 +1,5 @@
-"""Storage: the schema and its migrations, and the stores behind one interface (`Store`).
+"""Storage: the schema and its migrations, and the stores behind one interface (`Store`,
+made of one protocol per capability: monitor/store/protocols.py).
 
 SQLite is the embedded default; PostgreSQL is the shared store of several instances. The
 `[storage] url` chooses: `sqlite:///…` or `postgresql://…`.
@@ -7,7 +8,17 @@ SQLite is the embedded default; PostgreSQL is the shared store of several instan
 from __future__ import annotations
 
 from monitor.config import StorageConfig
-from monitor.store.base import Store, StoreError
+from monitor.store.base import StoreError, new_alert_id
+from monitor.store.protocols import (
+    DetectionStore,
+    FeedbackStore,
+    FeedStore,
+    MaintenanceStore,
+    OutboxStore,
+    Store,
+    StoryStore,
+    SubscriptionStore,
+)
 from monitor.store.sqlite import SQLiteStore
 
 
@@ -33,4 +44,18 @@ async def open_store(storage: StorageConfig) -> Store:
     return store
 
 
-__all__ = ["SQLiteStore", "Store", "StoreError", "open_store", "store_for"]
+__all__ = [
+    "DetectionStore",
+    "FeedStore",
+    "FeedbackStore",
+    "MaintenanceStore",
+    "OutboxStore",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoryStore",
+    "SubscriptionStore",
+    "new_alert_id",
+    "open_store",
+    "store_for",
+]

@@ -41,6 +41,7 @@ from monitor.store.base import (
     pending_story,
     story_alert_rows,
 )
+from monitor.store.sql import rows_affected
 
 if TYPE_CHECKING:
     import asyncpg
@@ -58,12 +59,6 @@ PENDING_BY_TIME_SQL = (
     )
     + " FOR KEY SHARE OF s"
 )  # fmt: skip
-
-
-def rows_affected(status: str) -> int:
-    """Rows affected, from a command status such as 'INSERT 0 3' or 'UPDATE 2'."""
-    tail = status.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 class PostgresDetection:

@@ -2,19 +2,12 @@
 
 Work is shared without a coordinator: a due feed or alert is claimed in one statement
 (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`) that also moves it
-into the future by its lease (a feed: one interval; an alert: `delivery.lease`), so no
-other instance claims it before the lease expires, and a crashed instance's claims come
-due again by themselves. Each lease records the instance that holds it (`leased_by`).
-A story is inserted with ON CONFLICT DO NOTHING, and only the rows an insert returns get
-topic matches and alert rows, in the same transaction: the same story fetched by two
-instances at once is stored once and alerted once. Rate limits, digests and feed-health
-episodes take transaction-scoped advisory locks, so two instances never decide the same
-thing twice. Migrations run at open under a session advisory lock.
-
-Detection (duplicates, topic matches, developments: monitor/detection.py) is serial by
-design: every instance may run it, but each detection transaction first takes one fixed
-transaction-scoped advisory lock (`DETECT_LOCK`), so one instance detects at a time and the
-next one, once the lock is free, finds the queue (`detected_rev`) as the first left it.
+ahead by its lease, recorded with its holder (`leased_by`); a crashed instance's claims
+come due again by themselves. A story is inserted with ON CONFLICT DO NOTHING, and only the
+rows an insert returns get matches and alerts: stored once and alerted once. The alert rules
+and detection take transaction-scoped advisory locks (detection one fixed lock,
+`DETECT_LOCK`: one instance detects at a time); migrations run under a session lock.
+What both stores do alike is monitor/store/common.py; here is PostgreSQL's own.
 """
 
 from __future__ import annotations
@@ -22,51 +15,24 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import asyncpg
 
-from monitor.config import FeedConfig, RetentionConfig, redact_url
-from monitor.feedback import Feedback
-from monitor.models import (
-    DetectionStep,
-    DevelopmentRow,
-    DevelopmentStoryRow,
-    FeedRow,
-    IngestResult,
-    NewStory,
-    PendingAlert,
-    PendingStory,
-    PollUpdate,
-    Subscription,
-)
+from monitor.config import redact_url
+from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate, Subscription
 from monitor.store.base import (
-    DETECTION_STEPS_TEMPLATE,
-    DEVELOPMENT_COLUMNS,
-    DEVELOPMENT_STORY_COLUMNS,
-    FEEDBACK_COLUMNS,
-    FEEDBACK_STORY,
-    HEALTH_SELECT,
-    REPLAY_TEMPLATE,
-    STORY_EVENTS_SQL,
     SUBSCRIPTION_SELECT,
     StoreError,
-    checked_changes,
-    detection_step,
-    detection_summary,
-    development_row,
-    development_story_row,
-    digest_data,
-    feedback_of,
-    health_step,
-    new_alert_id,
     new_instance_id,
     pending_alert,
-    pending_story,
+    story_alert_rows,
     subscription_of,
 )
-from monitor.store.pg_detect import PostgresDetection, rows_affected
+from monitor.store.common import SQLStore, ingest_result, revise_stories
+from monitor.store.pg_detect import PostgresDetection
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
+from monitor.store.sql import Db, PostgresDb, rows_affected
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -78,8 +44,6 @@ MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the session advisory lock held whi
 # "mondetec": the transaction advisory lock of a detection transaction (one instance detects
 # at a time). A single 64-bit key: apart from the (int, int) keys of _lock_sql.
 DETECT_LOCK = 0x6D6F6E6465746563
-REPLAY_SQL = REPLAY_TEMPLATE.format(since="$1", after="$2", limit="$3")
-STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since="$1", after="$2", limit="$3")
 
 # Errors that mean "the server refuses writes now" (full disk, out of resources, a read-only
 # standby after a failover): remembered in write_failure, the daemon reports not-ready.
@@ -118,7 +82,7 @@ def _lock_sql(name: str) -> str:
     return f"SELECT pg_advisory_xact_lock(hashtext('monitor'), hashtext('{name}'))"
 
 
-class PostgresStore:
+class PostgresStore(SQLStore):
     # several instances share it: the detection stage catches up with what others decided
     shared = True
 
@@ -209,6 +173,22 @@ class PostgresStore:
             raise StoreError(f"lost the connection to {self.display}: {exc}") from exc
 
     @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Db]:
+        async with self.transaction() as con:
+            yield PostgresDb(con)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Db]:
+        async with self.connection() as con:
+            yield PostgresDb(con)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Db]:
+        async with self.transaction() as con:
+            await con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield PostgresDb(con)
+
+    @asynccontextmanager
     async def connection(self) -> AsyncIterator[Con]:
         """A pooled connection for reads (autocommit)."""
         try:
@@ -218,16 +198,6 @@ class PostgresStore:
             raise StoreError(f"{self.display}: a statement took over {TIMEOUT:g}s") from exc
         except _CONNECTION_FAILURES as exc:
             raise StoreError(f"lost the connection to {self.display}: {exc}") from exc
-
-    async def probe_write(self) -> bool:
-        try:
-            async with self.transaction() as con:
-                await con.execute("INSERT INTO write_probe (data) VALUES ($1)", bytes(65536))
-                await con.execute("DELETE FROM write_probe")
-        except StoreError:
-            return False
-        self.write_failure = None
-        return True
 
     async def set_max_size(self, max_bytes: int | None) -> None:
         if max_bytes is not None:
@@ -243,41 +213,6 @@ class PostgresStore:
         return True
 
     # -- feeds -----------------------------------------------------------------------------
-
-    async def sync_feeds(
-        self, feeds: Sequence[FeedConfig], default_interval: float, now: float
-    ) -> None:
-        """As SQLiteStore.sync_feeds; instances starting together take turns (a lock)."""
-        async with self.transaction() as con:
-            await con.execute(_lock_sql("feeds"))
-            await con.execute(
-                "UPDATE feeds SET active = 0 WHERE active = 1 AND NOT (config_url = ANY($1))",
-                [f.url for f in feeds],
-            )
-            await con.executemany(
-                """INSERT INTO feeds (url, config_url, name, "interval", explicit_interval,
-                                      next_poll_at, created_at, full_text)
-                   VALUES ($1, $1, $2, $3, $4, $5, $5, $6)
-                   ON CONFLICT (config_url) DO UPDATE SET
-                     name = excluded.name, active = 1, full_text = excluded.full_text,
-                     explicit_interval = excluded.explicit_interval,
-                     "interval" = COALESCE(excluded.explicit_interval, feeds."interval"),
-                     next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
-                       THEN feeds.next_poll_at
-                       ELSE LEAST(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
-                                  + excluded.explicit_interval) END""",
-                [
-                    (
-                        f.url,
-                        f.name,
-                        f.interval or default_interval,
-                        f.interval,
-                        now,
-                        int(bool(f.full_text)),
-                    )
-                    for f in feeds
-                ],
-            )
 
     CLAIM_SQL = f"""
         WITH due AS (
@@ -299,34 +234,6 @@ class PostgresStore:
             rows = await con.fetch(self.CLAIM_SQL, now, limit, list(exclude), self._instance)
         rows.sort(key=lambda r: (r["next_poll_at"], r["id"]))
         return [FeedRow(**dict(r)) for r in rows]
-
-    async def active_feeds(self) -> list[FeedRow]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                f"SELECT {_cols()} FROM feeds "
-                "WHERE active = 1 AND disabled_reason IS NULL AND paused = 0 ORDER BY id"
-            )
-        return [FeedRow(**dict(r)) for r in rows]
-
-    async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool:
-        """As SQLiteStore.set_paused."""
-        async with self.transaction() as con:
-            if paused:
-                status = await con.execute(
-                    "UPDATE feeds SET paused = 1, paused_at = COALESCE(paused_at, $1) "
-                    "WHERE id = $2",
-                    now,
-                    feed_id,
-                )
-            else:
-                status = await con.execute(
-                    "UPDATE feeds SET next_poll_at = CASE WHEN paused = 1 "
-                    "THEN LEAST(next_poll_at, $1) ELSE next_poll_at END, "
-                    "paused = 0, paused_at = NULL WHERE id = $2",
-                    now,
-                    feed_id,
-                )
-        return rows_affected(status) > 0
 
     async def record_poll(
         self, feed_id: int, update: PollUpdate, now: float, *, wait: bool = True
@@ -358,67 +265,6 @@ class PostgresStore:
             )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def next_text_due(self) -> float | None:
-        async with self.connection() as con:
-            value = await con.fetchval(
-                "SELECT MIN(text_next_at) FROM stories WHERE text_state = 'pending'"
-            )
-        return None if value is None else float(value)
-
-    async def record_text(
-        self,
-        story_id: int,
-        state: str,
-        text: str | None,
-        error: str | None,
-        now: float,
-        retry_at: float | None = None,
-    ) -> None:
-        async with self.transaction() as con:
-            if retry_at is not None:
-                await con.execute(
-                    "UPDATE stories SET text_next_at = $1, text_attempts = text_attempts + 1, "
-                    "text_error = $2 WHERE id = $3 AND text_state = 'pending'",
-                    retry_at,
-                    error,
-                    story_id,
-                )
-                return
-            feed_id = await con.fetchval(
-                """UPDATE stories SET full_text = $1, text_error = $2, text_next_at = NULL,
-                       text_attempts = text_attempts + 1,
-                       text_state = CASE WHEN $3 = 'ok' AND detected_rev IS NOT NULL
-                                         THEN 'late' ELSE $3 END
-                   WHERE id = $4 AND text_state = 'pending' RETURNING feed_id""",
-                text,
-                error,
-                state,
-                story_id,
-            )
-            if feed_id is not None:
-                column = {"ok": "texts_ok", "not_article": "texts_not_article"}.get(
-                    state, "texts_failed"
-                )
-                await con.execute(
-                    f"UPDATE feeds SET {column} = {column} + 1, "
-                    "last_text_error = COALESCE($1, last_text_error) WHERE id = $2",
-                    error if state != "ok" else None,
-                    feed_id,
-                )
-
-    async def known_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
-        if not keys:
-            return {}
-        async with self.connection() as con:
-            rows = await con.fetch(
-                "SELECT key, content_hash FROM stories WHERE feed_id = $1 AND key = ANY($2) "
-                "UNION ALL SELECT key, content_hash FROM story_tombstones "
-                "WHERE feed_id = $1 AND key = ANY($2)",
-                feed_id,
-                list(keys),
-            )
-        return {r[0]: r[1] for r in rows}
-
     async def ingest(
         self,
         feed_id: int,
@@ -435,7 +281,7 @@ class PostgresStore:
         for story in new:
             fresh.setdefault(story.entry.key, story)
         inserted_keys: list[str] = []
-        n_alerts = n_updated = 0
+        n_alerts = 0
         async with self.transaction() as con:
             if fresh:
                 es = [s.entry for s in fresh.values()]
@@ -479,11 +325,8 @@ class PostgresStore:
                         now,
                     )
                 alerts = [
-                    (new_alert_id(), ids[k], a.topic_id, a.sink_id, a.event,
-                     json.dumps({**a.data, "story_id": ids[k]}))
-                    for k in inserted_keys
-                    for a in fresh[k].alerts
-                ]  # fmt: skip
+                    row for k in inserted_keys for row in story_alert_rows(ids[k], fresh[k].alerts)
+                ]
                 if alerts:
                     await con.execute(
                         """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
@@ -502,40 +345,7 @@ class PostgresStore:
                     feed_id,
                     [s.entry.key for s in updated],
                 )
-            for story in updated:
-                e = story.entry
-                old = await con.fetchrow(
-                    "SELECT id, revision, title, summary, content_hash FROM stories "
-                    "WHERE feed_id = $1 AND key = $2",
-                    feed_id,
-                    e.key,
-                )
-                if old is None or old["content_hash"] == e.content_hash:
-                    continue
-                if not story.meaningful:  # e.g. only a date changed: stored in place
-                    await con.execute(
-                        "UPDATE stories SET title = $1, summary = $2, content_hash = $3 "
-                        "WHERE id = $4",
-                        e.title, e.summary, e.content_hash, old["id"],
-                    )  # fmt: skip
-                    continue
-                await con.execute(
-                    "INSERT INTO story_revisions (story_id, revision, title, summary, "
-                    "content_hash, seen_at, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                    "ON CONFLICT DO NOTHING",
-                    old["id"], old["revision"], old["title"], old["summary"],
-                    old["content_hash"], now,
-                    None if story.diff is None else json.dumps(story.diff),
-                )  # fmt: skip
-                await con.execute(
-                    """UPDATE stories SET link = $1, title = $2, summary = $3, author = $4,
-                         published_at = $5, content_hash = $6, updated_at = $7,
-                         revision = revision + 1 WHERE id = $8""",
-                    e.link, e.title, e.summary, e.author,
-                    e.published.timestamp() if e.published else None, e.content_hash, now,
-                    old["id"],
-                )  # fmt: skip
-                n_updated += 1
+            n_updated = await revise_stories(PostgresDb(con), feed_id, updated, now)
             if inserted_keys:
                 await con.execute(
                     "UPDATE feeds SET stories = stories + $1 WHERE id = $2",
@@ -545,25 +355,7 @@ class PostgresStore:
             await con.execute(_UPDATE_FEED_SQL, *_feed_params(feed_id, update, now))
         if inserted_keys:
             self.write_failure = None
-        return IngestResult(
-            new=len(inserted_keys),
-            updated=n_updated,
-            unchanged=unchanged + len(new) - len(inserted_keys) + len(updated) - n_updated,
-            alerts=n_alerts,
-            new_keys=tuple(inserted_keys),
-        )
-
-    async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """(title, summary) stored for each of the feed's `keys` (to diff an update)."""
-        if not keys:
-            return {}
-        async with self.connection() as con:
-            rows = await con.fetch(
-                "SELECT key, title, summary FROM stories WHERE feed_id = $1 AND key = ANY($2)",
-                feed_id,
-                list(keys),
-            )
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return ingest_result(new, updated, unchanged, inserted_keys, n_updated, n_alerts)
 
     # -- detection -------------------------------------------------------------------------
 
@@ -576,77 +368,6 @@ class PostgresStore:
         async with self.transaction() as con:
             await con.execute("SELECT pg_advisory_xact_lock($1)", DETECT_LOCK)
             yield PostgresDetection(con)
-
-    async def pending_count(self) -> int:
-        async with self.connection() as con:
-            value = await con.fetchval(
-                "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL OR detected_rev < revision"
-            )
-        return int(value)
-
-    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
-        """Stored stories first seen since `since`, ids above `after`, oldest first, as new
-        stories (for `monitor backtest`)."""
-        async with self.connection() as con:
-            rows = await con.fetch(REPLAY_SQL, since, after, limit)
-        return [pending_story(r) for r in rows]
-
-    async def replay_count(self, since: float) -> int:
-        async with self.connection() as con:
-            value = await con.fetchval(
-                "SELECT COUNT(*) FROM stories WHERE first_seen_at >= $1", since
-            )
-        return int(value)
-
-    async def detection_steps(
-        self, since: float, after_seq: int, limit: int
-    ) -> list[DetectionStep]:
-        async with self.connection() as con:
-            rows = await con.fetch(STEPS_SQL, since, after_seq, limit)
-        return [detection_step(r) for r in rows]
-
-    async def revision_texts(
-        self, story_ids: Sequence[int]
-    ) -> dict[tuple[int, int], tuple[str, str]]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                "SELECT story_id, revision, title, summary FROM story_revisions "
-                "WHERE story_id = ANY($1::bigint[])",
-                sorted(set(story_ids)),
-            )
-        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
-
-    async def development_history(
-        self, since: float
-    ) -> tuple[list[DevelopmentRow], list[DevelopmentStoryRow]]:
-        """Developments active since `since` and their stories in the order they joined:
-        what rebuilds the detection stage's trackers at start. One snapshot for both."""
-        async with self.transaction() as con:
-            await con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            devs = await con.fetch(
-                f"SELECT {DEVELOPMENT_COLUMNS} FROM developments WHERE last_seen_at >= $1 "
-                "ORDER BY first_seen_at",
-                since,
-            )
-            rows = await con.fetch(
-                f"""SELECT {DEVELOPMENT_STORY_COLUMNS}
-                      FROM development_stories d JOIN developments v ON v.id = d.development_id
-                      JOIN stories s ON s.id = d.story_id
-                     WHERE v.last_seen_at >= $1 ORDER BY d.seq""",
-                since,
-            )
-        return [development_row(r) for r in devs], [development_story_row(r) for r in rows]
-
-    async def detection_report(self) -> dict[str, Any]:
-        """Counts for /status: stories waiting, duplicates, developments per topic."""
-        async with self.connection() as con:
-            topics = await con.fetch(
-                "SELECT topic_id, COUNT(*), MAX(last_seen_at) FROM developments GROUP BY topic_id"
-            )
-            duplicates = await con.fetchval(
-                "SELECT COUNT(*) FROM stories WHERE duplicate_of IS NOT NULL"
-            )
-        return detection_summary(await self.pending_count(), int(duplicates), topics)
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -713,13 +434,6 @@ class PostgresStore:
                 alert_id, attempt, at, status, latency, error,
             )  # fmt: skip
 
-    async def next_alert_due(self) -> float | None:
-        async with self.connection() as con:
-            value = await con.fetchval(
-                "SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'"
-            )
-        return None if value is None else float(value)
-
     async def release_leases(self, now: float) -> int:
         """Clear the leases that expired (their holder is gone: the alerts are due again
         already). Unlike SQLite's, a live instance's unexpired leases are kept: another
@@ -732,225 +446,6 @@ class PostgresStore:
                 now,
             )
         return rows_affected(status)
-
-    async def admit_alerts(
-        self,
-        items: Sequence[tuple[str, str, str, Sequence[tuple[bool, int, float]]]],
-        now: float,
-    ) -> set[str]:
-        """As SQLiteStore.admit_alerts; the count and the decision hold a lock per sink, so
-        two instances never let through more than the limit."""
-        held: set[str] = set()
-        if not items:
-            return held
-        async with self.transaction() as con:
-            for sink_id in sorted({i[2] for i in items}):
-                await con.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('monitor.sink'), hashtext($1))",
-                    sink_id,
-                )
-            for alert_id, topic_id, sink_id, limits in items:
-                row = await con.fetchrow("SELECT released_at FROM alerts WHERE id = $1", alert_id)
-                if row is None or row[0] is not None:
-                    continue
-                over = False
-                for per_topic, count, period in limits:
-                    n = await con.fetchval(
-                        "SELECT COUNT(*) FROM alerts WHERE sink_id = $1 AND released_at > $2 "
-                        f"AND event IN {STORY_EVENTS_SQL} AND ($3::text IS NULL OR topic_id = $3)",
-                        sink_id,
-                        now - period,
-                        topic_id if per_topic else None,
-                    )
-                    if n >= count:
-                        over = True
-                        break
-                if over:
-                    held.add(alert_id)
-                    await con.execute(
-                        "UPDATE alerts SET state = CASE WHEN digest_id IS NULL THEN 'held' "
-                        "ELSE 'digested' END, leased_until = NULL, leased_by = NULL "
-                        "WHERE id = $1",
-                        alert_id,
-                    )
-                else:
-                    await con.execute(
-                        "UPDATE alerts SET released_at = $1 WHERE id = $2", now, alert_id
-                    )
-        return held
-
-    async def alert_since(self, alert_id: str) -> float | None:
-        async with self.connection() as con:
-            value = await con.fetchval(
-                "SELECT COALESCE(queued_at, created_at) FROM alerts WHERE id = $1", alert_id
-            )
-        return None if value is None else float(value)
-
-    async def sync_digest_schedules(
-        self, wanted: Sequence[tuple[str, str, str, str, float]], now: float
-    ) -> int:
-        async with self.transaction() as con:
-            await con.execute(_lock_sql("digests"))
-            have = {
-                (r[0], r[1]): (r[2], r[3])
-                for r in await con.fetch(
-                    "SELECT topic_id, sink_id, cron, timezone FROM digest_schedules"
-                )
-            }
-            keys = {(w[0], w[1]) for w in wanted}
-            for topic_id, sink_id, cron, tz, next_at in wanted:
-                old = have.get((topic_id, sink_id))
-                if old is None:
-                    await con.execute(
-                        "INSERT INTO digest_schedules (topic_id, sink_id, cron, timezone, "
-                        "next_at, last_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                        "ON CONFLICT DO NOTHING",
-                        topic_id, sink_id, cron, tz, next_at, now,
-                    )  # fmt: skip
-                elif old != (cron, tz):
-                    await con.execute(
-                        "UPDATE digest_schedules SET cron = $1, timezone = $2, next_at = $3 "
-                        "WHERE topic_id = $4 AND sink_id = $5",
-                        cron, tz, next_at, topic_id, sink_id,
-                    )  # fmt: skip
-            for topic_id, sink_id in set(have) - keys:
-                await con.execute(
-                    "DELETE FROM digest_schedules WHERE topic_id = $1 AND sink_id = $2",
-                    topic_id,
-                    sink_id,
-                )
-            released = 0
-            stranded = [
-                (r[0], r[1])
-                for r in await con.fetch(
-                    "SELECT DISTINCT topic_id, sink_id FROM alerts WHERE state = 'held'"
-                )
-                if (r[0], r[1]) not in keys
-            ]
-            for topic_id, sink_id in stranded:
-                status = await con.execute(
-                    "UPDATE alerts SET state = 'pending', next_attempt_at = $1, "
-                    "released_at = $1 WHERE state = 'held' AND topic_id = $2 AND sink_id = $3",
-                    now,
-                    topic_id,
-                    sink_id,
-                )
-                released += rows_affected(status)
-        return released
-
-    async def due_digests(self, now: float) -> list[dict[str, Any]]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                "SELECT topic_id, sink_id, cron, timezone, next_at, last_at "
-                "FROM digest_schedules WHERE next_at <= $1 ORDER BY next_at",
-                now,
-            )
-        return [dict(r) for r in rows]
-
-    async def write_digest(
-        self,
-        topic_id: str,
-        sink_id: str,
-        topic: dict[str, Any],
-        now: float,
-        next_at: float,
-        max_listed: int = 100,
-    ) -> tuple[str | None, int]:
-        """As SQLiteStore.write_digest. The schedule row is locked first: when another
-        instance wrote this digest meanwhile (the schedule is no longer due), nothing is
-        written."""
-        async with self.transaction() as con:
-            await con.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('monitor.sink'), hashtext($1))", sink_id
-            )
-            row = await con.fetchrow(
-                "SELECT last_at, next_at FROM digest_schedules "
-                "WHERE topic_id = $1 AND sink_id = $2 FOR UPDATE",
-                topic_id,
-                sink_id,
-            )
-            if row is not None and row["next_at"] > now:
-                return None, 0
-            since = float(row["last_at"]) if row else now
-            rows = await con.fetch(
-                f"""SELECT id, story_id, state, data, created_at FROM alerts
-                   WHERE topic_id = $1 AND sink_id = $2 AND event IN {STORY_EVENTS_SQL}
-                     AND digest_id IS NULL AND created_at <= $3
-                     AND (state = 'held' OR created_at >= $4)
-                   ORDER BY created_at, id""",
-                topic_id,
-                sink_id,
-                now,
-                since,
-            )
-            await con.execute(
-                "UPDATE digest_schedules SET next_at = $1, last_at = $2 "
-                "WHERE topic_id = $3 AND sink_id = $4",
-                next_at,
-                now,
-                topic_id,
-                sink_id,
-            )
-            if not rows:
-                return None, 0
-            digest_id = new_alert_id()
-            data = digest_data(topic, rows, since, now, max_listed)
-            await con.execute(
-                """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                       created_at, next_attempt_at, released_at)
-                   VALUES ($1, NULL, $2, $3, 'topic.digest', $4, $5, $5, $5)""",
-                digest_id,
-                topic_id,
-                sink_id,
-                json.dumps(data),
-                now,
-            )
-            await con.execute(
-                "UPDATE alerts SET digest_id = $1, "
-                "state = CASE WHEN state = 'held' THEN 'digested' ELSE state END "
-                "WHERE id = ANY($2::text[])",
-                digest_id,
-                [r["id"] for r in rows],
-            )
-        return digest_id, len(rows)
-
-    async def check_feed_health(
-        self, now: float, failing_after: int, after: float, sinks: Sequence[str]
-    ) -> list[tuple[str, str, str]]:
-        """As SQLiteStore.check_feed_health; one instance at a time (a lock), so an episode
-        opens once and alerts once."""
-        written: list[tuple[str, str, str]] = []
-        async with self.transaction() as con:
-            await con.execute(_lock_sql("health"))
-            rows = await con.fetch(HEALTH_SELECT.format(failing_after="$1"), failing_after)
-            for r in rows:
-                action, event, data = health_step(r, now, failing_after, after)
-                if action == "open":
-                    await con.execute(
-                        "INSERT INTO feed_health (feed_id, failing_since) VALUES ($1, $2)",
-                        r["id"],
-                        now,
-                    )
-                elif action == "alert":
-                    await con.execute(
-                        "UPDATE feed_health SET alerted_at = $1 WHERE feed_id = $2", now, r["id"]
-                    )
-                elif action == "close":
-                    await con.execute("DELETE FROM feed_health WHERE feed_id = $1", r["id"])
-                for sink_id in sinks if event else ():
-                    alert_id = new_alert_id()
-                    await con.execute(
-                        """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                               created_at, next_attempt_at)
-                           VALUES ($1, NULL, '', $2, $3, $4, $5, $5)""",
-                        alert_id,
-                        sink_id,
-                        event,
-                        json.dumps(data),
-                        now,
-                    )
-                    written.append((str(event), r["url"], alert_id))
-        return written
 
     async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]:
         async with self.transaction() as con:
@@ -967,164 +462,56 @@ class PostgresStore:
             return sorted(found)
         return [i for i in dict.fromkeys(ids) if i in found]
 
-    # -- relevance feedback ------------------------------------------------------------------
-
-    async def add_feedback(
-        self, topic_id: str, story_id: int, verdict: str, now: float, alert_id: str | None = None
-    ) -> Feedback | None:
-        """As SQLiteStore.add_feedback."""
-        async with self.transaction() as con:
-            story = await con.fetchrow(FEEDBACK_STORY.format(id="$1"), story_id)
-            if story is None:
-                return None
-            await con.execute(
-                "DELETE FROM topic_feedback WHERE topic_id = $1 AND story_id = $2",
-                topic_id,
-                story_id,
-            )
-            row = await con.fetchrow(
-                "INSERT INTO topic_feedback (topic_id, story_id, alert_id, verdict, title, text, "
-                f"created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {FEEDBACK_COLUMNS}",
-                topic_id, story_id, alert_id, verdict, story["title"], story["text"], now,
-            )  # fmt: skip
-        return feedback_of(row)
-
-    async def feedback(self, topic_id: str | None = None) -> list[Feedback]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                f"SELECT {FEEDBACK_COLUMNS} FROM topic_feedback "
-                "WHERE $1::text IS NULL OR topic_id = $1 ORDER BY id",
-                topic_id,
-            )
-        return [feedback_of(r) for r in rows]
-
-    async def delete_feedback(self, topic_id: str, feedback_id: int) -> Feedback | None:
-        async with self.transaction() as con:
-            row = await con.fetchrow(
-                f"DELETE FROM topic_feedback WHERE topic_id = $1 AND id = $2 "
-                f"RETURNING {FEEDBACK_COLUMNS}",
-                topic_id,
-                feedback_id,
-            )
-        return None if row is None else feedback_of(row)
-
-    async def feedback_version(self) -> tuple[int, int]:
-        async with self.connection() as con:
-            row = await con.fetchrow("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM topic_feedback")
-        assert row is not None
-        return int(row[0]), int(row[1])
-
-    async def alert_log(
-        self, state: str | None = None, limit: int = 50, alert_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT id, story_id, topic_id, sink_id, event, data, state, attempts, created_at, "
-            "next_attempt_at, delivered_at, last_error, digest_id, queued_at FROM alerts"
-        )
-        args: tuple[Any, ...] = ()
-        if alert_id is not None:
-            sql += " WHERE id = $1"
-            args = (alert_id,)
-        elif state:
-            sql += " WHERE state = $1"
-            args = (state,)
-        sql += f" ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}"
-        async with self.connection() as con:
-            rows = [dict(r) for r in await con.fetch(sql, *args, limit)]
-            attempts: dict[str, list[dict[str, Any]]] = {}
-            for a in await con.fetch(
-                "SELECT alert_id, attempt, at, status, latency, error FROM alert_attempts "
-                "WHERE alert_id = ANY($1::text[]) ORDER BY alert_id, attempt",
-                [r["id"] for r in rows],
-            ):
-                d = dict(a)
-                attempts.setdefault(d.pop("alert_id"), []).append(d)
-        for row in rows:
-            row["data"] = json.loads(row["data"])
-            row["attempts_log"] = attempts.get(row["id"], [])
-        return rows
-
     # -- maintenance -----------------------------------------------------------------------
 
-    async def prune(self, now: float, retention: RetentionConfig) -> dict[str, int]:
-        """As SQLiteStore.prune, a batch per transaction; rows another instance is pruning
+    PRUNE_SQL: ClassVar[Mapping[str, str]] = {
+        "revisions": "DELETE FROM story_revisions WHERE (story_id, revision) IN (SELECT "
+        "story_id, revision FROM story_revisions WHERE seen_at < :cutoff LIMIT :batch "
+        "FOR UPDATE SKIP LOCKED)",
+        "alerts": "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = "
+        "'delivered' AND delivered_at < :cutoff LIMIT :batch FOR UPDATE SKIP LOCKED)",
+        "developments": "DELETE FROM developments WHERE id IN (SELECT id FROM developments d "
+        "WHERE last_seen_at < :cutoff AND NOT EXISTS (SELECT 1 FROM development_stories s "
+        "WHERE s.development_id = d.id) LIMIT :batch FOR UPDATE SKIP LOCKED)",
+        "tombstones": "DELETE FROM story_tombstones WHERE (feed_id, key) IN (SELECT feed_id, "
+        "key FROM story_tombstones WHERE pruned_at < :cutoff LIMIT :batch "
+        "FOR UPDATE SKIP LOCKED)",
+    }
+
+    async def prune_stories(self, cutoff: float, batch: int, now: float) -> int:
+        """As SQLiteStore.prune_stories; stories another instance is pruning or detecting
         (locked) are skipped."""
-        batch = retention.batch
-        counts = {"stories": 0, "revisions": 0, "alerts": 0, "tombstones": 0, "developments": 0}
-        if retention.stories is not None:
-            cutoff = now - retention.stories
-            while True:
-                async with self.transaction() as con:
-                    rows = await con.fetch(
-                        """DELETE FROM stories WHERE id IN (
-                               SELECT id FROM stories WHERE first_seen_at < $1
-                               ORDER BY first_seen_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                           RETURNING feed_id, key, content_hash""",
-                        cutoff,
-                        batch,
-                    )
-                    if rows:
-                        await con.execute(
-                            """INSERT INTO story_tombstones (feed_id, key, content_hash,
-                                                             pruned_at)
-                               SELECT f, k, h, $4 FROM unnest($1::bigint[], $2::text[],
-                                                              $3::text[]) AS u (f, k, h)
-                               ON CONFLICT (feed_id, key) DO UPDATE SET
-                                 content_hash = excluded.content_hash,
-                                 pruned_at = excluded.pruned_at""",
-                            [r["feed_id"] for r in rows],
-                            [r["key"] for r in rows],
-                            [r["content_hash"] for r in rows],
-                            now,
-                        )
-                        per_feed: dict[int, int] = {}
-                        for r in rows:
-                            per_feed[r["feed_id"]] = per_feed.get(r["feed_id"], 0) + 1
-                        await con.executemany(  # in id order: no deadlock with another prune
-                            "UPDATE feeds SET stories = GREATEST(0, stories - $1) WHERE id = $2",
-                            [(n, fid) for fid, n in sorted(per_feed.items())],
-                        )
-                counts["stories"] += len(rows)
-                if len(rows) < batch:
-                    break
-        plans = (
-            (
-                "revisions",
-                retention.revisions,
-                "DELETE FROM story_revisions WHERE (story_id, revision) IN (SELECT story_id, "
-                "revision FROM story_revisions WHERE seen_at < $1 LIMIT $2 "
-                "FOR UPDATE SKIP LOCKED)",
-            ),
-            (
-                "alerts",
-                retention.attempts,
-                "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = "
-                "'delivered' AND delivered_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            ),
-            (  # a development whose stories were all pruned (its links went with them)
-                "developments",
-                retention.stories,
-                "DELETE FROM developments WHERE id IN (SELECT id FROM developments d "
-                "WHERE last_seen_at < $1 AND NOT EXISTS (SELECT 1 FROM development_stories s "
-                "WHERE s.development_id = d.id) LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            ),
-            (
-                "tombstones",
-                retention.tombstones,
-                "DELETE FROM story_tombstones WHERE (feed_id, key) IN (SELECT feed_id, key "
-                "FROM story_tombstones WHERE pruned_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            ),
-        )
-        for kind, age, sql in plans:
-            if age is None:
-                continue
-            while True:
-                async with self.transaction() as con:
-                    deleted = rows_affected(await con.execute(sql, now - age, batch))
-                counts[kind] += deleted
-                if deleted < batch:
-                    break
-        return counts
+        async with self.transaction() as con:
+            rows = await con.fetch(
+                """DELETE FROM stories WHERE id IN (
+                       SELECT id FROM stories WHERE first_seen_at < $1
+                       ORDER BY first_seen_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                   RETURNING feed_id, key, content_hash""",
+                cutoff,
+                batch,
+            )
+            if rows:
+                await con.execute(
+                    """INSERT INTO story_tombstones (feed_id, key, content_hash,
+                                                     pruned_at)
+                       SELECT f, k, h, $4 FROM unnest($1::bigint[], $2::text[],
+                                                      $3::text[]) AS u (f, k, h)
+                       ON CONFLICT (feed_id, key) DO UPDATE SET
+                         content_hash = excluded.content_hash,
+                         pruned_at = excluded.pruned_at""",
+                    [r["feed_id"] for r in rows],
+                    [r["key"] for r in rows],
+                    [r["content_hash"] for r in rows],
+                    now,
+                )
+                per_feed: dict[int, int] = {}
+                for r in rows:
+                    per_feed[r["feed_id"]] = per_feed.get(r["feed_id"], 0) + 1
+                await con.executemany(  # in id order: no deadlock with another prune
+                    "UPDATE feeds SET stories = GREATEST(0, stories - $1) WHERE id = $2",
+                    [(n, fid) for fid, n in sorted(per_feed.items())],
+                )
+        return len(rows)
 
     async def checkpoint(self, mode: str = "PASSIVE") -> None:
         """Nothing to do: the server checkpoints its own write-ahead log."""
@@ -1148,61 +535,6 @@ class PostgresStore:
         return self._size
 
     # -- reports ---------------------------------------------------------------------------
-
-    async def feed_report(self) -> list[dict[str, Any]]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                """SELECT id, url, config_url, name, title, "interval", explicit_interval, rate,
-                          server_interval, disabled_reason, paused, paused_at, active, last_poll_at,
-                          last_success_at, last_result, last_status, last_error_kind, last_error,
-                          consecutive_errors, next_poll_at, stories, polls, full_text,
-                      texts_ok, texts_failed, texts_not_article, last_text_error
-                   FROM feeds ORDER BY active DESC, id"""
-            )
-        return [dict(r) for r in rows]
-
-    async def topic_report(self) -> dict[str, dict[str, Any]]:
-        async with self.connection() as con:
-            rows = await con.fetch(
-                "SELECT topic_id, COUNT(*) AS matches, MAX(matched_at) AS last_match_at "
-                "FROM story_topics GROUP BY topic_id"
-            )
-        return {r["topic_id"]: dict(r) for r in rows}
-
-    async def alert_counts(self) -> dict[str, Any]:
-        async with self.connection() as con:
-            rows = {
-                r["state"]: dict(r)
-                for r in await con.fetch(
-                    "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM alerts "
-                    "GROUP BY state"
-                )
-            }
-        return {
-            "pending": rows.get("pending", {}).get("n", 0),
-            "delivered": rows.get("delivered", {}).get("n", 0),
-            "dead": rows.get("dead", {}).get("n", 0),
-            "held": rows.get("held", {}).get("n", 0),
-            "oldest_pending_at": rows.get("pending", {}).get("oldest"),
-        }
-
-    async def story_count(self) -> int:
-        async with self.connection() as con:
-            value = await con.fetchval("SELECT COALESCE(SUM(stories), 0) FROM feeds")
-        return int(value)
-
-    async def alerts(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT id, topic_id, sink_id, event, state, attempts, created_at, "
-            "next_attempt_at, delivered_at, last_error FROM alerts"
-        )
-        args: tuple[Any, ...] = ()
-        if state:
-            sql += " WHERE state = $1"
-            args = (state,)
-        sql += f" ORDER BY created_at DESC LIMIT ${len(args) + 1}"
-        async with self.connection() as con:
-            return [dict(r) for r in await con.fetch(sql, *args, limit)]
 
     async def leases(self, now: float) -> list[dict[str, Any]]:
         """Unexpired leases per instance: feeds claimed and not yet recorded (until their
@@ -1232,61 +564,6 @@ class PostgresStore:
 
     # -- WebSub subscriptions (as SQLiteStore's) -----------------------------------------
 
-    async def feed_row(self, feed_id: int) -> FeedRow | None:
-        async with self.connection() as con:
-            row = await con.fetchrow(f"SELECT {_cols()} FROM feeds WHERE id = $1", feed_id)
-        return None if row is None else FeedRow(**dict(row))
-
-    async def subscriptions(self) -> list[Subscription]:
-        async with self.connection() as con:
-            rows = await con.fetch(f"{SUBSCRIPTION_SELECT} ORDER BY w.feed_id")
-        return [subscription_of(r) for r in rows]
-
-    async def subscription(self, feed_id: int) -> Subscription | None:
-        async with self.connection() as con:
-            row = await con.fetchrow(f"{SUBSCRIPTION_SELECT} WHERE w.feed_id = $1", feed_id)
-        return None if row is None else subscription_of(row)
-
-    async def subscribe(
-        self, feed_id: int, hub: str, topic: str, callback: str, secret: str, now: float
-    ) -> None:
-        async with self.transaction() as con:
-            await con.execute(
-                """INSERT INTO websub_subscriptions (feed_id, hub, topic, callback, secret, state,
-                                                     next_action_at, created_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
-                   ON CONFLICT (feed_id) DO UPDATE SET
-                     hub = excluded.hub, topic = excluded.topic, callback = excluded.callback,
-                     secret = excluded.secret, state = 'pending', requested_at = NULL,
-                     lease_seconds = NULL, lease_until = NULL,
-                     next_action_at = excluded.next_action_at, attempts = 0, last_error = NULL,
-                     verified_at = NULL, updated_at = excluded.updated_at""",
-                feed_id, hub, topic, callback, secret, now,
-            )  # fmt: skip
-            await con.execute(_MARK_PUSHED_SQL, feed_id)
-
-    async def update_subscription(
-        self, feed_id: int, changes: Mapping[str, Any], now: float
-    ) -> bool:
-        pairs = checked_changes(changes)
-        sets = "".join(f"{column} = ${i}, " for i, (column, _) in enumerate(pairs, start=3))
-        async with self.transaction() as con:
-            status = await con.execute(
-                f"UPDATE websub_subscriptions SET {sets}updated_at = $2 WHERE feed_id = $1",
-                feed_id, now, *(value for _, value in pairs),
-            )  # fmt: skip
-            if "state" in changes:
-                await con.execute(_MARK_PUSHED_SQL, feed_id)
-        return rows_affected(status) > 0
-
-    async def delete_subscription(self, feed_id: int) -> bool:
-        async with self.transaction() as con:
-            status = await con.execute(
-                "DELETE FROM websub_subscriptions WHERE feed_id = $1", feed_id
-            )
-            await con.execute(_MARK_PUSHED_SQL, feed_id)
-        return rows_affected(status) > 0
-
     async def claim_due_subscriptions(
         self, now: float, limit: int, lease: float
     ) -> list[Subscription]:
@@ -1304,21 +581,6 @@ class PostgresStore:
                 [r["feed_id"] for r in ids],
             )
         return [subscription_of(r) for r in rows]
-
-    async def count_push(self, feed_id: int, forged: bool, now: float) -> None:
-        async with self.transaction() as con:
-            if forged:
-                await con.execute(
-                    "UPDATE websub_subscriptions SET forged = forged + 1 WHERE feed_id = $1",
-                    feed_id,
-                )
-            else:
-                await con.execute(
-                    "UPDATE websub_subscriptions SET pushes = pushes + 1, last_push_at = $2 "
-                    "WHERE feed_id = $1",
-                    feed_id,
-                    now,
-                )
 
 
 _MARK_PUSHED_SQL = """UPDATE feeds SET pushed = (SELECT COUNT(*) FROM websub_subscriptions

@@ -8,17 +8,16 @@ back as dicts, whatever the driver.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiosqlite
+
+from monitor.store.sql import Dialect, positional
 
 if TYPE_CHECKING:
     from monitor.store.postgres import PostgresStore
 
-Dialect = Literal["sqlite", "postgresql"]
 Params = Mapping[str, Any]
 
 
@@ -49,23 +48,6 @@ class SQLiteReader:
     async def fetchone(self, sql: str, params: Params | None = None) -> dict[str, Any] | None:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
-
-
-# `:name`, not the second colon of a `::type` cast (SQL literals must not hold `:word`)
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-@functools.lru_cache(maxsize=512)
-def positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`sql` with `:name` turned into `$n` (one number per name), and the names in order."""
-    names: list[str] = []
-
-    def number(m: re.Match[str]) -> str:
-        if m.group(1) not in names:
-            names.append(m.group(1))
-        return f"${names.index(m.group(1)) + 1}"
-
-    return _NAMED.sub(number, sql), tuple(names)
 
 
 def _pg_value(value: Any) -> Any:

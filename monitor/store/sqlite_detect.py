@@ -29,7 +29,6 @@ from monitor.store.base import (
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
     PENDING_TEMPLATE,
-    REPLAY_TEMPLATE,
     TEXT_READ,
     detection_step_params,
     development_params,
@@ -45,7 +44,6 @@ PENDING_BY_TIME_SQL = PENDING_TEMPLATE.format(
     after="?", hold="?", limit="?",
     order="MIN(COALESCE(s.published_at, s.first_seen_at), s.first_seen_at), s.id",
 )  # fmt: skip
-REPLAY_SQL = REPLAY_TEMPLATE.format(since="?", after="?", limit="?")
 
 
 class SQLiteDetection:
