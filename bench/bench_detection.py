@@ -20,7 +20,7 @@ Figures:
   (100 topics) with that many stories already stored and detected, with their band rows, as
   a ratio to the smallest size (aim: <= 1.3 at a million). The old corpus is inserted by SQL
   with 33 random 63-bit band keys per story (32 bands and the headline key, as
-  `monitor.dedup.fingerprint` makes): computing real MinHash signatures for a million stories
+  `stories.dedup.fingerprint` makes): computing real MinHash signatures for a million stories
   would take most of an hour. Random keys never collide with real ones, so the corpus adds
   the cost of a larger index (deeper B-trees, a colder cache), not candidates to verify.
 - story_bands_bytes_per_story: growth of the store file per story between the smallest and
@@ -48,9 +48,9 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import Config, load
-from monitor.daemon import open_service
 from monitor.models import Entry, NewStory, PollUpdate
-from monitor.normalize import content_hash
+from monitor.reader.normalize import content_hash
+from monitor.service.daemon import open_service
 
 FEEDS = 40
 BANDS_PER_STORY = 33  # 32 LSH bands and the headline key

@@ -22,7 +22,7 @@ from bench.feeds import ACTORS, PLACES, VERBS
 from bench.figures import Figure, best_of, size
 from monitor.config import Config, load
 from monitor.models import Entry
-from monitor.topics import match_topics
+from monitor.topics.match import match_topics
 
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aiou"]
 NEWS_WORDS = " ".join(ACTORS + PLACES + VERBS).replace(",", "").split()

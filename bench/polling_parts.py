@@ -28,8 +28,8 @@ from typing import Any
 
 from bench.bench_polling import _bare_loop, polling_setup
 from bench.figures import Figure
-from monitor import pipeline
-from monitor.fetch import FetchResult
+from monitor.poll import pipeline
+from monitor.reader.fetch import FetchResult
 
 
 class _Nothing:

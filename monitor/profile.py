@@ -3,7 +3,7 @@
 A topic's seed documents (``seeds`` globs in the configuration: .txt, .md or .html files) are
 read once when the configuration loads (and on reload) and compiled into a :class:`Profile`:
 
-- each seed document becomes a term vector (:func:`monitor.textfeatures.term_vector`:
+- each seed document becomes a term vector (:func:`monitor.stories.textfeatures.term_vector`:
   stemmed content words and multiword names, ``1 + log tf``; names get no boost and dates and
   numbers are left out, since a topic is about its vocabulary, not one event's specifics)
   weighted by a background IDF (:func:`background_weight`), and is scaled to unit length, so
@@ -17,7 +17,7 @@ over the seeds themselves would punish the words that run through every seed, wh
 topic's own; so the collection is general news, summarised by a built-in list of words that
 occur in a large share of news stories (:data:`COMMON_NEWS_WORDS`). Stopwords are dropped;
 a common news word is taken to occur in one story in ten and any other word in one in a
-thousand, which with :func:`monitor.textfeatures.idf` weighs a common news word at
+thousand, which with :func:`monitor.stories.textfeatures.idf` weighs a common news word at
 ``COMMON_WEIGHT`` (0.46) of a rarer one.
 
 A story is analyzed once (:func:`story_vector`, the same weighting, unit length) and compared
@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from monitor.normalize import html_to_text
-from monitor.textfeatures import WEEKDAYS_MONTHS, idf, stem, term_vector
+from monitor.reader.normalize import html_to_text
+from monitor.stories.textfeatures import WEEKDAYS_MONTHS, idf, stem, term_vector
 
 PROFILE_TERMS = 200  # terms kept in a profile: enough for its vocabulary, few to compare
 DEFAULT_THRESHOLD = 0.17  # measured on the shipped topic: see README, "Seed profiles"
 # a story the profile alone matches opens a development only this far above the threshold
-# (monitor/detection.py `opens`): half as close again as the bar for a match
+# (monitor/detect/detection.py `opens`): half as close again as the bar for a match
 OPEN_FACTOR = 1.5
 MATCH_MODES = ("query", "profile", "both", "either")
 SEED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")

@@ -39,7 +39,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from monitor.textfeatures import DROP_COMBINING
+from monitor.stories.textfeatures import DROP_COMBINING
 
 __all__ = [
     "AnalyzedDoc",

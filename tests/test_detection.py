@@ -19,8 +19,8 @@ import pytest
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.conftest import FeedServer, Receiver, rss
 
 T0 = datetime.now(UTC).replace(microsecond=0)
@@ -435,7 +435,7 @@ async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detec
     config_factory: Callable[..., Path],
     monkeypatch: Any,
 ) -> None:
-    import monitor.detection as detection
+    import monitor.detect.detection as detection
 
     real = detection.match_topics
 

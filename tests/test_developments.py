@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.dedup import StoryText
-from monitor.developments import DevelopmentTracker, new_sentences
-from monitor.devstate import MemoryDevelopmentStore, StoryState
-from monitor.linkmodel import (
+from monitor.detect.developments import DevelopmentTracker, new_sentences
+from monitor.detect.devstate import MemoryDevelopmentStore, StoryState
+from monitor.detect.linkmodel import (
     LINK_FEATURES,
     LINK_MODEL,
     MIN_COSINE,
@@ -21,7 +20,8 @@ from monitor.linkmodel import (
     link_features,
     rare_words,
 )
-from monitor.textfeatures import term_vector
+from monitor.stories.dedup import StoryText
+from monitor.stories.textfeatures import term_vector
 
 T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
 

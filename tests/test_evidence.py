@@ -20,13 +20,13 @@ from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
 from monitor.config.model import TopicConfig
-from monitor.daemon import open_service
-from monitor.detection import opens
-from monitor.evidence import figures, general_facts, general_features, quotes
+from monitor.detect.detection import opens
+from monitor.detect.evidence import figures, general_facts, general_features, quotes
 from monitor.models import TopicMatch
 from monitor.profile import Profile
 from monitor.query import compile_query
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.conftest import FeedServer, Receiver, rss
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

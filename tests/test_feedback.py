@@ -1,4 +1,4 @@
-"""Relevance feedback and negative seeds (monitor/feedback.py): the pure decision, then the
+"""Relevance feedback and negative seeds (monitor/topics/feedback.py): the pure decision, then the
 real service (feeds served on 127.0.0.1, a real SQLite store, a webhook receiver, an injected
 clock), the CLI in another process, the API on both stores, and the backtest."""
 
@@ -16,16 +16,16 @@ import pytest
 
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, TopicConfig, load
-from monitor.feedback import (
+from monitor.models import TopicMatch
+from monitor.profile import build_profile, story_vector
+from monitor.query import compile_query
+from monitor.topics.feedback import (
     FEEDBACK_THRESHOLD,
     Feedback,
     FeedbackSet,
     apply,
     dot,
 )
-from monitor.models import TopicMatch
-from monitor.profile import build_profile, story_vector
-from monitor.query import compile_query
 from tests.conftest import API_TOKEN, FeedServer, Receiver, WebServer, rss
 from tests.test_detection import T0, alerts, rows, service_for
 

@@ -17,11 +17,11 @@ import aiohttp
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.fetch import FetchLimits
-from monitor.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, fetch_article, is_notice
-from monitor.politeness import HostLimiter
-from monitor.service import Service
+from monitor.reader.fetch import FetchLimits
+from monitor.reader.politeness import HostLimiter
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
+from monitor.stories.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, fetch_article, is_notice
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 
 T0 = datetime.now(UTC).replace(microsecond=0)

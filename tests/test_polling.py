@@ -19,8 +19,8 @@ import pytest
 from aiohttp import ClientSession, web
 
 from monitor.clock import FixedClock
-from monitor.intervals import choose_interval, initial_rate, update_rate
-from monitor.politeness import HostLimiter
+from monitor.poll.intervals import choose_interval, initial_rate, update_rate
+from monitor.reader.politeness import HostLimiter
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, T0, events, service_for
 
@@ -417,7 +417,7 @@ async def test_conditional_get_against_nginx(
 
 
 def test_feed_documents_ask_for_intervals() -> None:
-    from monitor.parse import parse_feed
+    from monitor.reader.parse import parse_feed
 
     def doc(channel: str) -> bytes:
         return (

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ConfigError, TopicConfig, load
-from monitor.development_alerts import alert_drafts_for
+from monitor.detect.development_alerts import alert_drafts_for
 from monitor.models import DevelopmentRow, Entry, PendingStory
-from monitor.normalize import normalize_entries
-from monitor.parse import parse_feed
 from monitor.profile import (
     DEFAULT_THRESHOLD,
     ProfileIndex,
@@ -27,7 +25,9 @@ from monitor.profile import (
     story_vector,
 )
 from monitor.query import Fields, analyze
-from monitor.topics import match_topics
+from monitor.reader.normalize import normalize_entries
+from monitor.reader.parse import parse_feed
+from monitor.topics.match import match_topics
 from tests.profile_samples import NEAR_MISS, OFF_TOPIC, ON_TOPIC
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,6 @@ import pytest
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, StorageConfig
-from monitor.feedback import FeedbackSet
 from monitor.models import (
     AlertDraft,
     DevelopmentRow,
@@ -33,6 +32,7 @@ from monitor.models import (
 from monitor.store import SQLiteStore, Store, store_for
 from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.store.schema import MIGRATIONS
+from monitor.topics.feedback import FeedbackSet
 
 T0 = 1_700_000_000.0
 
@@ -1129,7 +1129,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
     joins the development the first opened (it catches up under the detection lock)."""
     from monitor.clock import FixedClock
     from monitor.config import load
-    from monitor.detection import Detection
+    from monitor.detect.detection import Detection
     from monitor.logs import get
 
     path = tmp_path / "m.toml"

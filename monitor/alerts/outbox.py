@@ -26,11 +26,10 @@ import aiohttp
 
 from monitor.alerts.sinks import send
 from monitor.alerts.webhook import SendResult
-from monitor.clock import Clock
+from monitor.clock import Clock, nap
 from monitor.config import Config
 from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
-from monitor.scheduler import nap
 from monitor.store import Store
 
 

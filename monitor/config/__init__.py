@@ -12,6 +12,8 @@ checked, `sections.py` the array sections (feeds, topics, sinks, health, WebSub)
 
 from monitor.config.load import from_dict, load
 from monitor.config.model import (
+    EVIDENCE_SETS,
+    SERVER_HINT_CAP,
     Config,
     ConfigError,
     DeliveryConfig,
@@ -42,8 +44,10 @@ from monitor.config.values import (
 )
 
 __all__ = [
+    "EVIDENCE_SETS",
     "LOG_LEVELS",
     "POSTGRES_SCHEMES",
+    "SERVER_HINT_CAP",
     "SINK_TYPES",
     "Config",
     "ConfigError",

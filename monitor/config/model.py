@@ -16,6 +16,11 @@ from monitor.profile import (
 )
 from monitor.query import Query, QueryIndex
 
+# what links a story to a development (monitor/detect/evidence.py): general | incident
+EVIDENCE_SETS = ("general", "incident")
+# the longest interval a server's hint may set, and the longest WebSub poll interval
+SERVER_HINT_CAP = 86400.0
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -71,7 +76,7 @@ class RetentionConfig:
 
 @dataclass(frozen=True, slots=True)
 class FullTextConfig:
-    """Article pages of new stories (monitor/fulltext.py, monitor/enrich.py)."""
+    """Article pages of new stories (monitor/stories/fulltext.py, monitor/poll/enrich.py)."""
 
     enabled: bool = False  # for feeds that do not say
     wait: float = 120.0  # detection waits this long for a story's text, then goes without
@@ -83,7 +88,7 @@ class FullTextConfig:
 
 @dataclass(frozen=True, slots=True)
 class DetectionConfig:
-    """Duplicates and developments (monitor/detection.py)."""
+    """Duplicates and developments (monitor/detect/detection.py)."""
 
     dedup_window: float = 7 * 86400.0  # a copy is looked for among stories first seen this recently
     development_window: float = 90 * 86400.0  # a story may join developments active this recently
@@ -194,7 +199,7 @@ class TopicConfig:
     alert_on: str = "developments"  # developments: new developments (and updates); stories: each
     updates: bool = True  # development.update alerts for stories that add substantial news
     update_gap: float = 3600.0  # at most one development.update per development in this time
-    # negative seeds: documents of what the topic is not about (monitor/feedback.py)
+    # negative seeds: documents of what the topic is not about (monitor/topics/feedback.py)
     exclude_seeds: tuple[Path, ...] = ()
     exclude_profile: Profile | None = None  # compiled from exclude_seeds at load
     evidence: str = "general"  # what links a story to a development: general | incident
@@ -203,7 +208,7 @@ class TopicConfig:
     @property
     def open_at(self) -> float:
         """The similarity at which a story the profile alone matches may open a development
-        (see monitor/detection.py `opens`): `open_threshold`, by default OPEN_FACTOR times
+        (see monitor/detect/detection.py `opens`): `open_threshold`, by default OPEN_FACTOR times
         the profile's threshold."""
         if self.open_threshold is not None:
             return self.open_threshold

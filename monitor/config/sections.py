@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.model import (
+    EVIDENCE_SETS,
+    SERVER_HINT_CAP,
     FeedConfig,
     HealthConfig,
     ServerConfig,
@@ -39,8 +41,6 @@ from monitor.config.values import (
     read_secret,
     signing_secret,
 )
-from monitor.evidence import EVIDENCE_SETS
-from monitor.intervals import SERVER_HINT_CAP
 from monitor.profile import (
     DEFAULT_THRESHOLD,
     MATCH_MODES,
@@ -92,7 +92,7 @@ def read_feeds(
     return out
 
 
-# --- feeds_files: included [[feeds]] files (see monitor/opml.py for import/export) ---
+# --- feeds_files: included [[feeds]] files (see monitor/cli/opml.py for import/export) ---
 def read_included_feeds(
     r: Reader, patterns: list[str], seen: dict[str, tuple[str, str]]
 ) -> list[FeedConfig]:
@@ -277,7 +277,7 @@ def _exclude_seeds(
     r: Reader, item: Mapping[str, Any], key: str
 ) -> tuple[list[Path], Profile | None]:
     """A topic's negative seeds (`exclude_seeds`: documents of what it is not about) and
-    their profile, built as the seeds' is (monitor/feedback.py applies it)."""
+    their profile, built as the seeds' is (monitor/topics/feedback.py applies it)."""
     if "exclude_seeds" not in item:
         return [], None
     files = _seed_files(r, item, key, "exclude_seeds")

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig
-from monitor.feedback import Feedback
 from monitor.models import (
     STORY_EVENTS,
     AlertDraft,
@@ -36,6 +35,7 @@ from monitor.models import (
     Subscription,
     TopicMatch,
 )
+from monitor.topics.feedback import Feedback
 
 # the story alerts (monitor.models.STORY_EVENTS) as an SQL list
 STORY_EVENTS_SQL = "(" + ", ".join(f"'{e}'" for e in STORY_EVENTS) + ")"

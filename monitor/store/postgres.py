@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from monitor.config import FeedConfig, RetentionConfig, redact_url
-from monitor.feedback import Feedback
 from monitor.models import (
     DetectionStep,
     DevelopmentRow,
@@ -67,6 +66,7 @@ from monitor.store.base import (
 )
 from monitor.store.pg_detect import PostgresDetection, rows_affected
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
+from monitor.topics.feedback import Feedback
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy

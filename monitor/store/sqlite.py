@@ -22,7 +22,6 @@ from typing import Any
 import aiosqlite
 
 from monitor.config import FeedConfig, RetentionConfig
-from monitor.feedback import Feedback
 from monitor.models import (
     DetectionStep,
     DevelopmentRow,
@@ -61,6 +60,7 @@ from monitor.store.base import (
 )
 from monitor.store.schema import MIGRATIONS
 from monitor.store.sqlite_detect import REPLAY_SQL, SQLiteDetection
+from monitor.topics.feedback import Feedback
 
 STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since="?", after="?", limit="?")
 

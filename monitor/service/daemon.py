@@ -1,0 +1,284 @@
+"""Lifecycle: every resource opened in one AsyncExitStack, signals, systemd notify.
+
+start: store (migrated, feeds synced) -> HTTP session -> service -> status server ->
+delivery loop -> WebSub loop -> scheduler; READY=1 once the store is open and the server listens.
+SIGTERM/SIGINT set a flag; shutdown stops the scheduler, lets in-flight polls finish for
+`polling.shutdown_timeout` seconds, cancels the rest (logged), then closes everything in
+reverse order. SIGHUP reloads the configuration atomically: a configuration that does not
+validate is logged and the running one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from monitor import USER_AGENT, logs
+from monitor import config as config_mod
+from monitor.clock import Clock, SystemClock
+from monitor.config import Config, ConfigError
+from monitor.detect.detection import Detection
+from monitor.metrics import probe_loop_lag
+from monitor.poll.enrich import Enricher
+from monitor.poll.pipeline import Deps
+from monitor.reader.netguard import GuardedResolver, guarded_connector, resolver_of
+from monitor.reader.parsestage import ParseStage
+from monitor.reader.politeness import HostLimiter
+from monitor.service import scheduler as scheduler_mod
+from monitor.service.core import Service
+from monitor.service.systemd import Notifier
+from monitor.store import StoreError, open_store
+from monitor.web import status
+
+
+def http_session(config: Config) -> aiohttp.ClientSession:
+    """The one HTTP session of the daemon (feeds and sinks share its connection pool)."""
+    # Per-host politeness is the HostLimiter's job (per host name, with gaps); the pool only
+    # bounds the total, with room for alert deliveries beside the polls.
+    # Its resolver holds the DNS cache (300 s) and, for requests under
+    # polling.allow_private_addresses = false, checks every address a name resolves to.
+    connector = guarded_connector(
+        GuardedResolver(ttl=300), limit=config.polling.concurrency + 20, limit_per_host=0
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=True,
+        timeout=aiohttp.ClientTimeout(total=config.polling.timeout),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[no-untyped-def]
+    """Store and HTTP session opened, feeds synced; yields the Service. Shared by `run` and
+    `poll-once`."""
+    async with AsyncExitStack() as stack:
+        store = await open_store(config.storage)  # sqlite:/// or postgresql://, migrated
+        stack.push_async_callback(store.close)
+        session = http_session(config)
+        resolver = resolver_of(session)
+        if resolver is not None:  # the connector does not own it: closed after the session
+            stack.push_async_callback(resolver.close)
+        stack.push_async_callback(session.close)
+        hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
+        parser = ParseStage()
+        stack.callback(parser.close)
+        deps = Deps(
+            store=store,
+            session=session,
+            clock=clock,
+            log=log,
+            user_agent=USER_AGENT,
+            hosts=hosts,
+            parser=parser,
+            detection=Detection(store, clock, log),
+            enricher=Enricher(store, session, clock, log, hosts, USER_AGENT),
+        )
+        service = Service(config, deps)
+        await service.sync_feeds()
+        yield service
+
+
+async def run(
+    config: Config,
+    log: Any,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Any = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (or until `stop` is set by an embedding caller)."""
+    clock = clock or SystemClock()
+    notifier = notifier or Notifier()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        async with AsyncExitStack() as stack:
+            service = await stack.enter_async_context(open_service(config, clock, log))
+
+            if config.server.enabled:
+                runner, port = await status.start(service, config.server.host, config.server.port)
+                stack.push_async_callback(runner.cleanup)
+                service.listen = (config.server.host, port)
+                log.info(
+                    "status.listening",
+                    host=config.server.host,
+                    port=port,
+                    url=f"http://{config.server.host}:{port}/status",
+                )
+
+            delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+
+            websub = asyncio.create_task(service.websub.run(stop), name="websub")
+            lag_probe = asyncio.create_task(probe_loop_lag(service.metrics, stop), name="lag")
+
+            async def tick() -> None:
+                try:
+                    await service.tick()
+                except Exception as exc:
+                    log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
+
+            async def beat() -> None:
+                await heartbeat(service, notifier)
+
+            async def prune() -> None:
+                await retention(service, log)
+
+            async def detect() -> None:  # stories a failed detection left waiting
+                if (await service.deps.detection.process(service.config)).alerts:
+                    service.deliverer.kick()
+
+            async def checkpoint() -> None:
+                try:
+                    await service.store.checkpoint()
+                except Exception as exc:
+                    log.warning("store.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
+
+            # pages of new stories of full_text feeds; the stories whose text came are
+            # detected at once
+            fulltext = asyncio.create_task(
+                service.deps.enricher.run(stop, lambda: service.config, detect),
+                name="fulltext",
+            )
+
+            sched = scheduler_mod.build(
+                tick,
+                config.polling.tick,
+                [
+                    ("heartbeat", beat, _heartbeat_seconds()),
+                    ("retention", prune, config.retention.every),
+                    ("checkpoint", checkpoint, 300.0),
+                    ("detection", detect, 30.0),
+                ],
+            )
+            sched.start()
+            # what a stop left waiting for detection (and the trackers' state): after READY,
+            # beside the polls, so a backlog never delays the start
+            backlog = asyncio.create_task(detect(), name="detection-backlog")
+
+            reloads: set[asyncio.Task[None]] = set()
+
+            def on_hup() -> None:
+                task = asyncio.create_task(_reload(service, log, notifier))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            stack.callback(_remove_handlers, loop)
+
+            feeds = len(config.feeds)
+            log.info(
+                "daemon.started",
+                feeds=feeds,
+                topics=len(config.topics),
+                sinks=len(config.sinks),
+                store=config.storage.display,
+                instance=service.store.instance_id,
+            )
+            notifier.notify("READY=1", f"STATUS={await service.one_line()}")
+            if on_ready is not None:
+                on_ready(service)
+
+            await stop.wait()
+
+            log.info("daemon.stopping", polls_in_flight=len(service.in_flight))
+            notifier.notify("STOPPING=1")
+            sched.shutdown(wait=False)
+            cancelled = await service.drain(config.polling.shutdown_timeout)
+            if cancelled:
+                log.warning("daemon.polls_cancelled", feed_urls=cancelled)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(delivery, timeout=config.delivery.timeout + 1)
+            if not delivery.done():
+                delivery.cancel()
+            with contextlib.suppress(asyncio.TimeoutError):  # cancelled after the timeout
+                await asyncio.wait_for(websub, timeout=config.polling.timeout + 1)
+            await lag_probe
+            fulltext.cancel()
+            await asyncio.gather(fulltext, return_exceptions=True)
+            if not backlog.done():
+                backlog.cancel()
+            await asyncio.gather(backlog, return_exceptions=True)
+            for task in list(reloads):
+                task.cancel()
+    except StoreError as exc:
+        log.error("daemon.store_failed", error=str(exc))
+        return 1
+    log.info("daemon.stopped")
+    return 0
+
+
+async def heartbeat(service: Service, notifier: Notifier) -> bool:
+    """WATCHDOG=1 (with a STATUS= summary) only while healthy: the scheduler ticks and the
+    store answers. A wedged loop sends nothing, so systemd's watchdog fires."""
+    if not await service.ready():
+        return False
+    return notifier.notify("WATCHDOG=1", f"STATUS={await service.one_line()}")
+
+
+async def retention(service: Service, log: Any) -> dict[str, int] | None:
+    """Prune what is older than the retention ages (in small batches), then checkpoint."""
+    try:
+        counts = await service.store.prune(
+            service.clock.now().timestamp(), service.config.retention
+        )
+        if any(counts.values()):
+            await service.store.checkpoint("TRUNCATE")
+            log.info("store.pruned", **counts)
+        return counts
+    except Exception as exc:
+        log.error("store.prune_failed", error=f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _remove_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+
+
+def _heartbeat_seconds() -> float:
+    """Half the systemd watchdog period when one is set, else every 10 seconds."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
+
+
+async def read_config(path: Path) -> Config:
+    """`config.load` in a worker thread: compiling many topics' queries and seed profiles
+    takes a second per thousand topics, which must not stall polls, deliveries and /status
+    (SIGHUP while running)."""
+    return await asyncio.to_thread(config_mod.load, path)
+
+
+async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
+    notifier.notify("RELOADING=1")
+    try:
+        new = await read_config(service.config.source)
+    except ConfigError as exc:
+        service.last_reload_error = str(exc)
+        log.error(
+            "config.reload_rejected",
+            config=str(service.config.source),
+            problems=[str(p) for p in exc.problems],
+        )
+    else:
+        if new.storage.url != service.config.storage.url or new.server != service.config.server:
+            log.warning(
+                "config.reload_partial",
+                error="storage and server changes take effect at the next restart",
+            )
+        await service.apply(new)
+        service.last_reload_error = None
+        log.info(
+            "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks),
+            log_level=new.log_level,
+        )  # fmt: skip
+        logs.set_level(new.log_level)
+    notifier.notify("READY=1", f"STATUS={await service.one_line()}")
