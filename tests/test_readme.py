@@ -34,7 +34,7 @@ def test_the_first_sections_are_for_operators_then_the_two_commands() -> None:
         "pip install .",
         "check-config",
         "poll-once",
-        "monitor.service.core",
+        "monitor.service",
         "healthcheck",
     ):
         assert words in first_screen, words

@@ -30,7 +30,7 @@ from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 from tests.test_pipeline import GUARANTEE
 
 ROOT = Path(__file__).resolve().parent.parent
-UNIT = ROOT / "systemd" / "monitor.service.core"
+UNIT = ROOT / "systemd" / "monitor.service"
 
 
 class NotifySocket:
@@ -177,7 +177,7 @@ def _unit_with_real_program(tmp_path: Path) -> Path:
     program = Path(sys.executable).parent / "monitor"
     assert program.exists(), "the package's console script is installed"
     text = UNIT.read_text().replace("/opt/monitor/venv/bin/monitor", str(program))
-    unit = tmp_path / "monitor.service.core"
+    unit = tmp_path / "monitor.service"
     unit.write_text(text)
     return unit
 

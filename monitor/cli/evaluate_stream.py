@@ -222,7 +222,7 @@ async def replay(
         t = (start // step + 1) * step
         clock = FixedClock(datetime.fromtimestamp(t, UTC))
         shown = 0
-        async with open_service(cfg, clock, logs.get("monitor.cli.evaluate")) as service:
+        async with open_service(cfg, clock, logs.get("monitor.evaluate")) as service:
             while True:
                 visible = [i for i in items if i.published <= t]
                 for url in feed_urls:
