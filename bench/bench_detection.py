@@ -216,9 +216,9 @@ async def _detect(cfg: Config, batch: Sequence[Story]) -> tuple[float, Any]:
     async with open_service(cfg, SystemClock(), logs.get("bench")) as service:
         await _ingest(service.store, await _feed_ids(service.store), batch)
         detection = service.deps.detection
-        await detection.load(cfg)  # the trackers start empty: not timed
+        await detection.load()  # the trackers start empty: not timed
         t0 = time.perf_counter()
-        outcome = await detection.process(cfg)
+        outcome = await detection.process()
         elapsed = time.perf_counter() - t0
         assert outcome.stories == len(batch), (outcome, detection.last_error)
         return elapsed, outcome
@@ -351,9 +351,9 @@ async def _cost_figures(folder: Path, sizes: Sequence[int], per_size: int) -> li
             sizes_bytes.append((target, store.size_bytes(), await _bands_bytes(store)))
             await _ingest(store, feed_ids, batch)
             detection = type(service.deps.detection)(store, SystemClock(), logs.get("bench"))
-            await detection.load(cfg)
+            await detection.load()
             t0 = time.perf_counter()
-            outcome = await detection.process(cfg)
+            outcome = await detection.process()
             elapsed = time.perf_counter() - t0
             assert outcome.stories == per_size, (outcome, detection.last_error)
             costs.append((target, elapsed / per_size * 1e6))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.feeds import ACTORS, PLACES, VERBS
 from bench.figures import Figure, best_of, size
-from monitor.config import Config, load
 from monitor.models import Entry
+from monitor.topics.compiled import Settings, load
 from monitor.topics.match import match_topics
 
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aiou"]
@@ -79,7 +79,7 @@ def _stories(topics: list[list[str]], vocabulary: list[str], count: int) -> list
     return out
 
 
-def _match_all(cfg: Config, stories: list[Entry]) -> int:
+def _match_all(cfg: Settings, stories: list[Entry]) -> int:
     return sum(len(match_topics(cfg.topics, e, "News")) for e in stories)
 
 

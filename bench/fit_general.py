@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from monitor.cli.evaluate_stream import read_items
-from monitor.config import load
 from monitor.detect.detection import topic_vocabulary
 from monitor.detect.developments import DevelopmentTracker
 from monitor.detect.evidence import GENERAL_FEATURES, GENERAL_MODEL_PATH, GeneralModel
 from monitor.stories.dedup import StoryText
+from monitor.topics.compiled import load
 
 Pair = tuple[tuple[float, ...], int]
 

@@ -68,7 +68,7 @@ async def settle(service: Service) -> None:
     """What the daemon's loops do after a poll: fetch the pages due, detect what waits."""
     while await service.deps.enricher.round(service.config):
         pass
-    await service.deps.detection.process(service.config)
+    await service.deps.detection.process()
 
 
 def rows(config: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -1131,6 +1131,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
     from monitor.config import load
     from monitor.detect.detection import Detection
     from monitor.logs import get
+    from monitor.topics.compiled import Settings
 
     path = tmp_path / "m.toml"
     path.write_text(
@@ -1142,9 +1143,11 @@ async def test_instances_on_one_postgresql_share_their_developments(
     await two.open()
     try:
         clock = FixedClock(datetime.fromtimestamp(T0, UTC))
-        first, second = Detection(one, clock, get("t")), Detection(two, clock, get("t"))
-        await first.load(cfg)
-        await second.load(cfg)  # before the first decided anything
+        settings = Settings.of(cfg)
+        first = Detection(one, clock, get("t"), settings)
+        second = Detection(two, clock, get("t"), settings)
+        await first.load()
+        await second.load()  # before the first decided anything
         await one.sync_feeds(FEEDS[:2], 100.0, T0)
         f0, f1 = await one.active_feeds()
         body = ("Pentagon planners met Hegseth in Brussels on Tuesday to prepare joint drills "
@@ -1152,7 +1155,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
         opening = NewStory(entry=entry("a", title="Pentagon plans drills with Poland",
                                        summary=body))  # fmt: skip
         await one.ingest(f0.id, ok(T0 + 100), [opening], [], 0, T0)
-        assert (await first.process(cfg)).developments == 1
+        assert (await first.process()).developments == 1
         follow = NewStory(
             entry=entry(
                 "b",
@@ -1161,7 +1164,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
             )
         )
         await two.ingest(f1.id, ok(T0 + 100), [follow], [], 0, T0 + 10)
-        outcome = await second.process(cfg)
+        outcome = await second.process()
         assert (outcome.stories, outcome.developments) == (1, 0)
         [(n,)] = await raw(storage(pg_url), "SELECT stories FROM developments")
         assert n == 2

@@ -42,7 +42,7 @@ from monitor import logs
 from monitor.cli.progress import bar
 from monitor.cli.util import load_or_report
 from monitor.clock import iso
-from monitor.config import Config, TopicSet
+from monitor.config import Config
 from monitor.detect.detection import Detection, story_time
 from monitor.models import (
     AlertDraft,
@@ -54,6 +54,7 @@ from monitor.models import (
     StoredText,
     TopicMatch,
 )
+from monitor.topics.compiled import Settings
 from monitor.topics.feedback import Decision, Feedback
 
 PAGE = 5000
@@ -428,28 +429,29 @@ async def replay(
     only the topic `topic_id`, batch by batch as the daemon detected them (see the module
     doc); the topic's `feedback` and negative seeds apply (the stories whose match they
     changed are in `changed`). Raises RuntimeError when the detection stage fails."""
-    topic = config.topics.by_id[topic_id]
-    cfg = replace(config, topics=TopicSet([replace(topic, sinks=topic.sinks or ("backtest",))]))
+    topic = next(t for t in config.topics if t.id == topic_id)
+    cfg = replace(config, topics=(replace(topic, sinks=topic.sinks or ("backtest",)),))
+    settings = Settings.of(cfg)
     if plan is None:
         plan = await plan_replay(source, since, cfg)
     clock = ReplayClock()
     store = ReplayStore(plan, clock, progress, feedback_rows=feedback)
 
     def stage() -> Detection:
-        detection = Detection(store, clock, log)  # type: ignore[arg-type]
+        detection = Detection(store, clock, log, settings)  # type: ignore[arg-type]
         detection.on_feedback = lambda story, ds: store.changed.extend((story, d) for d in ds)
         return detection
 
     detection = stage()
     while store.upcoming() is not None:
-        await detection.process(cfg)
+        await detection.process()
         if detection.last_error:
             raise RuntimeError(detection.last_error)
         if store.held:  # the daemon rebuilt its state before the next batch
             if store.resume() == "start":  # a new process: a new stage, its state from the store
                 detection = stage()
             else:  # a reload: the trackers from the store, the sites' memory kept
-                await detection.load(cfg)
+                await detection.load()
     return store
 
 

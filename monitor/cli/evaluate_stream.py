@@ -260,9 +260,10 @@ def run(
         db = asyncio.run(
             replay(items, user, config_path, topic_id, Path(tmp), step=step, progress=progress)
         )
-        cfg_topic = from_dict(
+        topics = from_dict(
             stream_config(user, config_path, topic_id, [], Path(tmp) / "x.db"), config_path
-        ).topics.by_id[topic_id]
+        ).topics
+        cfg_topic = next(t for t in topics if t.id == topic_id)
         found = decisions(db, topic_id, cfg_topic.alert_on)
     counts = {"items": len(items), "matched": 0, "new": 0, "developments": 0}
     devs = set()

@@ -17,8 +17,8 @@ import os
 import sys
 
 from monitor import __version__, logs
-from monitor.cli.util import load_or_report
-from monitor.config import Config
+from monitor.cli.util import load_or_report, settings_or_report
+from monitor.topics.compiled import Settings
 
 DEFAULT_CONFIG = "config/monitor.toml"
 CONFIG_ENV = "MONITOR_CONFIG"
@@ -32,13 +32,13 @@ def default_config() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config)
-    if cfg is None:
+    settings = settings_or_report(args.config)
+    if settings is None:
         return 2
-    logs.configure(cfg.log_level)
+    logs.configure(settings.config.log_level)
     from monitor.service.daemon import run
 
-    return asyncio.run(run(cfg, logs.get("monitor")))
+    return asyncio.run(run(settings, logs.get("monitor")))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -48,14 +48,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    cfg = load_or_report(args.path or args.config or default_config())
-    if cfg is None:
+    settings = settings_or_report(args.path or args.config or default_config())
+    if settings is None:
         return 2
+    cfg = settings.config
     print(
         f"{cfg.source}: OK ({len(cfg.feeds)} feeds, {len(cfg.topics)} topics, "
         f"{len(cfg.sinks)} sinks; store {cfg.storage.display})"
     )
-    for t in cfg.topics:
+    for t in settings.topics:
         if t.profile is not None:
             top = ", ".join(term for term, _ in t.profile.top(8))
             print(
@@ -73,14 +74,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_poll_once(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config)
-    if cfg is None:
+    settings = settings_or_report(args.config)
+    if settings is None:
         return 2
-    logs.configure(cfg.log_level, stream=sys.stderr)
-    return asyncio.run(_poll_once(cfg, args.json))
+    logs.configure(settings.config.log_level, stream=sys.stderr)
+    return asyncio.run(_poll_once(settings, args.json))
 
 
-async def _poll_once(cfg: Config, as_json: bool) -> int:
+async def _poll_once(settings: Settings, as_json: bool) -> int:
     from monitor.cli.progress import bar
     from monitor.clock import SystemClock
     from monitor.service.daemon import open_service
@@ -88,7 +89,7 @@ async def _poll_once(cfg: Config, as_json: bool) -> int:
 
     log = logs.get("monitor")
     try:
-        async with open_service(cfg, SystemClock(), log) as service:
+        async with open_service(settings, SystemClock(), log) as service:
             feeds = len(await service.store.active_feeds())
             with bar(feeds, "polling", unit="feeds") as polls:
                 outcomes = await service.poll_all(progress=lambda _o: polls.update(1))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import sys
 
-from monitor.config import Config, ConfigError, load
+from monitor.config import Config, ConfigError
 from monitor.logs import PRIORITIES, writes_to_journal
+from monitor.topics.compiled import Settings, load
 
 
-def load_or_report(path: str) -> Config | None:
-    """The configuration at `path`, or None after printing one line per problem to stderr
-    (the caller exits 2). When stderr is systemd's journal stream (`check-config` as the
-    unit's ExecReload=), each line carries the error priority."""
+def settings_or_report(path: str) -> Settings | None:
+    """The configuration at `path` with its topics compiled, or None after printing one line
+    per problem to stderr (the caller exits 2). When stderr is systemd's journal stream
+    (`check-config` as the unit's ExecReload=), each line carries the error priority."""
     try:
         return load(path)
     except ConfigError as exc:
@@ -20,3 +21,9 @@ def load_or_report(path: str) -> Config | None:
         for problem in exc.problems:
             print(f"{prefix}{problem}", file=sys.stderr)
         return None
+
+
+def load_or_report(path: str) -> Config | None:
+    """The configuration at `path`, checked as `settings_or_report` checks it."""
+    settings = settings_or_report(path)
+    return settings.config if settings is not None else None

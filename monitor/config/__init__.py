@@ -12,7 +12,10 @@ checked, `sections.py` the array sections (feeds, topics, sinks, health, WebSub)
 
 from monitor.config.load import from_dict, load
 from monitor.config.model import (
+    DEFAULT_THRESHOLD,
     EVIDENCE_SETS,
+    MATCH_MODES,
+    OPEN_FACTOR,
     SERVER_HINT_CAP,
     Config,
     ConfigError,
@@ -29,8 +32,9 @@ from monitor.config.model import (
     SinkConfig,
     StorageConfig,
     TopicConfig,
-    TopicSet,
+    TopicTexts,
     WebSubConfig,
+    default_match,
     redact_url,
 )
 from monitor.config.values import (
@@ -44,8 +48,11 @@ from monitor.config.values import (
 )
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
     "EVIDENCE_SETS",
     "LOG_LEVELS",
+    "MATCH_MODES",
+    "OPEN_FACTOR",
     "POSTGRES_SCHEMES",
     "SERVER_HINT_CAP",
     "SINK_TYPES",
@@ -64,9 +71,10 @@ __all__ = [
     "SinkConfig",
     "StorageConfig",
     "TopicConfig",
-    "TopicSet",
+    "TopicTexts",
     "WebSubConfig",
     "check_postgres_url",
+    "default_match",
     "from_dict",
     "load",
     "parse_duration",

@@ -54,6 +54,7 @@ from monitor.stories.boilerplate import SiteTemplates
 from monitor.stories.canonical import canonical_url
 from monitor.stories.dedup import Fingerprint, StoryText, check, fingerprint
 from monitor.stories.textfeatures import sentences, stem, words
+from monitor.topics.compiled import Settings, Topic
 from monitor.topics.feedback import EMPTY, Decision, FeedbackSet
 from monitor.topics.feedback import apply as apply_feedback
 from monitor.topics.match import match_topics, source_label
@@ -183,11 +184,11 @@ def added_text(old_title: str, old_text: str, title: str, text: str) -> tuple[st
 class Detection:
     """The stage's state (per-topic trackers, recent bodies and headlines per feed) and its loop."""
 
-    def __init__(self, store: Store, clock: Clock, log: Any) -> None:
+    def __init__(self, store: Store, clock: Clock, log: Any, settings: Settings) -> None:
         self.store = store
         self.clock = clock
         self.log = log
-        self._config: Config | None = None  # the configuration of the current call
+        self.settings = settings  # the configuration in force (a reload swaps it)
         self.trackers: dict[str, DevelopmentTracker] = {}
         self.templates = SiteTemplates(keep=HISTORY_KEEP, max_sources=HISTORY_SOURCES)
         self.loaded_at: float | None = None  # monotonic
@@ -208,24 +209,23 @@ class Detection:
 
     @property
     def config(self) -> Config:
-        assert self._config is not None, "load() or process() sets the configuration"
-        return self._config
+        return self.settings.config
 
     def tracker(self, topic_id: str) -> DevelopmentTracker:
         t = self.trackers.get(topic_id)
         if t is None:
-            topic = next((x for x in self.config.topics if x.id == topic_id), None)
+            topic = self.settings.topics.by_id.get(topic_id)
             exact, prefixes = topic_vocabulary(topic) if topic else (frozenset(), ())
-            evidence = topic.evidence if topic else "incident"
+            evidence = topic.config.evidence if topic else "incident"
             t = DevelopmentTracker(ignore=exact, ignore_prefixes=prefixes, evidence=evidence)
             self.trackers[topic_id] = t
         return t
 
     # -- state -----------------------------------------------------------------------------
 
-    async def load(self, config: Config) -> int:
+    async def load(self) -> int:
         """Rebuild the trackers from the developments active within the window."""
-        self._config = config
+        config = self.config
         now = self.clock.now().timestamp()
         if self.store.shared:  # what is in the store from now on is caught up with
             async with self.store.detection() as tx:
@@ -280,7 +280,7 @@ class Detection:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def process(self, config: Config, *, wait: bool = True) -> DetectionOutcome:
+    async def process(self, *, wait: bool = True) -> DetectionOutcome:
         """Detect every story waiting, a batch per transaction; never raises (a failure is
         logged and kept in `last_error`; the stories stay queued).
 
@@ -295,25 +295,24 @@ class Detection:
             self._again = True
             return total
         async with self._lock:
-            total = await self._run(config)
+            total = await self._run()
         self.totals.add(total)
         return total
 
-    async def _run(self, config: Config) -> DetectionOutcome:
+    async def _run(self) -> DetectionOutcome:
         total = DetectionOutcome()
         self._again = True
         while self._again:
             self._again = False
-            total.add(await self._pass(config))
+            total.add(await self._pass())
         return total
 
-    async def _pass(self, config: Config) -> DetectionOutcome:
+    async def _pass(self) -> DetectionOutcome:
         total = DetectionOutcome()
-        self._config = config
         if self.loaded_at is None or time.monotonic() - self.loaded_at > RELOAD_EVERY:
             await self._reload()
         await self._read_feedback()
-        batch = config.detection.batch
+        batch = self.config.detection.batch
         by_time, self._round_over = self._round_over, False  # the first polls' backlogs
         skipped = 0
         error_before = self.last_error
@@ -385,7 +384,7 @@ class Detection:
         """The matches once feedback and negative seeds are applied (monitor/topics/feedback.py);
         each change is logged (debug) and counted."""
         kept, decisions = apply_feedback(
-            self.config.topics, self.feedback, story.title, story.text, matches
+            self.settings.topics, self.feedback, story.title, story.text, matches
         )
         for d in decisions:
             out.feedback[d.reason] = out.feedback.get(d.reason, 0) + 1
@@ -396,7 +395,7 @@ class Detection:
 
     async def _reload(self) -> None:
         try:
-            await self.load(self.config)
+            await self.load()
         except Exception as exc:
             self._failed("store", f"cannot load developments: {type(exc).__name__}: {exc}")
 
@@ -454,7 +453,7 @@ class Detection:
         return outcome, len(stories) < limit
 
     async def _detect(self, tx: Any, prepared: Prepared, now: float) -> DetectionOutcome:
-        cfg = self.config
+        topics = self.settings.topics
         out = DetectionOutcome(stories=1)
         story, text = prepared.story, prepared.text
         entry = Entry(
@@ -463,10 +462,10 @@ class Detection:
             author=story.author, content_hash="",
         )  # fmt: skip
         matches = match_topics(
-            cfg.topics, entry, source_label(story.feed_name, story.feed_url, story.link)
+            topics, entry, source_label(story.feed_name, story.feed_url, story.link)
         )
         matches = self._apply_feedback(story, matches, out)
-        by_id = cfg.topics.by_id
+        by_id = {t.id: t.config for t in topics}
         if story.detected_rev is None:  # a new story
             dup, by, template, bands = await self._duplicate(tx, prepared, now)
             out.duplicates += dup is not None
@@ -654,7 +653,7 @@ _FIELD = re.compile(r"^[a-z]+:")
 _NEAR = re.compile(r"^NEAR/\d+$")
 
 
-def topic_vocabulary(topic: TopicConfig) -> tuple[frozenset[str], tuple[str, ...]]:
+def topic_vocabulary(topic: Topic) -> tuple[frozenset[str], tuple[str, ...]]:
     """The stemmed terms (and stem prefixes, from `word*`) of the topic's query and the
     leading terms of its seed profile: every story of the topic carries them, so they are left
     out when stories are compared to tell the topic's events apart."""

@@ -269,7 +269,7 @@ async def ingest_document(
     if ingest.new and feed.full_text:  # their pages: fetched beside, detection waits for them
         deps.enricher.kick()
     if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
-        found = await deps.detection.process(cfg, wait=False)
+        found = await deps.detection.process(wait=False)
         ingest = replace(ingest, alerts=found.alerts)
     deps.log.info(
         "feed.polled",

@@ -25,11 +25,13 @@ from monitor.poll.subscriber import Subscriber
 from monitor.reader.politeness import Slots
 from monitor.store import Store
 from monitor.store.queries import feed_dict, feed_state
+from monitor.topics.compiled import Settings
 
 
 class Service:
-    def __init__(self, config: Config, deps: Deps) -> None:
-        self.config = config
+    def __init__(self, settings: Settings, deps: Deps) -> None:
+        self.settings = settings  # the configuration in force; apply() swaps it
+        config = settings.config
         self.deps = deps
         self.store: Store = deps.store
         self.clock: Clock = deps.clock
@@ -106,7 +108,7 @@ class Service:
         detection = self.deps.detection
         if detection.polled(feed.id):  # the last first poll detection waited for: the
             # round's backlogs are detected now
-            found = await detection.process(self.config)
+            found = await detection.process()
             self.log.info("detection.first_polls_done", stories=found.stories, alerts=found.alerts)
             self.round_alerts = found.alerts_by_feed
             if found.alerts:
@@ -138,7 +140,7 @@ class Service:
         workers = min(len(feeds), self.config.polling.concurrency)
         await asyncio.gather(*(worker() for _ in range(workers)))
         await self.store.flush()  # every poll's record committed before the summary
-        if (await self.deps.detection.process(self.config)).alerts:  # all of it detected
+        if (await self.deps.detection.process()).alerts:  # all of it detected
             self.deliverer.kick()
         late, self.round_alerts = self.round_alerts, {}  # the first polls' alerts, per feed
         return [_with_alerts(o, late.get(o.feed_id, 0)) for o in outcomes if o is not None]
@@ -160,11 +162,24 @@ class Service:
 
     # -- configuration ---------------------------------------------------------------------
 
-    async def apply(self, config: Config) -> None:
+    @property
+    def config(self) -> Config:
+        return self.settings.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """A new configuration in force at once, its topics compiled (no feed sync: `apply`
+        does that)."""
+        self.settings.swap(Settings.of(config))
+
+    async def apply(self, new: Config | Settings) -> None:
         """Switch to a new, already validated configuration (SIGHUP)."""
+        if not isinstance(new, Settings):
+            new = Settings.of(new)
+        config = new.config
         if config.storage.max_size != self.config.storage.max_size:
             await self.store.set_max_size(config.storage.max_size)
-        self.config = config
+        self.settings.swap(new)
         self._proxies = _proxies(config)
         self._slots = Slots(config.polling.concurrency)
         self.deps.hosts.configure(config.polling.host_concurrency, config.polling.host_gap)
@@ -215,7 +230,7 @@ class Service:
             {
                 "id": t.id,
                 "name": t.name,
-                "query": t.query.text if t.query is not None else None,
+                "query": t.query,
                 "match": t.match,
                 "sinks": list(t.sinks),
                 "seeds": len(t.seeds),

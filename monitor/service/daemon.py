@@ -21,7 +21,6 @@ from typing import Any
 import aiohttp
 
 from monitor import USER_AGENT, logs
-from monitor import config as config_mod
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError
 from monitor.detect.detection import Detection
@@ -35,6 +34,8 @@ from monitor.service import scheduler as scheduler_mod
 from monitor.service.core import Service
 from monitor.service.systemd import Notifier
 from monitor.store import StoreError, open_store
+from monitor.topics.compiled import Settings
+from monitor.topics.compiled import load as load_settings
 from monitor.web import status
 
 
@@ -55,9 +56,11 @@ def http_session(config: Config) -> aiohttp.ClientSession:
 
 
 @contextlib.asynccontextmanager
-async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[no-untyped-def]
+async def open_service(config: Config | Settings, clock: Clock, log: Any):  # type: ignore[no-untyped-def]
     """Store and HTTP session opened, feeds synced; yields the Service. Shared by `run` and
-    `poll-once`."""
+    `poll-once`. A bare Config has its topics compiled first."""
+    settings = config if isinstance(config, Settings) else await compile_settings(config)
+    config = settings.config
     async with AsyncExitStack() as stack:
         store = await open_store(config.storage)  # sqlite:/// or postgresql://, migrated
         stack.push_async_callback(store.close)
@@ -77,16 +80,16 @@ async def open_service(config: Config, clock: Clock, log: Any):  # type: ignore[
             user_agent=USER_AGENT,
             hosts=hosts,
             parser=parser,
-            detection=Detection(store, clock, log),
+            detection=Detection(store, clock, log, settings),
             enricher=Enricher(store, session, clock, log, hosts, USER_AGENT),
         )
-        service = Service(config, deps)
+        service = Service(settings, deps)
         await service.sync_feeds()
         yield service
 
 
 async def run(
-    config: Config,
+    config: Config | Settings,
     log: Any,
     clock: Clock | None = None,
     notifier: Notifier | None = None,
@@ -98,9 +101,11 @@ async def run(
     notifier = notifier or Notifier()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    settings = config if isinstance(config, Settings) else await compile_settings(config)
+    config = settings.config
     try:
         async with AsyncExitStack() as stack:
-            service = await stack.enter_async_context(open_service(config, clock, log))
+            service = await stack.enter_async_context(open_service(settings, clock, log))
 
             if config.server.enabled:
                 runner, port = await status.start(service, config.server.host, config.server.port)
@@ -131,7 +136,7 @@ async def run(
                 await retention(service, log)
 
             async def detect() -> None:  # stories a failed detection left waiting
-                if (await service.deps.detection.process(service.config)).alerts:
+                if (await service.deps.detection.process()).alerts:
                     service.deliverer.kick()
 
             async def checkpoint() -> None:
@@ -250,11 +255,16 @@ def _heartbeat_seconds() -> float:
     return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 10.0
 
 
-async def read_config(path: Path) -> Config:
-    """`config.load` in a worker thread: compiling many topics' queries and seed profiles
-    takes a second per thousand topics, which must not stall polls, deliveries and /status
-    (SIGHUP while running)."""
-    return await asyncio.to_thread(config_mod.load, path)
+async def read_config(path: Path) -> Settings:
+    """The configuration loaded and its topics compiled in a worker thread: compiling many
+    topics' queries and seed profiles must not stall polls, deliveries and /status (SIGHUP
+    while running)."""
+    return await asyncio.to_thread(load_settings, path)
+
+
+async def compile_settings(config: Config) -> Settings:
+    """`config`'s topics compiled in a worker thread (see read_config)."""
+    return await asyncio.to_thread(Settings.of, config)
 
 
 async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
@@ -269,7 +279,8 @@ async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
             problems=[str(p) for p in exc.problems],
         )
     else:
-        if new.storage.url != service.config.storage.url or new.server != service.config.server:
+        fresh = new.config
+        if fresh.storage.url != service.config.storage.url or fresh.server != service.config.server:
             log.warning(
                 "config.reload_partial",
                 error="storage and server changes take effect at the next restart",
@@ -277,8 +288,8 @@ async def _reload(service: Service, log: Any, notifier: Notifier) -> None:
         await service.apply(new)
         service.last_reload_error = None
         log.info(
-            "config.reloaded", feeds=len(new.feeds), topics=len(new.topics), sinks=len(new.sinks),
-            log_level=new.log_level,
+            "config.reloaded", feeds=len(fresh.feeds), topics=len(fresh.topics),
+            sinks=len(fresh.sinks), log_level=fresh.log_level,
         )  # fmt: skip
-        logs.set_level(new.log_level)
+        logs.set_level(fresh.log_level)
     notifier.notify("READY=1", f"STATUS={await service.one_line()}")

@@ -5,7 +5,7 @@ A user marks a story (or the alert it made) "relevant" or "not relevant" for a t
 store keeps the verdict with the story's title and text (:class:`Feedback`), so that it
 still applies once the story itself is pruned. The detection stage reads a topic's feedback
 at start (and again whenever the store's feedback changes) into a :class:`FeedbackSet`: one
-unit term vector per verdict (:func:`monitor.profile.story_vector`, the weighting of the
+unit term vector per verdict (:func:`monitor.topics.profile.story_vector`, the weighting of the
 seed profiles), and after :func:`monitor.topics.match.match_topics` calls :func:`apply` on each
 later story. Rocchio-style, with the marked stories as the positive and negative examples,
 per topic, nearest example first:
@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.clock import iso
-from monitor.config import TopicConfig
 from monitor.models import TopicMatch
-from monitor.profile import StoryVector, cosine, story_vector
+from monitor.topics.compiled import Topic
+from monitor.topics.profile import StoryVector, cosine, story_vector
 
 VERDICTS = ("relevant", "not_relevant")
 FEEDBACK_THRESHOLD = 0.5  # cosine to a marked story at which its verdict applies: see above
@@ -163,13 +163,13 @@ def nearest(examples: Sequence[Example], vec: StoryVector) -> tuple[float, int |
     return best, which
 
 
-def needs_vector(topics: Iterable[TopicConfig], feedback: FeedbackSet) -> bool:
+def needs_vector(topics: Iterable[Topic], feedback: FeedbackSet) -> bool:
     """Whether any topic has feedback or negative seeds (else apply has nothing to do)."""
     return bool(feedback.by_topic) or any(t.exclude_profile is not None for t in topics)
 
 
 def apply(
-    topics: Sequence[TopicConfig],
+    topics: Sequence[Topic],
     feedback: FeedbackSet,
     title: str,
     text: str,

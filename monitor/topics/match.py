@@ -1,6 +1,6 @@
 """Topics: match a normalized story against every configured topic.
 
-Queries and seed profiles are compiled once when the configuration loads (config.py); a story
+Queries and seed profiles are compiled once when the configuration loads (compiled.py); a story
 is analyzed once (tokenized for the queries, and turned into one term vector for all the
 profiles) and then matched against each topic by its match mode: its query, its profile
 (cosine similarity at or above the topic's threshold), both, or either. Pure functions.
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from monitor.config import TopicConfig, TopicSet
 from monitor.models import Entry, TopicMatch
-from monitor.profile import ProfileIndex, is_match, story_vector
-from monitor.query import Fields, QueryIndex, analyze
+from monitor.topics.compiled import Topic, Topics
+from monitor.topics.profile import ProfileIndex, is_match, story_vector
+from monitor.topics.query import Fields, QueryIndex, analyze
 
 
 def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
@@ -23,14 +23,13 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
     return " ".join(p for p in (feed_name, host) if p)
 
 
-def match_topics(topics: Sequence[TopicConfig], entry: Entry, source: str) -> list[TopicMatch]:
-    """The topics `entry` matches. Pass the configuration's topics (a TopicSet): its profile
-    and query indexes were compiled at load; for any other sequence they are built on each
-    call."""
+def match_topics(topics: Sequence[Topic], entry: Entry, source: str) -> list[TopicMatch]:
+    """The topics `entry` matches. Pass the compiled `Topics`: its profile and query indexes
+    were built at load; for any other sequence they are built on each call."""
     if not topics:
         return []
     doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
-    if isinstance(topics, TopicSet):
+    if isinstance(topics, Topics):
         index, queries = topics.profiles, topics.queries
     else:
         index = ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)

@@ -167,7 +167,7 @@ async def topic_list(source: WebSource, db: Reader) -> list[dict[str, Any]]:
         {
             "id": t.id,
             "name": t.name,
-            "query": t.query.text if t.query is not None else None,
+            "query": t.query,
             "match": t.match,
             "sinks": list(t.sinks),
             "matches": stats.get(t.id, {}).get("matches", 0),

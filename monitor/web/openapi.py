@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.profile import MATCH_MODES
+from monitor.config import MATCH_MODES
 from monitor.store.queries import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
 from monitor.topics.feedback import VERDICTS
 

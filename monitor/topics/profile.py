@@ -43,11 +43,6 @@ from monitor.reader.normalize import html_to_text
 from monitor.stories.textfeatures import WEEKDAYS_MONTHS, idf, stem, term_vector
 
 PROFILE_TERMS = 200  # terms kept in a profile: enough for its vocabulary, few to compare
-DEFAULT_THRESHOLD = 0.17  # measured on the shipped topic: see README, "Seed profiles"
-# a story the profile alone matches opens a development only this far above the threshold
-# (monitor/detect/detection.py `opens`): half as close again as the bar for a match
-OPEN_FACTOR = 1.5
-MATCH_MODES = ("query", "profile", "both", "either")
 SEED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
 
@@ -112,15 +107,6 @@ class StoryVector:
     """One story's unit-length term weights (in text order), computed once per story."""
 
     weights: Mapping[str, float]
-
-
-def default_match(has_query: bool, has_seeds: bool) -> str:
-    """The match mode of a topic that names none: with seeds, the profile widens the query
-    ("either": the seeds are there to catch what the query's words miss) or stands alone
-    ("profile"); without seeds, the query alone."""
-    if has_seeds:
-        return "either" if has_query else "profile"
-    return "query"
 
 
 def is_match(mode: str, query_hit: bool, similarity: float | None, threshold: float) -> bool:
