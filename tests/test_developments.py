@@ -12,12 +12,12 @@ from monitor.detect.developments import DevelopmentTracker, new_sentences
 from monitor.detect.devstate import MemoryDevelopmentStore, StoryState
 from monitor.detect.linkmodel import (
     LINK_FEATURES,
-    LINK_MODEL,
     MIN_COSINE,
     LinkModel,
     day_shares,
     eligible,
     link_features,
+    load_model,
     rare_words,
 )
 from monitor.stories.dedup import StoryText
@@ -326,7 +326,8 @@ def test_link_model_scores_its_trees() -> None:
     assert model.probabilities([]) == []
     with pytest.raises(ValueError, match="features"):
         LinkModel.from_dict({"features": ["cos"], "base": 0, "threshold": 0.5, "trees": [tree]})
-    assert LINK_MODEL.features == LINK_FEATURES and len(LINK_MODEL.leaves) > 10
+    shipped = load_model()
+    assert shipped.features == LINK_FEATURES and len(shipped.leaves) > 10
 
 
 def test_a_court_follow_up_carries_its_stage() -> None:

@@ -31,6 +31,7 @@ from monitor.config import Config
 from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
 from monitor.store import Store
+from monitor.topics.compiled import Settings
 
 
 def retry_delay(
@@ -110,7 +111,7 @@ class Deliverer:
         store: Store,
         session: aiohttp.ClientSession,
         clock: Clock,
-        config: Callable[[], Config],
+        settings: Settings,
         log: Any,
         user_agent: str,
         observe: Callable[[str, float | None], None] | None = None,
@@ -120,7 +121,7 @@ class Deliverer:
         self.observe = observe or (lambda _outcome, _latency: None)
         self.session = session
         self.clock = clock
-        self.config = config
+        self.settings = settings  # the configuration in force
         self.log = log
         self.user_agent = user_agent
         self._wake = asyncio.Event()
@@ -178,7 +179,7 @@ class Deliverer:
 
     async def _round(self, wait: bool) -> DeliveryRun:
         async with self._lock:
-            cfg = self.config()
+            cfg = self.settings.config
             now = self.clock.now().timestamp()
             try:
                 await self._housekeeping(cfg, now)

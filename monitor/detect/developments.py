@@ -62,12 +62,12 @@ from monitor.detect.evidence import (
     load_general_model,
 )
 from monitor.detect.linkmodel import (
-    LINK_MODEL,
     RARE_SPECIFIC_DF,
     LinkModel,
     day_shares,
     eligible,
     link_specifics,
+    load_model,
     pair_features,
     rare_specifics,
     rare_words,
@@ -76,7 +76,6 @@ from monitor.stories.dedup import StoryText
 from monitor.stories.textfeatures import (
     TextInfo,
     content_words,
-    idf,
     term_counts,
     text_info,
     url_words,
@@ -157,6 +156,13 @@ def _days(a: datetime, b: datetime) -> float:
     return (a - b).total_seconds() / 86400.0
 
 
+class Shipped:
+    """The marker of the link model the package ships, as a tracker's default."""
+
+
+SHIPPED = Shipped()
+
+
 class DevelopmentTracker:
     """Assigns each new story of one topic to a development (see module doc)."""
 
@@ -164,7 +170,7 @@ class DevelopmentTracker:
         self,
         store: DevelopmentStore | None = None,
         *,
-        model: LinkModel | None = LINK_MODEL,
+        model: LinkModel | Shipped | None = SHIPPED,
         threshold: float | None = None,
         observer: Callable[[str, str, tuple[float, ...]], None] | None = None,
         ignore: Iterable[str] = (),
@@ -181,16 +187,15 @@ class DevelopmentTracker:
             if general is not None
             else (load_general_model() if evidence == "general" else None)
         )
-        self.model = model
-        self.threshold = threshold if threshold is not None else model.threshold if model else 0.5
+        self.model = load_model() if isinstance(model, Shipped) else model
+        self.threshold = (
+            threshold if threshold is not None else self.model.threshold if self.model else 0.5
+        )
         self.observer = observer
         # the topic's own vocabulary (stemmed terms, and stem prefixes): every story of the
         # topic has it, so it tells none of its events apart
         self.ignore = frozenset(ignore)
         self.ignore_prefixes = tuple(ignore_prefixes)
-
-    def _idf(self, term: str, n: int) -> float:
-        return idf(self.store.doc_freq(term), n)
 
     @staticmethod
     def bar(age_days: float) -> float:

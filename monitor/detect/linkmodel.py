@@ -36,6 +36,7 @@ three. The fitted stream barely notices them (alert F1 0.919 with, 0.920 without
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -168,11 +169,10 @@ def day_shares(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     return [(*r[:_SAME_DAY], share, *r[_SAME_DAY + 1 :]) if r[_SAME_DAY] else r for r in rows]
 
 
+@functools.cache
 def load_model(path: Path = MODEL_PATH) -> LinkModel:
+    """The model the package ships (read once, when first asked for)."""
     return LinkModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-LINK_MODEL = load_model()
 
 
 def link_features(

@@ -23,6 +23,7 @@ from monitor.reader.fetch import FetchLimits
 from monitor.reader.politeness import HostLimiter
 from monitor.store import Store
 from monitor.stories.fulltext import Article, Robots, fetch_article
+from monitor.topics.compiled import Settings
 
 LEASE = 300.0  # a claimed page is not claimed again for this long (a crash mid-fetch)
 RETRY_BASE = 60.0  # first retry of a failed page; doubles per attempt, at most a day
@@ -63,14 +64,14 @@ class Enricher:
         )
 
     async def run(
-        self, stop: asyncio.Event, config: Callable[[], Config], detected: Callable[[], Any]
+        self, stop: asyncio.Event, settings: Settings, detected: Callable[[], Any]
     ) -> None:
         """Until `stop`: claim due pages, fetch them, record; `detected()` is called (and
         awaited) after each round that recorded something."""
         while not stop.is_set():
             self._wake.clear()
             try:
-                done = await self.round(config())
+                done = await self.round(settings.config)
             except Exception as exc:  # the store failed: log, pause, go on
                 self.log.error("fulltext.round_failed", error=f"{type(exc).__name__}: {exc}")
                 done = 0

@@ -13,7 +13,6 @@ message), logged, and the feed's next poll backs off.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import random
@@ -53,6 +52,7 @@ class Deps:
     parser: ParseStage
     detection: Detection
     enricher: Enricher
+    limits: FetchLimitsOf  # of `user_agent`, for the configuration in force
 
 
 NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
@@ -78,8 +78,7 @@ def error_backoff(interval: float, errors: int, cap: float, rng: Any = random.ra
     return float(delay * (0.9 + 0.2 * rng()))
 
 
-@functools.lru_cache(maxsize=8)
-def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
+def limits_of(p: PollingConfig, user_agent: str) -> FetchLimits:
     return FetchLimits(
         timeout=p.timeout,
         connect_timeout=p.connect_timeout,
@@ -90,17 +89,21 @@ def _limits(p: PollingConfig, user_agent: str) -> FetchLimits:
     )
 
 
-_last_limits: tuple[PollingConfig, str, FetchLimits] | None = None
+class FetchLimitsOf:
+    """The fetch limits of the polling configuration in force, the last ones kept by
+    identity (a cache keyed by the PollingConfig would hash every field on every poll)."""
 
+    __slots__ = ("_last", "user_agent")
 
-def limits_of(cfg: Config, user_agent: str) -> FetchLimits:
-    """The fetch limits of a configuration, the last ones kept by identity (the cache
-    would hash the whole PollingConfig, every field, on every poll)."""
-    global _last_limits
-    last = _last_limits
-    if last is None or last[0] is not cfg.polling or last[1] != user_agent:
-        last = _last_limits = (cfg.polling, user_agent, _limits(cfg.polling, user_agent))
-    return last[2]
+    def __init__(self, user_agent: str) -> None:
+        self.user_agent = user_agent
+        self._last: tuple[PollingConfig, FetchLimits] | None = None
+
+    def __call__(self, cfg: Config) -> FetchLimits:
+        last = self._last
+        if last is None or last[0] is not cfg.polling:
+            last = self._last = (cfg.polling, limits_of(cfg.polling, self.user_agent))
+        return last[1]
 
 
 async def refresh_feed(
@@ -173,7 +176,7 @@ async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) ->
         res = await fetch(
             deps.session,
             feed.url,
-            limits_of(cfg, deps.user_agent),
+            deps.limits(cfg),
             etag=feed.etag,
             last_modified=feed.last_modified,
             proxy=proxy,

@@ -28,10 +28,9 @@ from typing import Any
 import aiohttp
 
 from monitor.clock import nap
-from monitor.config import Config
 from monitor.metrics import Metrics
 from monitor.models import FeedRow, Subscription
-from monitor.poll.pipeline import Deps, PollOutcome, error_backoff, ingest_document, limits_of
+from monitor.poll.pipeline import Deps, PollOutcome, error_backoff, ingest_document
 from monitor.poll.websub import (
     UNSUBSCRIBE_ATTEMPTS,
     VERIFY_WAIT,
@@ -44,6 +43,7 @@ from monitor.poll.websub import (
 from monitor.reader.fetch import Blocked, FetchResult, check_target
 from monitor.reader.netguard import guarding
 from monitor.reader.rawfeed import ParsedFeed
+from monitor.topics.compiled import Settings
 
 BATCH = 50  # subscriptions acted on per turn of the loop at most
 ACK = 204  # the answer to every delivery taken, forged ones included (spec 8.1: MAY 2xx)
@@ -59,7 +59,7 @@ class Subscriber:
     def __init__(
         self,
         deps: Deps,
-        config: Callable[[], Config],
+        settings: Settings,
         metrics: Metrics,
         on_alerts: Callable[[], None],
     ) -> None:
@@ -67,7 +67,7 @@ class Subscriber:
         self.store = deps.store
         self.clock = deps.clock
         self.log = deps.log
-        self.config = config
+        self.settings = settings  # the configuration in force
         self.metrics = metrics
         self.on_alerts = on_alerts  # new alert rows were written: deliver them now
         self._wake = asyncio.Event()
@@ -90,7 +90,7 @@ class Subscriber:
     async def discovered(self, feed: FeedRow, parsed: ParsedFeed) -> None:
         """A poll read the feed's document: subscribe when it advertises a hub (and a self
         URL, the topic), unsubscribe when it no longer does."""
-        cfg = self.config()
+        cfg = self.settings.config
         if not cfg.websub.enabled:
             return
         hub, topic = web_url(parsed.hub), web_url(parsed.self_url)
@@ -119,7 +119,7 @@ class Subscriber:
         """After the feeds follow the configuration (start, reload): unsubscribe those no
         longer followed (or every one, when WebSub is turned off); a changed callback URL
         makes the others subscribe again with it."""
-        cfg = self.config()
+        cfg = self.settings.config
         try:
             now = self._now()
             for sub in await self.store.subscriptions():
@@ -226,8 +226,8 @@ class Subscriber:
         """POST the request to the hub; (status, None) when it took it, else what went
         wrong. With `polling.allow_private_addresses = false` a hub on a non-public address
         is refused, as a feed would be."""
-        cfg = self.config()
-        limits = limits_of(cfg, self.deps.user_agent)
+        cfg = self.settings.config
+        limits = self.deps.limits(cfg)
         form = request_form(mode, sub.topic, sub.callback, cfg.websub.lease, sub.secret)
         headers = {"User-Agent": limits.user_agent}
         try:
@@ -277,7 +277,7 @@ class Subscriber:
                 return await self._verify(feed_id, sub, query)
             if sub is None:
                 return 404, "no subscription here"
-            body = await read_body(self.config().polling.max_bytes)
+            body = await read_body(self.settings.config.polling.max_bytes)
             if body is None:
                 return 413, "the body exceeds polling.max_bytes"
             return await self._deliver(sub, body, headers), ""
@@ -293,7 +293,7 @@ class Subscriber:
         self, feed_id: int, sub: Subscription | None, query: Mapping[str, str]
     ) -> tuple[int, str]:
         now = self._now()
-        answer = answer_verification(sub, query, now, self.config().websub.lease)
+        answer = answer_verification(sub, query, now, self.settings.config.websub.lease)
         if sub is None or answer.event == "websub.verification_refused":
             self.log.warning(
                 answer.event, feed_id=feed_id, mode=query.get("hub.mode"),
@@ -347,4 +347,4 @@ class Subscriber:
         )  # fmt: skip
         deps = dataclasses.replace(self.deps, log=self.deps.log.bind(via="push"))
         elapsed = now - (feed.last_success_at or now)
-        return await ingest_document(deps, self.config(), feed, res, now, elapsed=elapsed)
+        return await ingest_document(deps, self.settings.config, feed, res, now, elapsed=elapsed)

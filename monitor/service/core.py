@@ -41,12 +41,12 @@ class Service:
             deps.store,
             deps.session,
             deps.clock,
-            lambda: self.config,
+            settings,
             deps.log,
             deps.user_agent,
             observe=self.metrics.observe_delivery,
         )
-        self.websub = Subscriber(deps, lambda: self.config, self.metrics, self.deliverer.kick)
+        self.websub = Subscriber(deps, settings, self.metrics, self.deliverer.kick)
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self._slots = Slots(config.polling.concurrency)
         self.started = time.monotonic()

@@ -1,9 +1,9 @@
-"""Lifecycle: every resource opened in one AsyncExitStack, signals, systemd notify.
+"""Lifecycle: every resource and every loop owned by one AsyncExitStack; signals, systemd.
 
 start: store (migrated, feeds synced) -> HTTP session -> service -> status server ->
-delivery loop -> WebSub loop -> scheduler; READY=1 once the store is open and the server listens.
-SIGTERM/SIGINT set a flag; shutdown stops the scheduler, lets in-flight polls finish for
-`polling.shutdown_timeout` seconds, cancels the rest (logged), then closes everything in
+delivery, WebSub, full-text loops -> scheduler; READY=1 once the store is open and the server
+listens. SIGTERM/SIGINT set a flag; shutdown stops the scheduler, lets in-flight polls finish
+for `polling.shutdown_timeout` seconds, cancels the rest (logged), then closes everything in
 reverse order. SIGHUP reloads the configuration atomically: a configuration that does not
 validate is logged and the running one stays.
 """
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from monitor.config import Config, ConfigError
 from monitor.detect.detection import Detection
 from monitor.metrics import probe_loop_lag
 from monitor.poll.enrich import Enricher
-from monitor.poll.pipeline import Deps
+from monitor.poll.pipeline import Deps, FetchLimitsOf
 from monitor.reader.netguard import GuardedResolver, guarded_connector, resolver_of
 from monitor.reader.parsestage import ParseStage
 from monitor.reader.politeness import HostLimiter
@@ -82,8 +83,10 @@ async def open_service(config: Config | Settings, clock: Clock, log: Any):  # ty
             parser=parser,
             detection=Detection(store, clock, log, settings),
             enricher=Enricher(store, session, clock, log, hosts, USER_AGENT),
+            limits=FetchLimitsOf(USER_AGENT),
         )
         service = Service(settings, deps)
+        stack.push_async_callback(service.drain, 0.0)  # polls a failure left in flight
         await service.sync_feeds()
         yield service
 
@@ -97,128 +100,169 @@ async def run(
     on_ready: Any = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or until `stop` is set by an embedding caller)."""
-    clock = clock or SystemClock()
-    notifier = notifier or Notifier()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     settings = config if isinstance(config, Settings) else await compile_settings(config)
-    config = settings.config
-    try:
-        async with AsyncExitStack() as stack:
-            service = await stack.enter_async_context(open_service(settings, clock, log))
+    daemon = Daemon(settings, log, clock or SystemClock(), notifier or Notifier(), stop)
+    return await daemon.serve(on_ready)
 
-            if config.server.enabled:
-                runner, port = await status.start(service, config.server.host, config.server.port)
-                stack.push_async_callback(runner.cleanup)
-                service.listen = (config.server.host, port)
-                log.info(
-                    "status.listening",
-                    host=config.server.host,
-                    port=port,
-                    url=f"http://{config.server.host}:{port}/status",
+
+class Daemon:
+    """The daemon's lifecycle, as uvicorn's `Server`: `serve` builds everything in one
+    place (`open_service`), starts the status server and the background loops, waits for a
+    signal, then shuts down. Every loop is owned by the exit stack, so a failure at any
+    point, the start included, stops them in order before the store and the HTTP session
+    close."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log: Any,
+        clock: Clock,
+        notifier: Notifier,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config  # as started: the shutdown's timeouts
+        self.log = log
+        self.clock = clock
+        self.notifier = notifier
+        self.stop = stop or asyncio.Event()
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.scheduler: Any = None
+        self.reloads: set[asyncio.Task[None]] = set()
+
+    async def serve(self, on_ready: Any = None) -> int:
+        log = self.log
+        try:
+            async with AsyncExitStack() as stack:
+                service = await stack.enter_async_context(
+                    open_service(self.settings, self.clock, log)
                 )
+                await self._listen(stack, service)
+                loop = asyncio.get_running_loop()
+                stack.callback(_remove_handlers, loop)
+                stack.push_async_callback(self.shutdown, service)
+                self.startup(service)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, self.stop.set)
+                loop.add_signal_handler(signal.SIGHUP, self._on_hup, service)
+                await self.main_loop(service, on_ready)
+        except StoreError as exc:
+            log.error("daemon.store_failed", error=str(exc))
+            return 1
+        log.info("daemon.stopped")
+        return 0
 
-            delivery = asyncio.create_task(service.deliverer.run(stop), name="delivery")
+    async def _listen(self, stack: AsyncExitStack, service: Service) -> None:
+        """The status server (/status, /metrics, the dashboard), when configured."""
+        server = self.config.server
+        if not server.enabled:
+            return
+        runner, port = await status.start(service, server.host, server.port)
+        stack.push_async_callback(runner.cleanup)
+        service.listen = (server.host, port)
+        url = f"http://{server.host}:{port}/status"
+        self.log.info("status.listening", host=server.host, port=port, url=url)
 
-            websub = asyncio.create_task(service.websub.run(stop), name="websub")
-            lag_probe = asyncio.create_task(probe_loop_lag(service.metrics, stop), name="lag")
+    def _spawn(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
+        self.tasks[name] = asyncio.create_task(work, name=name)
 
-            async def tick() -> None:
-                try:
-                    await service.tick()
-                except Exception as exc:
-                    log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
+    def startup(self, service: Service) -> None:
+        """The background loops: deliveries, WebSub, the loop-lag probe, full text, and the
+        scheduler's jobs; then the detection of what a stop left waiting."""
+        config, log, stop = self.config, self.log, self.stop
+        self._spawn("delivery", service.deliverer.run(stop))
+        self._spawn("websub", service.websub.run(stop))
+        self._spawn("lag", probe_loop_lag(service.metrics, stop))
 
-            async def beat() -> None:
-                await heartbeat(service, notifier)
+        async def tick() -> None:
+            try:
+                await service.tick()
+            except Exception as exc:
+                log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
 
-            async def prune() -> None:
-                await retention(service, log)
+        async def beat() -> None:
+            await heartbeat(service, self.notifier)
 
-            async def detect() -> None:  # stories a failed detection left waiting
-                if (await service.deps.detection.process()).alerts:
-                    service.deliverer.kick()
+        async def prune() -> None:
+            await retention(service, log)
 
-            async def checkpoint() -> None:
-                try:
-                    await service.store.checkpoint()
-                except Exception as exc:
-                    log.warning("store.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
+        async def detect() -> None:  # stories a failed detection left waiting
+            if (await service.deps.detection.process()).alerts:
+                service.deliverer.kick()
 
-            # pages of new stories of full_text feeds; the stories whose text came are
-            # detected at once
-            fulltext = asyncio.create_task(
-                service.deps.enricher.run(stop, lambda: service.config, detect),
-                name="fulltext",
-            )
+        async def checkpoint() -> None:
+            try:
+                await service.store.checkpoint()
+            except Exception as exc:
+                log.warning("store.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
 
-            sched = scheduler_mod.build(
-                tick,
-                config.polling.tick,
-                [
-                    ("heartbeat", beat, _heartbeat_seconds()),
-                    ("retention", prune, config.retention.every),
-                    ("checkpoint", checkpoint, 300.0),
-                    ("detection", detect, 30.0),
-                ],
-            )
-            sched.start()
-            # what a stop left waiting for detection (and the trackers' state): after READY,
-            # beside the polls, so a backlog never delays the start
-            backlog = asyncio.create_task(detect(), name="detection-backlog")
+        # pages of new stories of full_text feeds; the stories whose text came are detected
+        # at once
+        self._spawn("fulltext", service.deps.enricher.run(stop, service.settings, detect))
+        self.scheduler = scheduler_mod.build(
+            tick,
+            config.polling.tick,
+            [
+                ("heartbeat", beat, _heartbeat_seconds()),
+                ("retention", prune, config.retention.every),
+                ("checkpoint", checkpoint, 300.0),
+                ("detection", detect, 30.0),
+            ],
+        )
+        self.scheduler.start()
+        # what a stop left waiting for detection (and the trackers' state): after READY,
+        # beside the polls, so a backlog never delays the start
+        self._spawn("detection-backlog", detect())
 
-            reloads: set[asyncio.Task[None]] = set()
+    def _on_hup(self, service: Service) -> None:
+        task = asyncio.create_task(_reload(service, self.log, self.notifier))
+        self.reloads.add(task)
+        task.add_done_callback(self.reloads.discard)
 
-            def on_hup() -> None:
-                task = asyncio.create_task(_reload(service, log, notifier))
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
+    async def main_loop(self, service: Service, on_ready: Any) -> None:
+        config = self.config
+        self.log.info(
+            "daemon.started",
+            feeds=len(config.feeds),
+            topics=len(config.topics),
+            sinks=len(config.sinks),
+            store=config.storage.display,
+            instance=service.store.instance_id,
+        )
+        self.notifier.notify("READY=1", f"STATUS={await service.one_line()}")
+        if on_ready is not None:
+            on_ready(service)
+        await self.stop.wait()
+        self.log.info("daemon.stopping", polls_in_flight=len(service.in_flight))
+        self.notifier.notify("STOPPING=1")
 
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            loop.add_signal_handler(signal.SIGHUP, on_hup)
-            stack.callback(_remove_handlers, loop)
-
-            feeds = len(config.feeds)
-            log.info(
-                "daemon.started",
-                feeds=feeds,
-                topics=len(config.topics),
-                sinks=len(config.sinks),
-                store=config.storage.display,
-                instance=service.store.instance_id,
-            )
-            notifier.notify("READY=1", f"STATUS={await service.one_line()}")
-            if on_ready is not None:
-                on_ready(service)
-
-            await stop.wait()
-
-            log.info("daemon.stopping", polls_in_flight=len(service.in_flight))
-            notifier.notify("STOPPING=1")
-            sched.shutdown(wait=False)
-            cancelled = await service.drain(config.polling.shutdown_timeout)
-            if cancelled:
-                log.warning("daemon.polls_cancelled", feed_urls=cancelled)
+    async def shutdown(self, service: Service) -> None:
+        """Stop in order whatever started: the scheduler, the polls in flight (given
+        `polling.shutdown_timeout`), deliveries and WebSub (each given its timeout), then
+        the rest."""
+        config, tasks = self.config, self.tasks
+        self.stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        cancelled = await service.drain(config.polling.shutdown_timeout)
+        if cancelled:
+            self.log.warning("daemon.polls_cancelled", feed_urls=cancelled)
+        if (delivery := tasks.get("delivery")) is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(delivery, timeout=config.delivery.timeout + 1)
             if not delivery.done():
                 delivery.cancel()
+        if (websub := tasks.get("websub")) is not None:
             with contextlib.suppress(asyncio.TimeoutError):  # cancelled after the timeout
                 await asyncio.wait_for(websub, timeout=config.polling.timeout + 1)
-            await lag_probe
-            fulltext.cancel()
-            await asyncio.gather(fulltext, return_exceptions=True)
-            if not backlog.done():
-                backlog.cancel()
-            await asyncio.gather(backlog, return_exceptions=True)
-            for task in list(reloads):
-                task.cancel()
-    except StoreError as exc:
-        log.error("daemon.store_failed", error=str(exc))
-        return 1
-    log.info("daemon.stopped")
-    return 0
+        if (lag := tasks.get("lag")) is not None:
+            await lag
+        rest = [t for name, t in tasks.items() if name not in ("delivery", "websub", "lag")]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+        for task in list(self.reloads):
+            task.cancel()
 
 
 async def heartbeat(service: Service, notifier: Notifier) -> bool:
