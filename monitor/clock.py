@@ -36,10 +36,6 @@ class FixedClock:
         self._now = self._now + timedelta(seconds=seconds)
 
 
-def to_epoch(when: datetime) -> float:
-    return when.timestamp()
-
-
 def from_epoch(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 

@@ -163,7 +163,7 @@ def set_level(level: str) -> None:
 class Logger:
     """A logger that follows `configure` and `set_level`, binding structlog's logger once
     per configuration: structlog's lazy proxy (cache_logger_on_first_use off) binds a new
-    one for every event, a few microseconds each, even for an event its level drops."""
+    one for every event, even for an event its level drops."""
 
     __slots__ = ("_bound", "_changes", "_context", "_handler", "_name")
 

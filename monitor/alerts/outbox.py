@@ -254,10 +254,6 @@ class Deliverer:
                     "feed.health_alert", kind=kind, feed_url=feed_url, alert_id=alert_id
                 )
 
-    def check_health_soon(self) -> None:
-        """Run the feed-health check at the next beat, whatever its period."""
-        self._next_health = None
-
     async def _admit(self, cfg: Config, alerts: list[PendingAlert], now: float) -> set[str]:
         """Apply rate limits to first attempts of story alerts; returns the ids held for the
         next digest."""

@@ -9,20 +9,7 @@ restart, rebuilt from the store). The stage keeps a log of it (`detection_log`: 
 its time, its stories with the revision and text they were read with, and whether the state
 had just been rebuilt).
 
-The backtest replays that log: the same batches, in the same order, each at its own clock
-time, through the detection stage itself (:class:`monitor.detect.detection.Detection`: the same
-sort within a batch, duplicate checks, topic match, development tracker and alert decisions)
-over an in-memory stand-in for the store (:class:`ReplayStore`), with nothing written, and a
-new stage where the daemon restarted (a reload where it reloaded). The order of detection
-does not depend on the topics, so for an unchanged topic the replay reproduces the daemon's
-developments and alerts, and for a changed one it shows what the daemon would have done.
-
-Where it cannot, it says so per story (:attr:`ReplayStore.notes`): a story the log does not
-hold (stored before the log was kept, or not detected yet) is replayed at the time it was
-first seen, in the daemon's queue order (:func:`queue_batches`); a revision whose text was
-pruned is read with the stored one; a story the daemon skipped (its detection failed) is
-decided here. A story whose page's text came after its alert is replayed as the daemon read
-it (the feed's summary first, the text later) and named too.
+The design in full: docs/modules.md, `monitor/cli/backtest.py`.
 """
 
 from __future__ import annotations

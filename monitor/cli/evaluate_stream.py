@@ -9,12 +9,7 @@ at each step with the daemon's own service (:func:`monitor.service.daemon.open_s
 developments and its alert decisions are the daemon's code, on a throw-away store. Then it
 writes one decision per item for ``score_topic.py``::
 
-    {"id", "matched", "new", "development"}
-
-``new``: the item opened a development (the daemon's ``development.new``), or, for a topic
-with ``alert_on = "stories"``, it matched and is not a copy. Only the named topic is kept from
-the configuration, without its sinks (nothing is delivered); its seed files resolve relative to
-the configuration's folder, as they do for the daemon.
+The design in full: docs/modules.md, `monitor/cli/evaluate_stream.py`.
 """
 
 from __future__ import annotations

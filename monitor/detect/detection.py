@@ -5,24 +5,7 @@ stage, which takes the stories waiting for it in the order they were stored (`de
 behind: a queue in the store; after the first polls of a start, in the order they happened:
 see :meth:`Detection.await_first_polls`) and, one batch per transaction:
 
-1. new story: canonical URL (:mod:`monitor.stories.canonical`); a story detected before it with the
-   same one is its original, else a near-duplicate by text (:mod:`stories.dedup`: MinHash LSH bands
-   looked up in the store's band index, verified against the candidates' texts);
-2. topic matches (query and seed profile, :mod:`monitor.topics.match`), then the topics' relevance
-   feedback and negative seeds (:mod:`monitor.topics.feedback`: the feedback is read from the store
-   at start and again whenever the store's feedback changes, checked once a pass);
-3. per matching topic, its development (:mod:`monitor.detect.developments`: a duplicate joins its
-   original's; otherwise the most probable link, or a new development), and what is new;
-4. alert rows (`development.new`; `development.update` for a story or a revision that adds
-   substantial news, at most one per development per `update_gap`; or `story.matched` per
-   story when the topic says `alert_on = "stories"`), written with the decisions.
-
-Why a queue rather than deciding inside the feed's own ingest: developments are one ordered
-state per topic, shared by every feed (and every instance on PostgreSQL), so assignment is
-serial; a crash between storing a story and detecting it loses nothing (the story is still
-waiting at start); and a story whose text changes later (a revision) goes through the same
-door. The trackers' state is kept in memory for the `development_window` and rebuilt from
-the store at start (and daily, to forget what fell out of the window).
+The design in full: docs/modules.md, `monitor/detect/detection.py`.
 """
 
 from __future__ import annotations
@@ -603,10 +586,7 @@ class Detection:
             return "development.new"
         if duplicate or not topic.updates or not substantial(a.what_is_new):
             return None
-        if (
-            row.last_update_alert_at is not None
-            and now - row.last_update_alert_at < topic.update_gap
-        ):
+        if not _gap_passed(row, now, topic.update_gap):
             return None
         return "development.update"
 
@@ -634,14 +614,15 @@ class Detection:
         event = None
         # a late text (the same story, read whole) was alerted already: it only teaches the
         # development what it said
-        if alert and topic.alert_on == "developments" and topic.updates and substantial(what):
-            gap_ok = (
-                row.last_update_alert_at is None
-                or now - row.last_update_alert_at >= topic.update_gap
-            )
-            if gap_ok:
-                event = "development.update"
-                row = replace(row, last_update_alert_at=now)
+        if (
+            alert
+            and topic.alert_on == "developments"
+            and topic.updates
+            and substantial(what)
+            and _gap_passed(row, now, topic.update_gap)
+        ):
+            event = "development.update"
+            row = replace(row, last_update_alert_at=now)
         await tx.save_development(row)
         if event is None:
             return 0

@@ -3,36 +3,7 @@
 Method: nearest-neighbour linking in a TF-IDF space, first-story-detection style, with a
 learned link model deciding.
 
-- Each story becomes a weighted bag of terms (:func:`stories.textfeatures.term_vector`): stemmed
-  words plus multiword names; names and numbers weigh more, the headline counts twice, since only
-  specifics (who, where, how many) tell look-alike incidents apart. The words of its link's slug
-  count as body words (:func:`stories.textfeatures.url_words`: the first headline's words, and
-  all a paywalled story shows besides its headline). IDF is learned online. (An
-  earlier version also dropped words found only inside 3-word phrases seen in two developments,
-  as boilerplate; it dropped the town, the victim's age and "girl" from most reports, and
-  follow-ups lost their way to their first story: removed, see the README.)
-- A story is compared with earlier stories that share at least one fairly rare term (document
-  frequency at most ``RARE_DF_SHARE`` of the stream): a story sharing only common words cannot
-  be linked. The ``TOP_CANDIDATES`` best by partial score get an exact cosine, and the
-  ``LINK_CANDIDATES`` nearest of those are weighed by the link model.
-- Whether it joins an earlier story's development is decided by the link model of
-  :mod:`monitor.detect.linkmodel`; the story joins the development of the most probable link if that
-  probability is at least the model's threshold, else opens a new one (a pair with no text,
-  no specific and no day of its own in common is not weighed:
-  :func:`monitor.detect.linkmodel.eligible`; a day several candidates name counts for less:
-  :func:`monitor.detect.linkmodel.day_shares`).
-  Besides its vector, each story keeps the days, clock times, streets and ages its headline
-  and body state, and how much its headline and lead speak of a later stage of an event
-  (:mod:`monitor.detect.eventfacts`): the model reads whether two stories name the same ones.
-- ``model=None`` restores the first rule, an age-dependent similarity bar (:meth:`bar`):
-  ``SIM_OPEN`` for a same-day report, rising with log(1 + days) to halfway towards
-  ``SIM_FOLLOWUP`` at ``OPEN_DAYS``; ``SIM_FOLLOWUP`` for an older development.
-- A duplicate (see :mod:`monitor.stories.dedup`) joins its original's development.
-- "What is new": the headline and sentences whose content words are not mostly
-  (``COVERED_SHARE``) among the words of the development's earlier stories. A new development
-  is new in full.
-
-State lives behind :class:`monitor.detect.devstate.DevelopmentStore` so it can move to a database.
+The design in full: docs/modules.md, `monitor/detect/developments.py`.
 """
 
 from __future__ import annotations
@@ -144,7 +115,7 @@ def _story_state(
 def _facts(
     title: str, body: str, published: date
 ) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[str], int]:
-    """A story's facts, read once for all the topics it matches (about 150 us)."""
+    """A story's facts, read once for all the topics it matches."""
     text = f"{title}\n{body}"
     return (
         event_days(text, published), clock_times(text), ages(text), addresses(text),

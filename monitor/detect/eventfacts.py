@@ -7,24 +7,7 @@ same time ("about 10:30 p.m."); a follow-up weeks later names the day of the eve
 another day. Temporal expressions are a classic signal of event identity (TDT, event
 coreference); the link model (:mod:`monitor.detect.linkmodel`) reads whether two stories' days meet.
 
-Days are resolved against the day the story was published (the stories of a feed carry no
-time zone worth trusting, so days, not instants):
-
-- a month and day ("Jan. 8", "January 8th", "Sept. 30, 2015"): that day of the year given, else
-  of the year published, or of the year before when that would be more than a day ahead;
-- a weekday ("Tuesday"): the last such day on or before the day published;
-- "last night", "yesterday", "overnight": the day before; "today", "tonight", "this morning":
-  the day published.
-
-Clock times ("10:30 p.m.", "1 a.m.") are minutes after midnight.
-
-Ages ("a 9-year-old girl", "Jonathan Austin, 24") tell the people of one incident from those of
-a look-alike one as names do, and reports that withhold a name still give the age. Streets
-("the 1300 block of 22nd Street", "Hewitt Avenue") place an incident more finely than its
-town, which look-alike incidents share.
-
-The stage of a story ("charged", "sentenced", "pleaded guilty", "funeral") says it follows an
-event rather than reports a new one: the link model reads it with the rest of the evidence.
+The design in full: docs/modules.md, `monitor/detect/eventfacts.py`.
 """
 
 from __future__ import annotations

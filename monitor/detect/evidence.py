@@ -2,22 +2,7 @@
 
 A topic names its evidence set (``evidence`` in its configuration):
 
-- ``incident`` (:mod:`monitor.detect.linkmodel`): reports of one incident (a shooting, a fire, a
-  crash) share specifics a look-alike incident does not: the day, the clock time, the street,
-  the ages and names of the people in it, the stage of the case. Fitted on the GVC crime
-  stream.
-- ``general`` (this module): news of politics, diplomacy, business and science. A development
-  is one statement, meeting or decision, reported by several outlets within a news cycle;
-  its reports share the figures it set (a 34% tariff, 26 nations, a 90-day pause), the words
-  quoted ("legitimate targets") and the actors named, while the topic's other developments
-  share the topic's setting (Trump, Zelensky, "peace plan"), which says nothing. A pair of
-  stories is described by :data:`GENERAL_FEATURES` and weighed by a logistic model
-  (:class:`GeneralModel`, ``linkmodel_general.json``) fitted on hand-labelled topic streams by
-  ``bench/fit_general.py``.
-
-Both sets see the same candidates (the tracker's nearest earlier stories of the topic, with
-the topic's own vocabulary left out of the vectors) and answer the same question: the most
-probable link, if probable enough.
+The design in full: docs/modules.md, `monitor/detect/evidence.py`.
 """
 
 from __future__ import annotations

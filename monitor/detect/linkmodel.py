@@ -1,37 +1,6 @@
 """The link model: whether a new story belongs to the development of an earlier one.
 
-A (new story, earlier story) pair is described by :func:`pair_features` (:data:`LINK_FEATURES`):
-the cosine of their term vectors and log(1 + days apart); how many rare (document frequency at
-most ``RARE_SPECIFIC_DF`` or 0.2% of the stream) *person* names and other multiword names
-(places, organisations) the two share, and how many ages of people; whether they come from the
-same source; whether either is thin (under ``THIN_TERMS`` terms, e.g. a headline with a
-boilerplate body); whether they name the same day, the same clock time, the same street
-(:mod:`detect.eventfacts`: a follow-up names the day of the shooting it follows), or both name
-streets, or ages, and none in common (two incidents; ages only when they share no person: a
-follow-up names the suspect's age, the first report the victim's); how many words of a later
-stage of an event (arrest, charge, court, funeral) the headline and lead of each carry; and
-where the earlier story ranks among the new one's candidates by cosine, and how far its cosine
-is below the best one's (a look-alike incident is rarely the nearest story); the summed IDF
-of the rare words (not names) the two share (:func:`rare_words`: "dice game", "Kool-Aid").
-
-The model is a small gradient-boosted ensemble of depth-2 trees (:class:`LinkModel`, read from
-``linkmodel.json`` beside this file): a person's full name links a court follow-up months later
-while a city is shared by unrelated incidents, and a day named in common counts for more a week
-on than the same day next door: evidence that interacts with the age of the pair, which trees
-capture and a weighted sum did not. It was fitted offline (`bench/fit_links.py`, scikit-learn's
-``HistGradientBoostingClassifier``, monotonic in the evidence) on the first half of the labelled
-stream only; the second half was only scored. A story joins the development of its most probable
-link if that probability is at least the model's threshold (0.45, chosen on the fitted half), else
-opens a new one.
-
-Two rules stand outside the fitted trees, for streams unlike the one they were fitted on (a
-national stream of local shootings, about two stories a day, where two reports naming one day
-are rarely of different incidents): a pair is weighed only if it has some text in common
-(cosine ``MIN_COSINE``), a specific, or a day no other candidate meets (:func:`eligible`), and
-``same_day`` is divided among the candidates that meet the day (:func:`day_shares`), as IDF
-divides a word among the stories that have it. In a busy topic several developments happen on
-one day; without the two rules the demo topic's six developments over four days collapsed into
-three. The fitted stream barely notices them (alert F1 0.919 with, 0.920 without).
+The design in full: docs/modules.md, `monitor/detect/linkmodel.py`.
 """
 
 from __future__ import annotations

@@ -1,21 +1,6 @@
 """The WebSub subscriber: the lifecycle of each feed's subscription, and pushed content.
 
-- A poll that reads a document advertising a hub and its own URL (`discovered`) makes the
-  feed's subscription (pending, due now) when `websub.callback_url` is set; a document
-  that stops advertising one, a feed removed from the configuration, or the feature
-  turned off (`sync`, at start and on reload) makes it unsubscribe.
-- The loop (`run`, `run_due`) sends what is due to the hubs: subscribe (new, renewal,
-  retry) or unsubscribe, through the daemon's one HTTP session. The hub's verification
-  of intent then arrives at the callback; a request the hub accepted and never verified is
-  sent again after VERIFY_WAIT. Failures back off exponentially and show in the log and
-  /status.
-- The callback (`callback`, behind `GET|POST /websub/<feed id>` of the status server)
-  answers verifications and takes deliveries: a body whose signature matches is read
-  exactly as a polled document (pipeline.ingest_document) at once; a forged one is
-  ignored, counted and logged.
-
-Every state lives in the store, so several instances (PostgreSQL) share the work: due
-subscriptions are claimed, and any instance answers a hub's request.
+The design in full: docs/modules.md, `monitor/poll/subscriber.py`.
 """
 
 from __future__ import annotations

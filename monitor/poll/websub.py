@@ -1,23 +1,7 @@
 """WebSub (W3C Recommendation, https://www.w3.org/TR/websub/), the subscriber's side, as
 pure functions over the protocol's messages; monitor/poll/subscriber.py does the I/O.
 
-- Discovery (4): the feed names its hub (`<link rel="hub">`) and its own URL, the topic
-  (`<link rel="self">`).
-- Subscribing (5.1): a form POST to the hub with hub.callback, hub.mode (subscribe or
-  unsubscribe), hub.topic, hub.lease_seconds and hub.secret (subscribe only; under 200
-  bytes). The hub answers 202 Accepted, then verifies the subscriber's intent.
-- Verification of intent (5.3): the hub GETs the callback with hub.mode, hub.topic,
-  hub.challenge and (subscribe) hub.lease_seconds, the lease it grants. The subscriber
-  echoes the challenge with 200 only when mode and topic are those of a request it made and
-  still wants, else answers 404. A hub may deny a subscription instead (5.2):
-  hub.mode=denied, hub.topic, hub.reason.
-- Content distribution (7, 8): the hub POSTs the topic's new content to the callback with
-  `X-Hub-Signature: method=signature`, the hex HMAC of the body keyed with the secret
-  (sha1, sha256, sha384 or sha512). A delivery whose signature is missing or does not match
-  MUST be ignored; the subscriber MAY still answer 2xx, so that a forger learns nothing
-  from the answer: the daemon does, and counts and logs it.
-- Leases: a subscription ends when its lease does; the daemon renews once RENEW_AT of the
-  granted lease has passed.
+The design in full: docs/modules.md, `monitor/poll/websub.py`.
 """
 
 from __future__ import annotations

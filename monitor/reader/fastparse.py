@@ -10,15 +10,7 @@ module is unsure of (entity declarations, Atom 0.3, base64 content, an unknown r
 (X)HTML page), raises `Unsure`, and the caller falls back to feedparser: nothing is refused
 as "not a feed" before feedparser had its chance.
 
-Encodings: the byte-order mark, else the HTTP charset, else the XML declaration, else UTF-8;
-but a body that is valid non-ASCII UTF-8 is read as UTF-8 whatever a single-byte label says
-(Latin-1 text is practically never valid UTF-8), and bytes invalid in UTF-8 are read as
-Windows-1252 one by one, so a mostly-UTF-8 document with a stray Latin-1 byte loses nothing.
-A document with no label that is not UTF-8 is read as Windows-1252 (as browsers and
-feedparser do); the encoding is guessed from the bytes (charset-normalizer) only where
-Windows-1252 cannot decode them or where its non-ASCII bytes come in whole words (a
-non-Latin script), never for Western European text, which a guess reads in a wrong code
-page (Portuguese as Baltic or Central European).
+The design in full: docs/modules.md, `monitor/reader/fastparse.py`.
 """
 
 from __future__ import annotations

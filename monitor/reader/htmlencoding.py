@@ -2,22 +2,7 @@
 
 The order is the WHATWG encoding-sniffing algorithm's, simplified:
 
-1. a byte-order mark (UTF-8, UTF-16);
-2. the charset of the HTTP Content-Type;
-3. the page's own declaration in its first `PRESCAN_BYTES` (comments skipped):
-   `<meta charset="...">`, `<meta http-equiv="Content-Type" content="...; charset=...">`,
-   or an XML declaration (XHTML);
-4. detection from the bytes (charset-normalizer) when no declared label fits;
-5. UTF-8, a stray invalid byte read as Windows-1252.
-
-Labels mean what browsers make them mean: ISO-8859-1, Latin-1 and US-ASCII are
-Windows-1252, Shift_JIS is Windows-31J (cp932), GB2312 and GBK are GB18030, EUC-KR is
-windows-949, Big5 is Big5-HKSCS, ISO-8859-9 is windows-1254; a `<meta>` saying UTF-16
-means UTF-8 (the page was read as ASCII to find it). A declared label the bytes do not fit
-is passed over for the next; a body that is valid non-ASCII UTF-8 is read as UTF-8 whatever
-single-byte label it carries (as the feed parser does: text in a single-byte encoding is
-practically never valid UTF-8). When nothing fits, the first declared label is used with
-U+FFFD for the bytes it cannot read.
+The design in full: docs/modules.md, `monitor/reader/htmlencoding.py`.
 """
 
 from __future__ import annotations

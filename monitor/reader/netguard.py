@@ -8,16 +8,7 @@ does) and hands every address of a name to the connector, which tries them in tu
 eyeballs). The cache lives here rather than in the connector because the connector answers
 cache hits without asking its resolver: here every connection's answer passes the guard.
 
-A request that must stay on public addresses runs inside `guarding()`; then each address
-the name resolves to is checked, and the connection is refused (`Blocked`, naming the
-address) when any of them is loopback, private, link-local, shared, reserved or multicast,
-before any connection is attempted. Requests outside `guarding()` (alert sinks, which the
-operator configures, and the proxy itself) resolve unchecked, through the same cache.
-
-aiohttp never asks the resolver about an IP literal: `check_literal` covers those hosts.
-A request may also reuse a pooled keep-alive connection, which resolves nothing: the
-callers (`monitor.reader.fetch.check_target`) resolve and check the name before each request too,
-from the same cache.
+The design in full: docs/modules.md, `monitor/reader/netguard.py`.
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ class Service:
                 **feed_dict(f, failing_after),
                 "server_interval_seconds": f["server_interval"],
                 "push": websub.push_dict(subs.get(f["id"])),
-                "full_text": {  # article pages of its new stories (issue 13)
+                "full_text": {  # article pages of its new stories
                     "enabled": bool(f["full_text"]),
                     "fetched": f["texts_ok"],
                     "not_article": f["texts_not_article"],

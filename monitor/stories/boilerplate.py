@@ -9,22 +9,7 @@ common *prefix* and *suffix* (at least
 different pages of one site that open or close with the same eight words are sharing a template,
 not news (a reprint of the same story is caught earlier, by :mod:`monitor.stories.dedup`).
 
-Page stamps ("Posted: Sunday, August 2, 2015 11:49 AM EDT Updated: ...") go too
-(:func:`strip_stamps`): they differ on every page, so no common prefix catches them, and they
-are not facts of the event: read as days and clock times named (:mod:`monitor.detect.eventfacts`),
-they made two stories published a day apart look as if they named one day. So does a video
-playlist (:func:`strip_playlist`: "1:17 Kansas wildfire update Pause 1:17 Drone video ..."):
-the titles of the site's latest videos change from page to page and are other news.
-
-Headlines carry the site too ("Man charged in shooting - KSLA News 12 Shreveport, Louisiana News
-Weather & Sports"): a headline's leading and trailing segments, set off by a separator (" - ",
-" | ", a dash), that an earlier headline of its source also starts or ends with are cut
-(:func:`strip_title_template`). Left in, a site's name counts twice (headlines weigh double)
-and, in a stream of many sources, as a rare name: two stories of one site looked alike.
-
-History lives behind :class:`BodyHistory` so that a store can keep it (recent bodies per source;
-a second history keeps recent headlines); :class:`SiteTemplates` holds the two and cleans a
-story's headline and body together, as detection and the evaluation both do.
+The design in full: docs/modules.md, `monitor/stories/boilerplate.py`.
 """
 
 from __future__ import annotations

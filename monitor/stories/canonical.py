@@ -5,39 +5,7 @@ anything that is not an absolute http(s) URL with a valid host). It is an identi
 link to follow: the result is not meant to be fetched (an AMP-only or a www-only site may not
 answer at it). Pure functions, no I/O.
 
-The rules, in order:
-
-- **Scheme**: http and https are the same story; the canonical form is ``https``.
-- **Host**: lowercase, without userinfo, without a trailing dot; an internationalised name in
-  punycode (IDNA 2008 with UTS 46 mapping, as browsers do: ``Bücher.example`` ->
-  ``xn--bcher-kva.example``; IDNA 2003 for the few names only it accepts). Ports 80 and 443
-  are dropped whatever the scheme (http and https being one, they are the two default ports;
-  dropping 443 only for https would make ``http://host:443/`` canonicalise to a URL that does
-  not canonicalise to itself); other ports are kept.
-- **www, mobile and AMP hosts**: a leading ``www.``, ``m.``, ``mobile.`` or ``amp.`` label is
-  dropped, so ``www.example.com``, ``m.example.com`` and ``example.com`` are one site. Sites serve
-  the same story on these hosts (one usually redirects to the other), and a feed and a share
-  link often disagree on which. The label is kept when what would remain does not look like a
-  registrable domain (``www.com``, ``m.co.uk``); a site serving different content on ``www.``
-  and the bare domain is too rare to weigh against the copies this joins.
-- **Google AMP cache and viewer**: ``https://<x>.cdn.ampproject.org/c/s/example.com/a`` and
-  ``https://www.google.com/amp/s/example.com/a`` are the page they wrap (``/s/`` means https).
-- **Path**: percent-encoding normalised (escapes of unreserved characters decoded, other escapes
-  in upper-case hex, characters that must be escaped escaped as UTF-8), dot segments resolved,
-  repeated slashes collapsed, a trailing slash dropped (the root stays ``/``). Case is kept:
-  paths are case-sensitive.
-- **AMP paths**, only where unambiguous: a last segment ``amp`` after at least one other segment
-  (``/news/story/amp``), a first segment ``amp`` before at least one other (``/amp/news/story``),
-  a last segment ending in ``.amp`` or ``.amp.html`` (``story.amp.html`` -> ``story.html``).
-  A path that is only ``/amp`` is kept: it may be a section, not a story.
-- **Query**: tracking parameters dropped (:data:`TRACKING_PARAMS`, names starting with one of
-  :data:`TRACKING_PREFIXES`, and the AMP switches ``amp=1``/``amp=true``/``amp``,
-  ``outputType=amp``), names compared case-insensitively after decoding; the rest keep their
-  values and are sorted by name, stably (repeated names keep their order: ``a=2&a=1`` may not
-  mean ``a=1&a=2``); empty pieces dropped; no ``?`` when nothing remains. ``+`` is left as it is
-  (it means a space only in form encoding).
-- **Fragment**: dropped (an anchor within the page), except a hash-bang (``#!/story/12``), which
-  old single-page sites used as the story's address.
+The design in full: docs/modules.md, `monitor/stories/canonical.py`.
 """
 
 from __future__ import annotations

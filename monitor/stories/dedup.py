@@ -4,20 +4,7 @@ Method (measured on real news to beat SimHash): MinHash over word 3-shingles of 
 (128 permutations), LSH with 32 bands of 4 rows to find candidates, then an exact verification
 on the candidates' texts, fetched through ``lookup``:
 
-- body evidence: containment ``|A & B| / min(|A|, |B|)`` of the two bodies' 3-shingle sets is at
-  least ``BODY_CONTAINMENT`` (0.8). Containment rather than Jaccard, because a feed summary is
-  often just the lead of the longer copy. Bodies shorter than ``MIN_SHINGLES`` prove nothing.
-- title evidence: the titles share at least half their content words, or one of the two titles
-  is "about" the shared body (at least half of its content words occur in the other story's
-  body). This rejects the commonest false match on real feeds: different stories whose scraped
-  "summary" is the same site boilerplate (sign-in prompts, cookie notices), while accepting a
-  blog that reprints a lead under its own fixed headline.
-- boilerplate: if a body matches an earlier body whose story fails the title test, the body is a
-  template and is ignored; such a story (and one with no real body) can only be a duplicate by
-  its headline: the same headline word for word, at least ``MIN_TITLE_WORDS`` words long.
-
-The earliest verified story wins. The index is an abstract :class:`NearDupIndex` (band key ->
-story ids) so that a database table of band rows can replace :class:`MemoryNearDupIndex`.
+The design in full: docs/modules.md, `monitor/stories/dedup.py`.
 """
 
 from __future__ import annotations

@@ -4,17 +4,7 @@
 a :class:`RevisionDiff`: the headline change, the sentences added and removed, and whether the
 change is meaningful. Pure functions, no I/O.
 
-Sentences (:func:`monitor.stories.textfeatures.sentences`) are compared by their words
-(:func:`stories.textfeatures.words`: casefolded, accent-stripped), so whitespace, punctuation
-and case never count, and as a multiset, so reordering the same sentences changes nothing.
-``added`` and ``removed`` hold every sentence whose words differ, in text order.
-
-A change is *not meaningful* when every difference is about dates: the sentences (and headline)
-that differ become equal once date and time expressions are masked ("Updated 3:45 p.m. ET,
-Nov. 26, 2026" and "Updated 9 a.m. ET, Nov. 27, 2026"; "on Tuesday" and "yesterday"), or a
-sentence added or removed is only a time stamp ("Updated Nov. 26, 2026."). A number counts as
-part of a date only inside such an expression (next to a month, in a clock time, in 2026-11-26 or
-11/26/2026): "killed 5" -> "killed 7" is meaningful.
+The design in full: docs/modules.md, `monitor/stories/diff.py`.
 """
 
 from __future__ import annotations

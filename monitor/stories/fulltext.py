@@ -1,24 +1,6 @@
 """Full text: a story's article page, fetched politely, and its text extracted.
 
-- **robots.txt** per origin (RFC 9309), through :class:`Robots`: fetched once and kept for
-  `ROBOTS_TTL`; a 2xx answer is parsed as UTF-8 with protego (Scrapy's parser), which
-  follows the RFC where `urllib.robotparser` does not: the group of our product token
-  "monitor" (case-insensitive) else the `*` group, the longest matching rule wins (an
-  `Allow: /news/` beats a shorter `Disallow: /`, an Allow wins a tie), `*` matches any
-  characters and `$` ends the path. A 4xx answer (no robots.txt) allows everything; a 5xx
-  answer, no answer, or one over `ROBOTS_MAX_BYTES` disallows everything for now (the
-  RFC's "unreachable"), and is asked again after `ROBOTS_RETRY`.
-- **The page** through the same :func:`monitor.reader.fetch.fetch` as feeds (timeouts, size limit
-  after decompression, redirects, the private-address policy) and the same
-  :class:`monitor.reader.politeness.HostLimiter` (per-host concurrency, gap, Retry-After).
-- **Decoding** as a browser would (`htmlencoding.py`): a byte-order mark, the HTTP
-  charset, the page's `<meta>` declaration, then detection; never UTF-8 regardless.
-- **Extraction** with trafilatura (the main text, no comments, precision over recall), in
-  a worker thread, from the decoded text.
-- **Not an article**: a paywall stub, a consent or sign-in page yields fewer than
-  `MIN_WORDS` words of text, or text that is mostly such a notice; the feed's summary is
-  then kept. In scripts written without spaces (Chinese, Japanese, Thai, ...) two
-  characters count as a word.
+The design in full: docs/modules.md, `monitor/stories/fulltext.py`.
 """
 
 from __future__ import annotations

@@ -10,28 +10,7 @@ seed profiles), and after :func:`monitor.topics.match.match_topics` calls :func:
 later story. Rocchio-style, with the marked stories as the positive and negative examples,
 per topic, nearest example first:
 
-- ``neg``: the story's highest cosine with the topic's "not relevant" stories, ``pos``: with
-  its "relevant" ones (0 without any);
-- a matched story with ``neg >= FEEDBACK_THRESHOLD`` and ``neg > pos`` is not matched
-  (dropped: "not_relevant");
-- a story the query and profile did not match, with ``pos >= FEEDBACK_THRESHOLD`` and
-  ``pos >= neg``, is matched (added: "relevant"); a matched one so close to a relevant story
-  keeps its match whatever the negative seeds say.
-
-Negative seeds (``exclude_seeds`` in a topic): documents of what the topic is NOT about,
-compiled into a profile like the seeds. A matched story whose cosine with the negative
-profile reaches the topic's ``profile_threshold`` (the similarity at which a profile counts
-as matching) and is higher than its cosine with the topic's own seed profile (0 without
-seeds) is not matched (dropped: "exclude_seeds").
-
-Why 0.5: measured on a hand-labelled stream of 133 news items (titles and descriptions, 8
-outlets, two weeks), cosine of the unit vectors. A story re-listed by its outlet scores
-0.80-1.00 with itself; the same event told by two outlets mostly 0.46-0.66; of the other
-8,689 pairs, 35 reach 0.5 (and every one of those is the same event told twice, or two pages
-about the war in general), while no story of the topic scored above 0.44 with any off-topic
-story. At 0.5, marking an off-topic story "not relevant" silences its re-tellings and leaves
-the topic's own stories alone; marking a topic's story "relevant" brings in its re-tellings,
-not the topic's neighbours.
+The design in full: docs/modules.md, `monitor/topics/feedback.py`.
 """
 
 from __future__ import annotations

@@ -3,28 +3,7 @@
 A topic's seed documents (``seeds`` globs in the configuration: .txt, .md or .html files) are
 read once when the configuration loads (and on reload) and compiled into a :class:`Profile`:
 
-- each seed document becomes a term vector (:func:`monitor.stories.textfeatures.term_vector`:
-  stemmed content words and multiword names, ``1 + log tf``; names get no boost and dates and
-  numbers are left out, since a topic is about its vocabulary, not one event's specifics)
-  weighted by a background IDF (:func:`background_weight`), and is scaled to unit length, so
-  a long seed does not outweigh a short one;
-- the profile is the mean of those vectors (the Rocchio centroid of the seeds), cut to its
-  :data:`PROFILE_TERMS` heaviest terms and scaled to unit length again.
-
-The background: IDF needs a collection to say which words are common. A profile must not
-depend on the other topics (adding a topic would move every other topic's scores), and IDF
-over the seeds themselves would punish the words that run through every seed, which are the
-topic's own; so the collection is general news, summarised by a built-in list of words that
-occur in a large share of news stories (:data:`COMMON_NEWS_WORDS`). Stopwords are dropped;
-a common news word is taken to occur in one story in ten and any other word in one in a
-thousand, which with :func:`monitor.stories.textfeatures.idf` weighs a common news word at
-``COMMON_WEIGHT`` (0.46) of a rarer one.
-
-A story is analyzed once (:func:`story_vector`, the same weighting, unit length) and compared
-with one profile by :func:`cosine`, a sparse dot product over the terms the two share (norms
-are 1 by construction), or with all the configured profiles at once by a
-:class:`ProfileIndex`, compiled with the configuration: an inverted index from term to
-profiles, so the cost follows the terms a story shares with profiles, not their number.
+The design in full: docs/modules.md, `monitor/topics/profile.py`.
 """
 
 from __future__ import annotations

@@ -2,33 +2,7 @@
 
 Grammar (EBNF-ish; ``NEAR`` binds tightest, then ``NOT``/``-``, then ``AND``, then ``OR``)::
 
-    query    = or_expr ;
-    or_expr  = and_expr { "OR" and_expr } ;
-    and_expr = unary { [ "AND" ] unary } ;            (* adjacent terms are ANDed *)
-    unary    = ( "NOT" | "-" ) unary | near ;          (* "-" touches its operand: -satire *)
-    near     = operand [ ( "NEAR" | "NEAR/" digits ) operand ] ;  (* operands: terms only *)
-    operand  = [ field ":" ] ( term | "(" or_expr ")" ) ;         (* no space after ":" *)
-    field    = "title" | "source" ;
-    term     = word | '"' word { word } '"' ;          (* the last word may end in "*" *)
-
-Semantics:
-
-* Only upper-case ``AND``, ``OR``, ``NOT``, ``NEAR`` are operators; ``and``/``or``/``not``/
-  ``near`` are ordinary words (quote ``"AND"`` to search for the upper-case word).
-* Text and queries are normalized the same way (Unicode NFKD, combining marks stripped,
-  casefolded) and split into tokens, runs of letters/digits; matching is whole-token.
-  ``Ukraine's`` -> ``ukraine s``; ``post-war`` -> ``post war``; ``Café`` matches ``cafe``.
-  A word that splits into several tokens (``post-war``, ``U.S.``) is searched as a phrase.
-* ``"a b c"`` matches consecutive tokens; ``word*`` matches any token starting with
-  ``word`` (also on the last word of a phrase: ``"security guarant*"``).
-* Without a prefix a term searches the title or the body (a phrase must lie within one
-  field); ``title:`` searches only the title, ``source:`` only the feed name/host.
-  ``title:(kyiv OR kiev)`` applies the prefix to every term in the group.
-* ``A NEAR/n B`` (A, B words or phrases) is true when some occurrence of A and of B in the
-  same field do not overlap and the later one starts at most n tokens after the earlier one
-  ends, in either order: ``NEAR/1`` means adjacent. Plain ``NEAR`` is ``NEAR/10``.
-* A query that would match a story containing none of its terms (``-x``, ``NOT x``,
-  ``a OR -b``) is rejected. CJK text without spaces forms one token per run.
+The design in full: docs/modules.md, `monitor/topics/query.py`.
 """
 
 from __future__ import annotations

@@ -59,8 +59,8 @@ def _cursor(p: Params) -> str | None:
     return p.text("cursor", 1000)
 
 
-# Feed counts per state are one pass over the feeds table (about 3 ms per 10,000 feeds, CPU
-# bound): a dashboard refreshed by several people reuses them for this many seconds.
+# Feed counts per state are one pass over the feeds table, which grows with the feeds: a
+# dashboard refreshed by several people reuses them for this many seconds.
 COUNTS_TTL = 5.0
 _counts_cache: weakref.WeakKeyDictionary[Reader, tuple[float, int, dict[str, Any]]] = (
     weakref.WeakKeyDictionary()
