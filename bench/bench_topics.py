@@ -80,7 +80,7 @@ def _stories(topics: list[list[str]], vocabulary: list[str], count: int) -> list
 
 
 def _match_all(cfg: Settings, stories: list[Entry]) -> int:
-    return sum(len(match_topics(cfg.topics, e, "News")) for e in stories)
+    return sum(len(match_topics(cfg.topics, e.title, e.summary, "News")) for e in stories)
 
 
 def run(quick: bool = False) -> list[Figure]:

@@ -439,10 +439,10 @@ async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detec
 
     real = detection.match_topics
 
-    def buggy(topics: Any, entry: Any, source: str) -> Any:  # a bug that one story triggers
-        if "poison" in entry.title:
+    def buggy(topics: Any, title: str, text: str, source: str) -> Any:  # a bug one story triggers
+        if "poison" in title:
             raise ValueError("a bug on this story")
-        return real(topics, entry, source)
+        return real(topics, title, text, source)
 
     monkeypatch.setattr(detection, "match_topics", buggy)
     poison = {**WEATHER, "guid": "p1", "title": "The poison story from Kyiv",

@@ -74,7 +74,7 @@ def entry(story: tuple[str, str]) -> Entry:
 
 def matched(tmp_path: Path, topic: str, story: tuple[str, str]) -> list[tuple[str, ...]]:
     cfg = load(config(tmp_path, topic))
-    return [m.terms for m in match_topics(cfg.topics, entry(story), "Example News")]
+    return [m.terms for m in match_topics(cfg.topics, *story, "Example News")]
 
 
 SEEDED = f"query = '{QUERY}'\nseeds = [\"seeds/*.txt\"]"
@@ -87,7 +87,7 @@ def test_a_seeded_topic_matches_a_paraphrase_its_query_misses(tmp_path: Path) ->
     assert topic.query is not None
     assert topic.query.match(analyze(Fields(*PARAPHRASE))) is None, "the query alone misses it"
     story = entry(PARAPHRASE)
-    [m] = match_topics(cfg.topics, story, "Example News")
+    [m] = match_topics(cfg.topics, story.title, story.summary, "Example News")
     assert m.terms == () and m.similarity is not None and m.similarity >= DEFAULT_THRESHOLD
     stored = PendingStory(1, 1, "Example", "https://e.org/", None, PARAPHRASE[0],
                           PARAPHRASE[1], None, None, 0.0, 1)  # fmt: skip
@@ -99,7 +99,7 @@ def test_a_seeded_topic_matches_a_paraphrase_its_query_misses(tmp_path: Path) ->
     assert draft.data["similarity"] == round(m.similarity, 3)
     assert draft.data["match"]["profile_similarity"] == round(m.similarity, 3)
     query_only = load(config(tmp_path, f"query = '{QUERY}'")).topics
-    assert match_topics(query_only, story, "Example News") == []
+    assert match_topics(query_only, story.title, story.summary, "Example News") == []
 
 
 def test_both_rejects_a_query_hit_far_from_the_profile(tmp_path: Path) -> None:
@@ -133,9 +133,9 @@ def test_match_defaults_and_query_mode_still_reports_similarity(tmp_path: Path) 
     assert (seeded.match, seeded.profile_threshold) == ("either", DEFAULT_THRESHOLD)
     cfg = load(config(tmp_path, SEEDED + '\nmatch = "query"\nprofile_threshold = 0.5'))
     assert cfg.topics[0].profile_threshold == 0.5
-    [m] = match_topics(cfg.topics, entry(ON_TOPIC[8]), "Example News")
+    [m] = match_topics(cfg.topics, *ON_TOPIC[8], "Example News")
     assert m.similarity is not None and 0 < m.similarity < 1
-    assert match_topics(cfg.topics, entry(PARAPHRASE), "Example News") == []
+    assert match_topics(cfg.topics, *PARAPHRASE, "Example News") == []
     twice = topic_of(tmp_path, 'seeds = ["seeds/*.txt", "seeds/brief.txt"]')
     assert len(twice.config.seeds) == 2 and twice.profile is not None and twice.profile.seeds == 2
 
@@ -234,9 +234,7 @@ def test_the_profile_index_gives_each_profiles_cosine() -> None:
 def test_match_topics_takes_any_sequence_of_topics(tmp_path: Path) -> None:
     cfg = load(config(tmp_path, SEEDED))
     for story in ON_TOPIC + NEAR_MISS:
-        assert match_topics(list(cfg.topics), entry(story), "x") == match_topics(
-            cfg.topics, entry(story), "x"
-        )
+        assert match_topics(list(cfg.topics), *story, "x") == match_topics(cfg.topics, *story, "x")
 
 
 def test_a_reload_recompiles_the_profile(tmp_path: Path) -> None:

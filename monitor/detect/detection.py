@@ -27,7 +27,6 @@ from monitor.models import (
     DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
-    Entry,
     Lookups,
     PendingStory,
     TopicMatch,
@@ -439,14 +438,8 @@ class Detection:
         topics = self.settings.topics
         out = DetectionOutcome(stories=1)
         story, text = prepared.story, prepared.text
-        entry = Entry(
-            key="", link=story.link, title=story.title, summary=story.text,
-            published=_dt(story.published) if story.published is not None else None,
-            author=story.author, content_hash="",
-        )  # fmt: skip
-        matches = match_topics(
-            topics, entry, source_label(story.feed_name, story.feed_url, story.link)
-        )
+        source = source_label(story.feed_name, story.feed_url, story.link)
+        matches = match_topics(topics, story.title, story.text, source)
         matches = self._apply_feedback(story, matches, out)
         by_id = {t.id: t.config for t in topics}
         if story.detected_rev is None:  # a new story

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from monitor.models import Entry, TopicMatch
+from monitor.models import TopicMatch
 from monitor.topics.compiled import Topic, Topics
 from monitor.topics.profile import ProfileIndex, is_match, story_vector
 from monitor.topics.query import Fields, QueryIndex, analyze
@@ -23,18 +23,19 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
     return " ".join(p for p in (feed_name, host) if p)
 
 
-def match_topics(topics: Sequence[Topic], entry: Entry, source: str) -> list[TopicMatch]:
-    """The topics `entry` matches. Pass the compiled `Topics`: its profile and query indexes
-    were built at load; for any other sequence they are built on each call."""
+def match_topics(topics: Sequence[Topic], title: str, text: str, source: str) -> list[TopicMatch]:
+    """The topics a story (its title and text, from `source`) matches. Pass the compiled
+    `Topics`: its profile and query indexes were built at load; for any other sequence they
+    are built on each call."""
     if not topics:
         return []
-    doc = analyze(Fields(title=entry.title, body=entry.summary, source=source))
+    doc = analyze(Fields(title=title, body=text, source=source))
     if isinstance(topics, Topics):
         index, queries = topics.profiles, topics.queries
     else:
         index = ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
         queries = QueryIndex.build([t.query for t in topics])
-    scores = index.scores(story_vector(entry.title, entry.summary)) if index.keys else {}
+    scores = index.scores(story_vector(title, text)) if index.keys else {}
     possible = queries.candidates(doc)  # the queries whose anchors the story mentions
     out = []
     for number, topic in enumerate(topics):
