@@ -8,12 +8,11 @@ The design in full: docs/modules.md, `monitor/detect/developments.py`.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 
 from monitor.detect.devstate import (
@@ -23,7 +22,7 @@ from monitor.detect.devstate import (
     StoryState,
     TermIndex,
 )
-from monitor.detect.eventfacts import addresses, ages, clock_times, event_days, stage
+from monitor.detect.eventfacts import read_facts
 from monitor.detect.evidence import (
     ACTOR_SHARE,
     EVIDENCE_SETS,
@@ -100,27 +99,12 @@ def _story_state(
     stage: monitor/detect/eventfacts.py; for general news, its figures, quotes and headline words:
     monitor/detect/evidence.py)."""
     if evidence == "general":
-        facts = general_facts(story.title, body)
+        general = general_facts(story.title, body)
         return StoryState(
-            story.id, story.published, development_id, vector, story.source, general=facts
+            story.id, story.published, development_id, vector, story.source, general=general
         )
-    days, times, people, streets, later = _facts(story.title, body, story.published.date())
-    return StoryState(
-        story.id, story.published, development_id, vector, story.source,
-        days, times, people, streets, later,
-    )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=1024)
-def _facts(
-    title: str, body: str, published: date
-) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[str], int]:
-    """A story's facts, read once for all the topics it matches."""
-    text = f"{title}\n{body}"
-    return (
-        event_days(text, published), clock_times(text), ages(text), addresses(text),
-        stage(title, body),
-    )  # fmt: skip
+    facts = read_facts(story.title, body, story.published.date())
+    return StoryState(story.id, story.published, development_id, vector, story.source, facts)
 
 
 def _days(a: datetime, b: datetime) -> float:

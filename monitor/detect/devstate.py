@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from monitor.detect.eventfacts import NO_FACTS, EventFacts
 from monitor.detect.evidence import GeneralFacts
 
 
@@ -25,11 +26,7 @@ class StoryState:
     development_id: str
     vector: Mapping[str, float]  # term -> weight before IDF
     source: str = ""  # the publisher's host, for the same-source link feature
-    days: frozenset[int] = frozenset()  # days its text names (monitor/detect/eventfacts.py)
-    times: frozenset[int] = frozenset()  # clock times its text names
-    ages: frozenset[int] = frozenset()  # ages of the people it names
-    streets: frozenset[str] = frozenset()  # streets it names (lower case)
-    stage: int = 0  # words of a later stage of an event in its headline and lead (at most 3)
+    facts: EventFacts = NO_FACTS  # days, times, ages, streets, stage (the incident evidence)
     general: GeneralFacts | None = None  # figures, quotes, headline (the general evidence)
 
 

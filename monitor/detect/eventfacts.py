@@ -1,5 +1,5 @@
 """The facts of an event a news text states: the days and clock times it names, the streets,
-and the ages of the people in it.
+and the ages of the people in it; how a story's facts are read, kept and compared.
 
 Reports of one incident name the same day ("Tuesday", "last night", "on Jan. 8") and often the
 same time ("about 10:30 p.m."); a follow-up weeks later names the day of the event it follows
@@ -12,8 +12,35 @@ The design in full: docs/modules.md, `monitor/detect/eventfacts.py`.
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What a story states of its event, as the tracker keeps it."""
+
+    days: frozenset[int] = frozenset()  # days its text names (date ordinals)
+    times: frozenset[int] = frozenset()  # clock times it names (minutes after midnight)
+    ages: frozenset[int] = frozenset()  # ages of the people it names
+    streets: frozenset[str] = frozenset()  # streets it names (lower case)
+    stage: int = 0  # words of a later stage of an event in its headline and lead (at most 3)
+
+
+NO_FACTS = EventFacts()
+
+
+@functools.lru_cache(maxsize=1024)
+def read_facts(title: str, body: str, published: date) -> EventFacts:
+    """A story's facts, read once for all the topics it matches."""
+    text = f"{title}\n{body}"
+    return EventFacts(
+        event_days(text, published), clock_times(text), ages(text), addresses(text),
+        stage(title, body),
+    )  # fmt: skip
+
 
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
@@ -143,3 +170,15 @@ def stage(title: str, body: str) -> int:
     sentence, a funeral) the headline and the lead (the first ``LEAD_CHARS`` of the body)
     carry, at most 3."""
     return min(3, len(_STAGE.findall(f"{title}\n{body[:LEAD_CHARS]}")))
+
+
+def streets_meet(mine: frozenset[str], theirs: frozenset[str]) -> tuple[float, float]:
+    """(both name one street, both name some and none in common)."""
+    if not (mine and theirs):
+        return 0.0, 0.0
+    return (1.0, 0.0) if mine & theirs else (0.0, 1.0)
+
+
+def ages_differ(mine: frozenset[int], theirs: frozenset[int]) -> float:
+    """Both name ages, and none in common."""
+    return float(bool(mine and theirs and not mine & theirs))

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.detect.devstate import StoryState
-from monitor.detect.eventfacts import days_meet
+from monitor.detect.eventfacts import ages_differ, days_meet, streets_meet
 
 THIN_TERMS = 12
 RARE_SPECIFIC_DF = 5
@@ -215,38 +215,28 @@ def pair_features(
         if term in other_vector:
             shared += weight
     source = story.source
+    mine, theirs = story.facts, other.facts
     return (
         cosine,
         math.log1p(abs(age_days)),
         float(min(person, 2)),
         float(min(place, 2)),
-        float(min(len(story.ages & other.ages), 2)),
+        float(min(len(mine.ages & theirs.ages), 2)),
         float(bool(source) and source == other.source),
         float(min(len(story.vector), len(other_vector)) < THIN_TERMS),
         float(
-            bool(story.days or other.days)  # neither names a day: no dates to compute
-            and days_meet(_day(story), story.days, _day(other), other.days)
+            bool(mine.days or theirs.days)  # neither names a day: no dates to compute
+            and days_meet(_day(story), mine.days, _day(other), theirs.days)
         ),
-        float(bool(story.times and other.times and story.times & other.times)),
-        *_meet(story.streets, other.streets),
-        0.0 if person else _differ(story.ages, other.ages),
-        float(story.stage),
-        float(other.stage),
+        float(bool(mine.times and theirs.times and mine.times & theirs.times)),
+        *streets_meet(mine.streets, theirs.streets),
+        0.0 if person else ages_differ(mine.ages, theirs.ages),
+        float(mine.stage),
+        float(theirs.stage),
         float(rank),
         best_cosine - cosine,
         shared,
     )
-
-
-def _meet(mine: frozenset[str], theirs: frozenset[str]) -> tuple[float, float]:
-    """(both name one of them, both name some and none in common)."""
-    if not (mine and theirs):
-        return 0.0, 0.0
-    return (1.0, 0.0) if mine & theirs else (0.0, 1.0)
-
-
-def _differ(mine: frozenset[int], theirs: frozenset[int]) -> float:
-    return float(bool(mine and theirs and not mine & theirs))
 
 
 def _day(story: StoryState) -> int:
