@@ -350,7 +350,9 @@ async def _cost_figures(folder: Path, sizes: Sequence[int], per_size: int) -> li
             await store.checkpoint("TRUNCATE")
             sizes_bytes.append((target, store.size_bytes(), await _bands_bytes(store)))
             await _ingest(store, feed_ids, batch)
-            detection = type(service.deps.detection)(store, SystemClock(), logs.get("bench"))
+            detection = type(service.deps.detection)(
+                store, SystemClock(), logs.get("bench"), service.settings
+            )
             await detection.load()
             t0 = time.perf_counter()
             outcome = await detection.process()
