@@ -215,7 +215,7 @@ async def _detect(cfg: Config, batch: Sequence[Story]) -> tuple[float, Any]:
     """Seconds of `detection.process` over `batch`, stored in a new store; and its outcome."""
     async with open_service(cfg, SystemClock(), logs.get("bench")) as service:
         await _ingest(service.store, await _feed_ids(service.store), batch)
-        detection = service.deps.detection
+        detection = service.poller.detection
         await detection.load()  # the trackers start empty: not timed
         t0 = time.perf_counter()
         outcome = await detection.process()
@@ -350,7 +350,7 @@ async def _cost_figures(folder: Path, sizes: Sequence[int], per_size: int) -> li
             await store.checkpoint("TRUNCATE")
             sizes_bytes.append((target, store.size_bytes(), await _bands_bytes(store)))
             await _ingest(store, feed_ids, batch)
-            detection = type(service.deps.detection)(
+            detection = type(service.poller.detection)(
                 store, SystemClock(), logs.get("bench"), service.settings
             )
             await detection.load()

@@ -270,7 +270,7 @@ async def test_a_feed_that_keeps_the_first_round_waiting_is_not_waited_for_long(
         assert status["stories"] == 1 and status["detection"]["awaiting_first_polls"] == 1
         assert status["detection"]["pending"] == 1 and alerts(config) == []
         clock.advance(121)  # the wait is over: what is stored is detected
-        assert (await service.deps.detection.process()).alerts == 1
+        assert (await service.poller.detection.process()).alerts == 1
         assert (await service.status())["detection"]["awaiting_first_polls"] == 0
         await polls  # the slow feed's story, detected as it comes
     assert [t for _, t, _ in alerts(config)] == [PENTAGON["title"], RUSSIA["title"]]
@@ -357,7 +357,7 @@ async def test_developments_survive_a_restart_and_stories_left_waiting_are_detec
     rows(config, "DELETE FROM story_bands")
     async with service_for(config, clock) as service:  # detected by the daemon's first beat
         assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(1,)]
-        await service.deps.detection.process()
+        await service.poller.detection.process()
         assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
     assert [e for e, _, _ in alerts(config)] == ["development.new"]
     async with service_for(config, clock) as service:  # a restart rebuilds the tracker

@@ -66,9 +66,9 @@ async def service_for(config: Path, clock: FixedClock) -> AsyncIterator[Service]
 
 async def settle(service: Service) -> None:
     """What the daemon's loops do after a poll: fetch the pages due, detect what waits."""
-    while await service.deps.enricher.round(service.config):
+    while await service.poller.enricher.round(service.config):
         pass
-    await service.deps.detection.process()
+    await service.poller.detection.process()
 
 
 def rows(config: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -40,21 +40,6 @@ from monitor.reader.politeness import HostLimiter
 from monitor.store import Store, StoreError
 from monitor.stories.diff import diff_revisions
 
-
-@dataclass(frozen=True, slots=True)
-class Deps:
-    store: Store
-    session: aiohttp.ClientSession
-    clock: Clock
-    log: Any
-    user_agent: str
-    hosts: HostLimiter
-    parser: ParseStage
-    detection: Detection
-    enricher: Enricher
-    limits: FetchLimitsOf  # of `user_agent`, for the configuration in force
-
-
 NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
 
 
@@ -106,51 +91,6 @@ class FetchLimitsOf:
         return last[1]
 
 
-async def refresh_feed(
-    deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None = None
-) -> PollOutcome:
-    """Refresh one feed (through `proxy` when given); never raises but for cancellation."""
-    try:
-        return await _refresh(deps, cfg, feed, proxy)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # a store failure or a bug: record it, never kill the daemon
-        kind = "store" if isinstance(exc, StoreError) else "internal"
-        error = str(exc) if kind == "store" else f"{type(exc).__name__}: {exc}"
-        deps.log.error(
-            "feed.poll_failed",
-            feed_url=feed.url,
-            feed_id=feed.id,
-            error_kind=kind,
-            error=error,
-            exc_info=kind == "internal",
-        )
-        now = deps.clock.now().timestamp()
-        next_at = now + error_backoff(
-            feed.interval, feed.consecutive_errors + 1, cfg.polling.error_backoff_max
-        )
-        try:
-            await deps.store.record_poll(
-                feed.id,
-                PollUpdate(
-                    result="error",
-                    http_status=None,
-                    next_poll_at=next_at,
-                    error_kind=kind,
-                    error=error,
-                ),
-                now,
-            )
-        except Exception as exc2:
-            deps.log.error(
-                "feed.record_failed",
-                feed_url=feed.url,
-                feed_id=feed.id,
-                error=f"{type(exc2).__name__}: {exc2}",
-            )
-        return PollOutcome(feed.id, feed.url, "error", error_kind=kind, error=error)
-
-
 def _schedule(
     cfg: Config, feed: FeedRow, now: float, *, rate: float | None, server: float | None
 ) -> tuple[float, float]:
@@ -171,252 +111,308 @@ def _schedule(
     return interval, now + jittered(interval, p.jitter)
 
 
-async def _refresh(deps: Deps, cfg: Config, feed: FeedRow, proxy: str | None) -> PollOutcome:
-    async with deps.hosts.slot(feed.url):
-        res = await fetch(
-            deps.session,
-            feed.url,
-            deps.limits(cfg),
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            proxy=proxy,
-        )
-    now = deps.clock.now().timestamp()
-    moved = res.permanent_url if res.permanent_url and res.permanent_url != feed.url else None
-    if moved:
-        deps.log.warning(
-            "feed.moved_permanently", feed_url=feed.url, feed_id=feed.id, new_url=moved
-        )
-
-    if res.status == 410:
-        return await _record_gone(deps, feed, res, now)
-    if res.error_kind is not None or res.status not in (200, 304):
-        if res.retry_after is not None:
-            deps.hosts.defer(feed.url, res.retry_after)
-        return await _record_error(
-            deps, cfg, feed, res, now, res.error_kind or "http",
-            res.error or f"HTTP {res.status}", moved,
-        )  # fmt: skip
-    if feed.consecutive_errors:
-        deps.log.info(
-            "feed.recovered", feed_url=feed.url, feed_id=feed.id,
-            after_errors=feed.consecutive_errors,
-        )  # fmt: skip
-
-    elapsed = now - (feed.last_success_at or now)
-    if res.not_modified:
-        return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed)
-    return await ingest_document(deps, cfg, feed, res, now, moved, elapsed)
-
-
-async def ingest_document(
-    deps: Deps,
-    cfg: Config,
-    feed: FeedRow,
-    res: FetchResult,
-    now: float,
-    moved: str | None = None,
-    elapsed: float = 0.0,
-) -> PollOutcome:
-    """The "200 body" half of a refresh: same bytes as last time? -> parse -> which entries
-    are new / updated (does the change matter?) / unchanged -> store -> the detection stage
-    (duplicates, topics, developments, alerts). `res` is a fetched document, or one a
-    WebSub hub pushed (monitor/poll/subscriber.py), read exactly alike. Raises what
-    `refresh_feed` catches (a store failure, a bug)."""
-    body_hash = hashlib.sha256(res.body).hexdigest()[:32]
-    if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
-        return await _record_unchanged(deps, cfg, feed, res, now, moved, elapsed, result="ok")
-    try:  # parse + normalize off the loop (a thread, or a process for large documents)
-        stage = await deps.parser.run(
-            res.body,
-            url=res.url,
-            content_type=res.content_type,
-            max_entries=cfg.polling.max_entries,
-        )
-    except ParseError as exc:
-        return await _record_error(deps, cfg, feed, res, now, exc.kind, str(exc), moved)
-
-    parsed, entries = stage.feed, stage.entries
-    known = await deps.store.known_hashes(feed.id, [e.key for e in entries])
-    new, changed, unchanged = [], [], 0
-    for e in entries:
-        old = known.get(e.key)
-        if old is None:
-            new.append(NewStory(entry=e, wants_text=feed.full_text))
-        elif old != e.content_hash:
-            changed.append(e)
-        else:
-            unchanged += 1
-    new.sort(key=_oldest_first)  # stored (and detected) in the order they were published
-    updated = await _revisions(deps, feed, changed)
-    if feed.rate is None and feed.last_success_at is None:
-        rate = initial_rate([e.published for e in entries])
-    else:
-        rate = update_rate(feed.rate, len(new), elapsed)
-    server = server_interval(res.fresh_for, parsed.min_interval)
-    interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
-    update = PollUpdate(
-        result="ok",
-        http_status=200,
-        next_poll_at=next_at,
-        etag=res.etag,
-        last_modified=res.last_modified,
-        url=moved,
-        title=parsed.title,
-        body_hash=body_hash,
-        interval=interval,
-        rate=rate,
-        server_interval=server,
-    )
-    ingest = await deps.store.ingest(feed.id, update, new, updated, unchanged, now)
-    if ingest.new and feed.full_text:  # their pages: fetched beside, detection waits for them
-        deps.enricher.kick()
-    if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
-        found = await deps.detection.process(wait=False)
-        ingest = replace(ingest, alerts=found.alerts)
-    deps.log.info(
-        "feed.polled",
-        feed_url=feed.url,
-        feed_id=feed.id,
-        result="ok",
-        status=200,
-        entries=len(entries),
-        new=ingest.new,
-        updated=ingest.updated,
-        alerts=ingest.alerts,
-        elapsed_ms=round(res.elapsed * 1000, 1),
-        next_poll_in_s=round(next_at - now, 1),
-        **({"parse_warning": parsed.warning} if parsed.warning else {}),
-    )
-    return PollOutcome(
-        feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed, parsed=parsed
-    )
-
-
 def _oldest_first(story: NewStory) -> tuple[bool, float]:
     published = story.entry.published
     return (published is None, published.timestamp() if published else 0.0)
 
 
-async def _revisions(deps: Deps, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:
-    """Stories whose stored text changed, with what changed (a change that does not matter,
-    such as a date or whitespace, is stored in place: no revision, no detection)."""
-    if not changed:
-        return []
-    stored = await deps.store.story_texts(feed.id, [e.key for e in changed])
-    out = []
-    for e in changed:
-        old_title, old_text = stored.get(e.key, ("", ""))
-        d = diff_revisions(old_title, old_text, e.title, e.summary)
-        out.append(NewStory(entry=e, diff=d.to_dict(), meaningful=d.meaningful))
-    return out
+@dataclass(frozen=True, slots=True)
+class Poller:
+    """The poll of one feed, and the ingest of one document (polled or pushed), with what they
+    need: the store, the HTTP session and its per-host politeness, the parse stage, the
+    detection stage and the full-text loop they hand new stories to."""
 
+    store: Store
+    session: aiohttp.ClientSession
+    clock: Clock
+    log: Any
+    hosts: HostLimiter
+    parser: ParseStage
+    detection: Detection
+    enricher: Enricher
+    limits: FetchLimitsOf  # of the user agent, for the configuration in force
 
-async def _record_unchanged(
-    deps: Deps,
-    cfg: Config,
-    feed: FeedRow,
-    res: FetchResult,
-    now: float,
-    moved: str | None,
-    elapsed: float,
-    result: str = "not_modified",
-) -> PollOutcome:
-    rate = None if feed.rate is None else update_rate(feed.rate, 0, elapsed)
-    # the document's own hint (ttl, sy:*) was read with its last 200: keep it until the next
-    server = server_interval(res.fresh_for, feed.server_interval)
-    interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
-    await deps.store.record_poll(
-        feed.id,
-        PollUpdate(
-            result=result,
-            http_status=res.status,
+    def via(self, log: Any) -> Poller:
+        """The same, logging through `log` (a pushed document's lines say via=push)."""
+        return replace(self, log=log)
+
+    async def refresh(self, cfg: Config, feed: FeedRow, proxy: str | None = None) -> PollOutcome:
+        """Refresh one feed (through `proxy` when given); never raises but for cancellation."""
+        try:
+            return await self._refresh(cfg, feed, proxy)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a store failure or a bug: record it, never kill the daemon
+            kind = "store" if isinstance(exc, StoreError) else "internal"
+            error = str(exc) if kind == "store" else f"{type(exc).__name__}: {exc}"
+            self.log.error(
+                "feed.poll_failed",
+                feed_url=feed.url,
+                feed_id=feed.id,
+                error_kind=kind,
+                error=error,
+                exc_info=kind == "internal",
+            )
+            now = self.clock.now().timestamp()
+            next_at = now + error_backoff(
+                feed.interval, feed.consecutive_errors + 1, cfg.polling.error_backoff_max
+            )
+            try:
+                await self.store.record_poll(
+                    feed.id,
+                    PollUpdate(
+                        result="error",
+                        http_status=None,
+                        next_poll_at=next_at,
+                        error_kind=kind,
+                        error=error,
+                    ),
+                    now,
+                )
+            except Exception as exc2:
+                self.log.error(
+                    "feed.record_failed",
+                    feed_url=feed.url,
+                    feed_id=feed.id,
+                    error=f"{type(exc2).__name__}: {exc2}",
+                )
+            return PollOutcome(feed.id, feed.url, "error", error_kind=kind, error=error)
+
+    async def _refresh(self, cfg: Config, feed: FeedRow, proxy: str | None) -> PollOutcome:
+        async with self.hosts.slot(feed.url):
+            res = await fetch(
+                self.session,
+                feed.url,
+                self.limits(cfg),
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                proxy=proxy,
+            )
+        now = self.clock.now().timestamp()
+        moved = res.permanent_url if res.permanent_url and res.permanent_url != feed.url else None
+        if moved:
+            self.log.warning(
+                "feed.moved_permanently", feed_url=feed.url, feed_id=feed.id, new_url=moved
+            )
+
+        if res.status == 410:
+            return await self._record_gone(feed, res, now)
+        if res.error_kind is not None or res.status not in (200, 304):
+            if res.retry_after is not None:
+                self.hosts.defer(feed.url, res.retry_after)
+            return await self._record_error(cfg, feed, res, now, res.error_kind or "http",
+                res.error or f"HTTP {res.status}", moved,
+            )  # fmt: skip
+        if feed.consecutive_errors:
+            self.log.info(
+                "feed.recovered", feed_url=feed.url, feed_id=feed.id,
+                after_errors=feed.consecutive_errors,
+            )  # fmt: skip
+
+        elapsed = now - (feed.last_success_at or now)
+        if res.not_modified:
+            return await self._record_unchanged(cfg, feed, res, now, moved, elapsed)
+        return await self.ingest(cfg, feed, res, now, moved, elapsed)
+
+    async def ingest(
+        self,
+        cfg: Config,
+        feed: FeedRow,
+        res: FetchResult,
+        now: float,
+        moved: str | None = None,
+        elapsed: float = 0.0,
+    ) -> PollOutcome:
+        """The "200 body" half of a refresh: same bytes as last time? -> parse -> which entries
+        are new / updated (does the change matter?) / unchanged -> store -> the detection stage
+        (duplicates, topics, developments, alerts). `res` is a fetched document, or one a
+        WebSub hub pushed (monitor/poll/subscriber.py), read exactly alike. Raises what
+        `refresh` catches (a store failure, a bug)."""
+        body_hash = hashlib.sha256(res.body).hexdigest()[:32]
+        if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
+            return await self._record_unchanged(cfg, feed, res, now, moved, elapsed, result="ok")
+        try:  # parse + normalize off the loop (a thread, or a process for large documents)
+            stage = await self.parser.run(
+                res.body,
+                url=res.url,
+                content_type=res.content_type,
+                max_entries=cfg.polling.max_entries,
+            )
+        except ParseError as exc:
+            return await self._record_error(cfg, feed, res, now, exc.kind, str(exc), moved)
+
+        parsed, entries = stage.feed, stage.entries
+        known = await self.store.known_hashes(feed.id, [e.key for e in entries])
+        new, changed, unchanged = [], [], 0
+        for e in entries:
+            old = known.get(e.key)
+            if old is None:
+                new.append(NewStory(entry=e, wants_text=feed.full_text))
+            elif old != e.content_hash:
+                changed.append(e)
+            else:
+                unchanged += 1
+        new.sort(key=_oldest_first)  # stored (and detected) in the order they were published
+        updated = await self._revisions(feed, changed)
+        if feed.rate is None and feed.last_success_at is None:
+            rate = initial_rate([e.published for e in entries])
+        else:
+            rate = update_rate(feed.rate, len(new), elapsed)
+        server = server_interval(res.fresh_for, parsed.min_interval)
+        interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
+        update = PollUpdate(
+            result="ok",
+            http_status=200,
             next_poll_at=next_at,
             etag=res.etag,
             last_modified=res.last_modified,
             url=moved,
+            title=parsed.title,
+            body_hash=body_hash,
             interval=interval,
             rate=rate,
             server_interval=server,
-        ),
-        now,
-        wait=False,  # write-behind: nothing but the feed's bookkeeping rides on it
-    )
-    if deps.log.is_enabled_for(logging.INFO):  # most polls: not built unless written
-        deps.log.info(
+        )
+        ingest = await self.store.ingest(feed.id, update, new, updated, unchanged, now)
+        if ingest.new and feed.full_text:  # their pages: fetched beside, detection waits for them
+            self.enricher.kick()
+        if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
+            found = await self.detection.process(wait=False)
+            ingest = replace(ingest, alerts=found.alerts)
+        self.log.info(
             "feed.polled",
             feed_url=feed.url,
             feed_id=feed.id,
-            result=result,
-            status=res.status,
-            new=0,
+            result="ok",
+            status=200,
+            entries=len(entries),
+            new=ingest.new,
+            updated=ingest.updated,
+            alerts=ingest.alerts,
             elapsed_ms=round(res.elapsed * 1000, 1),
             next_poll_in_s=round(next_at - now, 1),
+            **({"parse_warning": parsed.warning} if parsed.warning else {}),
         )
-    return PollOutcome(feed.id, feed.url, result, status=res.status, elapsed=res.elapsed)
+        return PollOutcome(
+            feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed, parsed=parsed
+        )
 
+    async def _revisions(self, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:
+        """Stories whose stored text changed, with what changed (a change that does not matter,
+        such as a date or whitespace, is stored in place: no revision, no detection)."""
+        if not changed:
+            return []
+        stored = await self.store.story_texts(feed.id, [e.key for e in changed])
+        out = []
+        for e in changed:
+            old_title, old_text = stored.get(e.key, ("", ""))
+            d = diff_revisions(old_title, old_text, e.title, e.summary)
+            out.append(NewStory(entry=e, diff=d.to_dict(), meaningful=d.meaningful))
+        return out
 
-async def _record_gone(deps: Deps, feed: FeedRow, res: FetchResult, now: float) -> PollOutcome:
-    reason = (
-        "HTTP 410 Gone: the publisher removed this feed; it is no longer polled "
-        "(remove it from the configuration, or configure its new URL)"
-    )
-    await deps.store.record_poll(
-        feed.id,
-        PollUpdate(
-            result="error", http_status=410, next_poll_at=now, error_kind="gone",
-            error=reason, disabled_reason=reason,
-        ),
-        now,
-    )  # fmt: skip
-    deps.log.error("feed.disabled", feed_url=feed.url, feed_id=feed.id, error=reason)
-    return PollOutcome(feed.id, feed.url, "error", status=410, error_kind="gone", error=reason)
+    async def _record_unchanged(
+        self,
+        cfg: Config,
+        feed: FeedRow,
+        res: FetchResult,
+        now: float,
+        moved: str | None,
+        elapsed: float,
+        result: str = "not_modified",
+    ) -> PollOutcome:
+        rate = None if feed.rate is None else update_rate(feed.rate, 0, elapsed)
+        # the document's own hint (ttl, sy:*) was read with its last 200: keep it until the next
+        server = server_interval(res.fresh_for, feed.server_interval)
+        interval, next_at = _schedule(cfg, feed, now, rate=rate, server=server)
+        await self.store.record_poll(
+            feed.id,
+            PollUpdate(
+                result=result,
+                http_status=res.status,
+                next_poll_at=next_at,
+                etag=res.etag,
+                last_modified=res.last_modified,
+                url=moved,
+                interval=interval,
+                rate=rate,
+                server_interval=server,
+            ),
+            now,
+            wait=False,  # write-behind: nothing but the feed's bookkeeping rides on it
+        )
+        if self.log.is_enabled_for(logging.INFO):  # most polls: not built unless written
+            self.log.info(
+                "feed.polled",
+                feed_url=feed.url,
+                feed_id=feed.id,
+                result=result,
+                status=res.status,
+                new=0,
+                elapsed_ms=round(res.elapsed * 1000, 1),
+                next_poll_in_s=round(next_at - now, 1),
+            )
+        return PollOutcome(feed.id, feed.url, result, status=res.status, elapsed=res.elapsed)
 
+    async def _record_gone(self, feed: FeedRow, res: FetchResult, now: float) -> PollOutcome:
+        reason = (
+            "HTTP 410 Gone: the publisher removed this feed; it is no longer polled "
+            "(remove it from the configuration, or configure its new URL)"
+        )
+        await self.store.record_poll(
+            feed.id,
+            PollUpdate(
+                result="error", http_status=410, next_poll_at=now, error_kind="gone",
+                error=reason, disabled_reason=reason,
+            ),
+            now,
+        )  # fmt: skip
+        self.log.error("feed.disabled", feed_url=feed.url, feed_id=feed.id, error=reason)
+        return PollOutcome(feed.id, feed.url, "error", status=410, error_kind="gone", error=reason)
 
-async def _record_error(
-    deps: Deps,
-    cfg: Config,
-    feed: FeedRow,
-    res: FetchResult,
-    now: float,
-    kind: str,
-    message: str,
-    moved: str | None,
-) -> PollOutcome:
-    errors = feed.consecutive_errors + 1
-    delay = error_backoff(feed.interval, errors, cfg.polling.error_backoff_max)
-    if res.retry_after is not None:  # the server said when: never sooner (capped at a day)
-        delay = max(delay, min(res.retry_after, 86400.0))
-        message = f"{message} (Retry-After: {res.retry_after:g}s)"
-    await deps.store.record_poll(
-        feed.id,
-        PollUpdate(
-            result="error",
-            http_status=res.status,
-            next_poll_at=now + delay,
+    async def _record_error(
+        self,
+        cfg: Config,
+        feed: FeedRow,
+        res: FetchResult,
+        now: float,
+        kind: str,
+        message: str,
+        moved: str | None,
+    ) -> PollOutcome:
+        errors = feed.consecutive_errors + 1
+        delay = error_backoff(feed.interval, errors, cfg.polling.error_backoff_max)
+        if res.retry_after is not None:  # the server said when: never sooner (capped at a day)
+            delay = max(delay, min(res.retry_after, 86400.0))
+            message = f"{message} (Retry-After: {res.retry_after:g}s)"
+        await self.store.record_poll(
+            feed.id,
+            PollUpdate(
+                result="error",
+                http_status=res.status,
+                next_poll_at=now + delay,
+                error_kind=kind,
+                error=message,
+                url=moved,
+            ),
+            now,
+        )
+        level = "error" if errors >= cfg.polling.failing_after else "warning"
+        getattr(self.log, level)(
+            "feed.poll_failed",
+            feed_url=feed.url,
+            feed_id=feed.id,
             error_kind=kind,
             error=message,
-            url=moved,
-        ),
-        now,
-    )
-    level = "error" if errors >= cfg.polling.failing_after else "warning"
-    getattr(deps.log, level)(
-        "feed.poll_failed",
-        feed_url=feed.url,
-        feed_id=feed.id,
-        error_kind=kind,
-        error=message,
-        status=res.status,
-        consecutive_errors=errors,
-        retry_in_s=round(delay, 1),
-    )
-    return PollOutcome(
-        feed.id,
-        feed.url,
-        "error",
-        status=res.status,
-        error_kind=kind,
-        error=message,
-        elapsed=res.elapsed,
-    )
+            status=res.status,
+            consecutive_errors=errors,
+            retry_in_s=round(delay, 1),
+        )
+        return PollOutcome(
+            feed.id,
+            feed.url,
+            "error",
+            status=res.status,
+            error_kind=kind,
+            error=message,
+            elapsed=res.elapsed,
+        )

@@ -6,7 +6,6 @@ The design in full: docs/modules.md, `monitor/poll/subscriber.py`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ import aiohttp
 from monitor.clock import nap
 from monitor.metrics import Metrics
 from monitor.models import FeedRow, Subscription
-from monitor.poll.pipeline import Deps, PollOutcome, error_backoff, ingest_document
+from monitor.poll.pipeline import Poller, PollOutcome, error_backoff
 from monitor.poll.websub import (
     UNSUBSCRIBE_ATTEMPTS,
     VERIFY_WAIT,
@@ -43,15 +42,15 @@ def _error(exc: BaseException) -> str:
 class Subscriber:
     def __init__(
         self,
-        deps: Deps,
+        poller: Poller,
         settings: Settings,
         metrics: Metrics,
         on_alerts: Callable[[], None],
     ) -> None:
-        self.deps = deps
-        self.store = deps.store
-        self.clock = deps.clock
-        self.log = deps.log
+        self.poller = poller
+        self.store = poller.store
+        self.clock = poller.clock
+        self.log = poller.log
         self.settings = settings  # the configuration in force
         self.metrics = metrics
         self.on_alerts = on_alerts  # new alert rows were written: deliver them now
@@ -212,17 +211,17 @@ class Subscriber:
         wrong. With `polling.allow_private_addresses = false` a hub on a non-public address
         is refused, as a feed would be."""
         cfg = self.settings.config
-        limits = self.deps.limits(cfg)
+        limits = self.poller.limits(cfg)
         form = request_form(mode, sub.topic, sub.callback, cfg.websub.lease, sub.secret)
         headers = {"User-Agent": limits.user_agent}
         try:
             guard = False
             if not limits.allow_private:
                 guard = await asyncio.wait_for(
-                    check_target(self.deps.session, sub.hub, cfg.polling.proxy), limits.timeout
+                    check_target(self.poller.session, sub.hub, cfg.polling.proxy), limits.timeout
                 )
             with guarding(guard):  # the connector's resolver checks every address of the hub
-                resp = await self.deps.session.post(
+                resp = await self.poller.session.post(
                     sub.hub,
                     data=form,
                     headers=headers,
@@ -330,6 +329,6 @@ class Subscriber:
             url=feed.url, status=200, body=body, content_type=content_type,
             etag=feed.etag, last_modified=feed.last_modified,
         )  # fmt: skip
-        deps = dataclasses.replace(self.deps, log=self.deps.log.bind(via="push"))
+        poller = self.poller.via(self.poller.log.bind(via="push"))
         elapsed = now - (feed.last_success_at or now)
-        return await ingest_document(deps, self.settings.config, feed, res, now, elapsed=elapsed)
+        return await poller.ingest(self.settings.config, feed, res, now, elapsed=elapsed)

@@ -20,7 +20,7 @@ from monitor.config import Config
 from monitor.metrics import Metrics
 from monitor.models import FeedRow
 from monitor.poll import websub
-from monitor.poll.pipeline import Deps, PollOutcome, refresh_feed
+from monitor.poll.pipeline import Poller, PollOutcome
 from monitor.poll.subscriber import Subscriber
 from monitor.reader.politeness import Slots
 from monitor.store import Store
@@ -29,24 +29,24 @@ from monitor.topics.compiled import Settings
 
 
 class Service:
-    def __init__(self, settings: Settings, deps: Deps) -> None:
+    def __init__(self, settings: Settings, poller: Poller) -> None:
         self.settings = settings  # the configuration in force; apply() swaps it
         config = settings.config
-        self.deps = deps
-        self.store: Store = deps.store
-        self.clock: Clock = deps.clock
-        self.log = deps.log
+        self.poller = poller
+        self.store: Store = poller.store
+        self.clock: Clock = poller.clock
+        self.log = poller.log
         self.metrics = Metrics()
         self.deliverer = Deliverer(
-            deps.store,
-            deps.session,
-            deps.clock,
+            poller.store,
+            poller.session,
+            poller.clock,
             settings,
-            deps.log,
-            deps.user_agent,
+            poller.log,
+            poller.limits.user_agent,
             observe=self.metrics.observe_delivery,
         )
-        self.websub = Subscriber(deps, settings, self.metrics, self.deliverer.kick)
+        self.websub = Subscriber(poller, settings, self.metrics, self.deliverer.kick)
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self._slots = Slots(config.polling.concurrency)
         self.started = time.monotonic()
@@ -71,7 +71,7 @@ class Service:
                 for f in await self.store.active_feeds()
                 if f.last_success_at is None and not f.consecutive_errors
             ]
-            self.deps.detection.await_first_polls(fresh, now + wait)
+            self.poller.detection.await_first_polls(fresh, now + wait)
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -102,10 +102,10 @@ class Service:
 
     async def _poll(self, feed: FeedRow) -> PollOutcome:
         async with self._slots:
-            outcome = await refresh_feed(
-                self.deps, self.config, feed, self._proxies.get(feed.config_url or "")
+            outcome = await self.poller.refresh(
+                self.config, feed, self._proxies.get(feed.config_url or "")
             )
-        detection = self.deps.detection
+        detection = self.poller.detection
         if detection.polled(feed.id):  # the last first poll detection waited for: the
             # round's backlogs are detected now
             found = await detection.process()
@@ -140,7 +140,7 @@ class Service:
         workers = min(len(feeds), self.config.polling.concurrency)
         await asyncio.gather(*(worker() for _ in range(workers)))
         await self.store.flush()  # every poll's record committed before the summary
-        if (await self.deps.detection.process()).alerts:  # all of it detected
+        if (await self.poller.detection.process()).alerts:  # all of it detected
             self.deliverer.kick()
         late, self.round_alerts = self.round_alerts, {}  # the first polls' alerts, per feed
         return [_with_alerts(o, late.get(o.feed_id, 0)) for o in outcomes if o is not None]
@@ -182,7 +182,7 @@ class Service:
         self.settings.swap(new)
         self._proxies = _proxies(config)
         self._slots = Slots(config.polling.concurrency)
-        self.deps.hosts.configure(config.polling.host_concurrency, config.polling.host_gap)
+        self.poller.hosts.configure(config.polling.host_concurrency, config.polling.host_gap)
         await self.sync_feeds()
 
     # -- health and report -----------------------------------------------------------------
@@ -225,7 +225,7 @@ class Service:
         matches = await self.store.topic_report()
         detection = await self.store.detection_report()
         per_topic = detection.pop("topics")
-        det = self.deps.detection
+        det = self.poller.detection
         topics = [
             {
                 "id": t.id,
@@ -278,7 +278,7 @@ class Service:
             "feeds_summary": _summary(feeds),
             "feeds": feeds,
             "topics": topics,
-            "full_text": self.deps.enricher.counts,  # pages since start, by outcome
+            "full_text": self.poller.enricher.counts,  # pages since start, by outcome
             "detection": {  # stories waiting for it, duplicates linked, what it last failed on
                 **detection,
                 "awaiting_first_polls": det.awaiting(),  # feeds: their backlogs go in together
@@ -321,7 +321,7 @@ class Service:
                 "oldest_pending_age": max(0.0, now - oldest) if oldest else 0.0,
                 "stories": await self.store.story_count(),
                 "store_size": self.store.size_bytes(),
-                "alerts_written": self.deps.detection.totals.alerts,
+                "alerts_written": self.poller.detection.totals.alerts,
                 "websub_by_state": websub.summary(
                     self.config.websub, await self.store.subscriptions()
                 )["subscriptions"],

@@ -27,7 +27,7 @@ from monitor.config import Config, ConfigError
 from monitor.detect.detection import Detection
 from monitor.metrics import probe_loop_lag
 from monitor.poll.enrich import Enricher
-from monitor.poll.pipeline import Deps, FetchLimitsOf
+from monitor.poll.pipeline import FetchLimitsOf, Poller
 from monitor.reader.netguard import GuardedResolver, guarded_connector, resolver_of
 from monitor.reader.parsestage import ParseStage
 from monitor.reader.politeness import HostLimiter
@@ -73,19 +73,18 @@ async def open_service(config: Config | Settings, clock: Clock, log: Any):  # ty
         hosts = HostLimiter(config.polling.host_concurrency, config.polling.host_gap)
         parser = ParseStage()
         stack.callback(parser.close)
-        deps = Deps(
+        poller = Poller(
             store=store,
             session=session,
             clock=clock,
             log=log,
-            user_agent=USER_AGENT,
             hosts=hosts,
             parser=parser,
             detection=Detection(store, clock, log, settings),
             enricher=Enricher(store, session, clock, log, hosts, USER_AGENT),
             limits=FetchLimitsOf(USER_AGENT),
         )
-        service = Service(settings, deps)
+        service = Service(settings, poller)
         stack.push_async_callback(service.drain, 0.0)  # polls a failure left in flight
         await service.sync_feeds()
         yield service
@@ -187,7 +186,7 @@ class Daemon:
             await retention(service, log)
 
         async def detect() -> None:  # stories a failed detection left waiting
-            if (await service.deps.detection.process()).alerts:
+            if (await service.poller.detection.process()).alerts:
                 service.deliverer.kick()
 
         async def checkpoint() -> None:
@@ -198,7 +197,7 @@ class Daemon:
 
         # pages of new stories of full_text feeds; the stories whose text came are detected
         # at once
-        self._spawn("fulltext", service.deps.enricher.run(stop, service.settings, detect))
+        self._spawn("fulltext", service.poller.enricher.run(stop, service.settings, detect))
         self.scheduler = scheduler_mod.build(
             tick,
             config.polling.tick,
