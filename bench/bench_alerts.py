@@ -24,7 +24,7 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.daemon import open_service
+from monitor.service.daemon import open_service
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -21,10 +21,11 @@ from typing import Any
 import aiohttp
 
 from bench.figures import Figure, size
-from monitor import logs, status
+from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.daemon import open_service
+from monitor.service.daemon import open_service
+from monitor.web import status
 
 FEEDS = 10_000
 TOPICS = ("ukraine", "energy", "elections", "climate", "markets")

@@ -20,7 +20,7 @@ Figures:
   (100 topics) with that many stories already stored and detected, with their band rows, as
   a ratio to the smallest size (aim: <= 1.3 at a million). The old corpus is inserted by SQL
   with 33 random 63-bit band keys per story (32 bands and the headline key, as
-  `monitor.dedup.fingerprint` makes): computing real MinHash signatures for a million stories
+  `stories.dedup.fingerprint` makes): computing real MinHash signatures for a million stories
   would take most of an hour. Random keys never collide with real ones, so the corpus adds
   the cost of a larger index (deeper B-trees, a colder cache), not candidates to verify.
 - story_bands_bytes_per_story: growth of the store file per story between the smallest and
@@ -48,9 +48,9 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import Config, load
-from monitor.daemon import open_service
 from monitor.models import Entry, NewStory, PollUpdate
-from monitor.normalize import content_hash
+from monitor.reader.normalize import content_hash
+from monitor.service.daemon import open_service
 
 FEEDS = 40
 BANDS_PER_STORY = 33  # 32 LSH bands and the headline key
@@ -215,10 +215,10 @@ async def _detect(cfg: Config, batch: Sequence[Story]) -> tuple[float, Any]:
     """Seconds of `detection.process` over `batch`, stored in a new store; and its outcome."""
     async with open_service(cfg, SystemClock(), logs.get("bench")) as service:
         await _ingest(service.store, await _feed_ids(service.store), batch)
-        detection = service.deps.detection
-        await detection.load(cfg)  # the trackers start empty: not timed
+        detection = service.poller.detection
+        await detection.load()  # the trackers start empty: not timed
         t0 = time.perf_counter()
-        outcome = await detection.process(cfg)
+        outcome = await detection.process()
         elapsed = time.perf_counter() - t0
         assert outcome.stories == len(batch), (outcome, detection.last_error)
         return elapsed, outcome
@@ -350,10 +350,12 @@ async def _cost_figures(folder: Path, sizes: Sequence[int], per_size: int) -> li
             await store.checkpoint("TRUNCATE")
             sizes_bytes.append((target, store.size_bytes(), await _bands_bytes(store)))
             await _ingest(store, feed_ids, batch)
-            detection = type(service.deps.detection)(store, SystemClock(), logs.get("bench"))
-            await detection.load(cfg)
+            detection = type(service.poller.detection)(
+                store, SystemClock(), logs.get("bench"), service.settings
+            )
+            await detection.load()
             t0 = time.perf_counter()
-            outcome = await detection.process(cfg)
+            outcome = await detection.process()
             elapsed = time.perf_counter() - t0
             assert outcome.stories == per_size, (outcome, detection.last_error)
             costs.append((target, elapsed / per_size * 1e6))

@@ -35,9 +35,9 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.daemon import open_service
 from monitor.models import Entry, NewStory, PollUpdate
-from monitor.normalize import content_hash
+from monitor.reader.normalize import content_hash
+from monitor.service.daemon import open_service
 from tests.nginx import nginx
 
 TOPICS = [

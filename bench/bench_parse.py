@@ -11,9 +11,9 @@ import feedparser
 
 from bench.figures import Figure, best_of, size
 from bench.parse_corpus import corpus, rss
-from monitor.normalize import normalize_entries
-from monitor.parse import parse_feed, parse_with_feedparser
-from monitor.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
+from monitor.reader.normalize import normalize_entries
+from monitor.reader.parse import parse_feed, parse_with_feedparser
+from monitor.reader.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
 
 URL = "https://news.example/feed"
 

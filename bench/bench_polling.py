@@ -31,8 +31,8 @@ from bench.figures import Figure, size, smoke
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.nginx import nginx
 
 CONCURRENCY = 50

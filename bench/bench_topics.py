@@ -20,9 +20,9 @@ from pathlib import Path
 
 from bench.feeds import ACTORS, PLACES, VERBS
 from bench.figures import Figure, best_of, size
-from monitor.config import Config, load
 from monitor.models import Entry
-from monitor.topics import match_topics
+from monitor.topics.compiled import Settings, load
+from monitor.topics.match import match_topics
 
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aiou"]
 NEWS_WORDS = " ".join(ACTORS + PLACES + VERBS).replace(",", "").split()
@@ -79,8 +79,8 @@ def _stories(topics: list[list[str]], vocabulary: list[str], count: int) -> list
     return out
 
 
-def _match_all(cfg: Config, stories: list[Entry]) -> int:
-    return sum(len(match_topics(cfg.topics, e, "News")) for e in stories)
+def _match_all(cfg: Settings, stories: list[Entry]) -> int:
+    return sum(len(match_topics(cfg.topics, e.title, e.summary, "News")) for e in stories)
 
 
 def run(quick: bool = False) -> list[Figure]:

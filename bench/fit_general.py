@@ -1,10 +1,10 @@
-"""Offline: fit the general evidence set's link model (``monitor/linkmodel_general.json``).
+"""Offline: fit the general evidence set's link model (``monitor/detect/linkmodel_general.json``).
 
 Never imported by the detectors. For each labelled topic stream given (a folder with
 ``items.jsonl`` and ``labels.json``, see the evaluation data's README), its items are replayed
-in publication order through a :class:`monitor.developments.DevelopmentTracker` with the
+in publication order through a :class:`monitor.detect.developments.DevelopmentTracker` with the
 general evidence set and the topic's vocabulary left out (as the daemon builds it from the
-configuration), and the :data:`monitor.evidence.GENERAL_FEATURES` of every (story, candidate
+configuration), and the :data:`monitor.detect.evidence.GENERAL_FEATURES` of every (story, candidate
 earlier story) pair it weighs are recorded. A pair whose new story is on the topic (in a
 labelled development) is labelled 1 when both stories are of the same development, 0 otherwise
 (an earlier story off the topic, neutral, or of another development). The features do not
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.config import load
-from monitor.dedup import StoryText
-from monitor.detection import topic_vocabulary
-from monitor.developments import DevelopmentTracker
-from monitor.evaluate_stream import read_items
-from monitor.evidence import GENERAL_FEATURES, GENERAL_MODEL_PATH, GeneralModel
+from monitor.cli.evaluate_stream import read_items
+from monitor.detect.detection import topic_vocabulary
+from monitor.detect.developments import DevelopmentTracker
+from monitor.detect.evidence import GENERAL_FEATURES, GENERAL_MODEL_PATH, GeneralModel
+from monitor.stories.dedup import StoryText
+from monitor.topics.compiled import load
 
 Pair = tuple[tuple[float, ...], int]
 

@@ -1,8 +1,8 @@
-"""Offline: fit the development link model (``monitor/linkmodel.json``).
+"""Offline: fit the development link model (``monitor/detect/linkmodel.json``).
 
 Never imported by the detectors. It streams a *labelled* JSON-lines file (stories up to
 ``--until``, a date: fit on the first part of a stream, score on the rest) through the same
-pipeline as :mod:`monitor.evaluate`, records the :func:`monitor.linkmodel.link_features` of every
+pipeline as :mod:`cli.evaluate`, records the :func:`detect.linkmodel.link_features` of every
 (story, candidate earlier story) pair the tracker weighs (the features do not depend on the
 tracker's decisions, so its first rule, ``model=None``, decides while they are recorded), labels
 a pair 1 when both stories carry the same ``cluster_id``, and fits scikit-learn's
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.dedup import StoryText
-from monitor.developments import DevelopmentTracker
-from monitor.evaluate import decide, read_stories
-from monitor.linkmodel import LINK_FEATURES, MODEL_PATH, LinkModel
+from monitor.cli.evaluate import decide, read_stories
+from monitor.detect.developments import DevelopmentTracker
+from monitor.detect.linkmodel import LINK_FEATURES, MODEL_PATH, LinkModel
+from monitor.stories.dedup import StoryText
 
 Pair = tuple[tuple[float, ...], float]
 TREES, RATE = 300, 0.05

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import feedparser
 
-from monitor.normalize import absolute_link, html_to_text, normalize_entries
-from monitor.parse import ParseError, parse_feed
+from monitor.reader.normalize import absolute_link, html_to_text, normalize_entries
+from monitor.reader.parse import ParseError, parse_feed
 
 BASE = "http://127.0.0.1:8097/"
 

@@ -28,8 +28,8 @@ from typing import Any
 
 from bench.bench_polling import _bare_loop, polling_setup
 from bench.figures import Figure
-from monitor import pipeline
-from monitor.fetch import FetchResult
+from monitor.poll import pipeline
+from monitor.reader.fetch import FetchResult
 
 
 class _Nothing:
@@ -54,7 +54,7 @@ async def _nothing(*args: Any, **kw: Any) -> None:
 
 def _variants(service: Any) -> dict[str, Callable[[], None]]:
     """Each variant as a function that sets it up on `service` (after a reset)."""
-    store, metrics, hosts = service.store, service.metrics, service.deps.hosts
+    store, metrics, hosts = service.store, service.metrics, service.poller.hosts
 
     def no_store() -> None:
         store.record_poll = _nothing
@@ -82,11 +82,11 @@ async def _run(n: int, rounds: int) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-parts-") as tmp:
         async with polling_setup(Path(tmp), n) as (service, session, _, urls, etags):
             saved = (service.store.record_poll, service.metrics.observe_poll,
-                     service.deps.hosts.slot, service._slots, pipeline.fetch)  # fmt: skip
+                     service.poller.hosts.slot, service._slots, pipeline.fetch)  # fmt: skip
 
             def reset() -> None:
                 (service.store.record_poll, service.metrics.observe_poll,
-                 service.deps.hosts.slot, service._slots, pipeline.fetch) = saved  # fmt: skip
+                 service.poller.hosts.slot, service._slots, pipeline.fetch) = saved  # fmt: skip
 
             variants = _variants(service)
             wall: dict[str, list[float]] = {name: [] for name in [*variants, "bare"]}  # s a poll

@@ -17,8 +17,8 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from monitor import logs
-from monitor.demo import run_demo
-from monitor.service import Service
+from monitor.cli.demo import run_demo
+from monitor.service.core import Service
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -35,10 +36,6 @@ class FixedClock:
         self._now = self._now + timedelta(seconds=seconds)
 
 
-def to_epoch(when: datetime) -> float:
-    return when.timestamp()
-
-
 def from_epoch(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
@@ -47,3 +44,14 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds as an RFC 3339 UTC string (seconds precision), or None."""
     when = from_epoch(ts)
     return None if when is None else when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def nap(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """The pause of a work loop: until `wake` or `stop` is set, or `seconds` have passed."""
+    waiter = asyncio.ensure_future(wake.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiter, stopper}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        stopper.cancel()

@@ -6,19 +6,7 @@ missed while the daemon was down goes out when it starts again). APScheduler rem
 daemon's scheduler; only the next fire time of a digest is computed here, by cronsim, which
 follows Vixie/Debian cron:
 
-- five fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12 or jan-dec),
-  day of week (0-7 or sun-sat; 0 and 7 are both Sunday); each a `*`, a number or name, a
-  range `a-b`, a list `a,b`, with an optional step `/n` (`*/15`, `8-18/2`); names are
-  case-insensitive; or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly,
-  @annually;
-- when both day fields are restricted (neither starts with `*`), a day matches if EITHER
-  does: `0 8 1 * 1` fires every 1st of the month and every Monday;
-- in the schedule's time zone, a job at set hours and minutes (neither field starts with
-  `*`) whose local time does not exist (the spring-forward gap: 02:30 on the day clocks go
-  from 02:00 to 03:00) fires as the gap ends (03:00), and one whose local time occurs
-  twice (autumn) fires once, at the first; a job whose minute or hour field starts with
-  `*` follows the clock as it runs (an hourly job fires in both repeated autumn hours and
-  not in the skipped spring hour).
+The design in full: docs/modules.md, `monitor/cron.py`.
 """
 
 from __future__ import annotations

@@ -43,10 +43,6 @@ PRIORITIES = {
 FOREIGN_FLOOR = logging.WARNING  # library records below this level are dropped
 
 
-_generation = 0  # counts configurations: a Logger binds anew after a change
-_level = logging.NOTSET  # the configured level (structlog's defaults drop nothing)
-
-
 def writes_to_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
     """Is `stream` the journal's stream systemd connected (StandardOutput=journal)?
 
@@ -87,7 +83,21 @@ class _ForeignFloor(logging.Filter):
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The one handler `configure` puts on the root logger (and replaces on the next call)."""
+    """The one handler `configure` puts on the root logger (and replaces on the next call).
+    It carries the configured level and counts its changes: what a Logger follows."""
+
+    def __init__(self, stream: TextIO, level: int) -> None:
+        super().__init__(stream)
+        self.configured = level
+        self.changes = 0
+
+
+def _installed() -> _Handler | None:
+    """The handler of the last `configure`, if any (structlog's defaults drop nothing)."""
+    for handler in logging.root.handlers:
+        if isinstance(handler, _Handler):
+            return handler
+    return None
 
 
 def _shared_processors() -> list[Any]:
@@ -101,9 +111,7 @@ def _shared_processors() -> list[Any]:
 
 
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
-    global _generation, _level
-    _generation += 1
-    _level = LEVELS.get(level, logging.INFO)
+    floor = LEVELS.get(level, logging.INFO)
     out = stream or sys.stdout
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
@@ -114,63 +122,64 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
     if writes_to_journal(out):
         renderer = PriorityPrefix(renderer)
     shared = _shared_processors()
-    handler = _Handler(out)
+    handler = _Handler(out, floor)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
-    handler.addFilter(_ForeignFloor(max(_level, FOREIGN_FLOOR)))
+    handler.addFilter(_ForeignFloor(max(floor, FOREIGN_FLOOR)))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    _levels(root)
+    _levels(root, floor)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        wrapper_class=structlog.make_filtering_bound_logger(_level),
+        wrapper_class=structlog.make_filtering_bound_logger(floor),
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
 
 
-def _levels(root: logging.Logger) -> None:
-    """Our loggers ("monitor" and below) at the configured level; the root, and so every
+def _levels(root: logging.Logger, level: int) -> None:
+    """Our loggers ("monitor" and below) at the configured `level`; the root, and so every
     library's logger, at the floor of what is written of theirs: a library's debug record
     (aiosqlite logs every statement) is never even made, let alone kept by a handler."""
-    root.setLevel(max(_level, FOREIGN_FLOOR))
-    logging.getLogger("monitor").setLevel(_level)
+    root.setLevel(max(level, FOREIGN_FLOOR))
+    logging.getLogger("monitor").setLevel(level)
 
 
 def set_level(level: str) -> None:
     """Change the level of the loggers made from now on and of those already made (each
     binds anew on its next event), and of the libraries' records."""
-    global _generation, _level
-    _generation += 1
-    _level = LEVELS.get(level, logging.INFO)
+    floor = LEVELS.get(level, logging.INFO)
     root = logging.getLogger()
-    _levels(root)
-    for handler in root.handlers:
-        if isinstance(handler, _Handler):
-            for f in handler.filters:
-                if isinstance(f, _ForeignFloor):
-                    f.floor = max(_level, FOREIGN_FLOOR)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(_level))
+    _levels(root, floor)
+    handler = _installed()
+    if handler is not None:
+        handler.configured = floor
+        handler.changes += 1
+        for f in handler.filters:
+            if isinstance(f, _ForeignFloor):
+                f.floor = max(floor, FOREIGN_FLOOR)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(floor))
 
 
 class Logger:
     """A logger that follows `configure` and `set_level`, binding structlog's logger once
     per configuration: structlog's lazy proxy (cache_logger_on_first_use off) binds a new
-    one for every event, a few microseconds each, even for an event its level drops."""
+    one for every event, even for an event its level drops."""
 
-    __slots__ = ("_bound", "_context", "_generation", "_name")
+    __slots__ = ("_bound", "_changes", "_context", "_handler", "_name")
 
     def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
         self._name = name
         self._context = context or {}
-        self._generation = -1
+        self._handler: _Handler | None = None  # the configuration it was bound under
+        self._changes = -1
         self._bound: Any = None
 
     def bind(self, **values: Any) -> Logger:
@@ -179,12 +188,15 @@ class Logger:
     def is_enabled_for(self, level: int) -> bool:
         """Would an event at `level` be written? (As structlog's filtering loggers: to skip
         building an event on a hot path that its level would drop.)"""
-        return level >= _level
+        handler = _installed()
+        return level >= (handler.configured if handler is not None else logging.NOTSET)
 
     def __getattr__(self, method: str) -> Any:  # info, warning, error, ...
-        if self._generation != _generation:
+        handler = _installed()
+        changes = handler.changes if handler is not None else 0
+        if self._bound is None or handler is not self._handler or changes != self._changes:
             self._bound = structlog.get_logger(self._name).bind(**self._context)
-            self._generation = _generation
+            self._handler, self._changes = handler, changes
         return getattr(self._bound, method)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,10 +28,21 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from monitor import __version__
-from monitor.websub import STATES as WEBSUB_STATES
+from monitor.models import WEBSUB_STATES, IngestResult
 
-if TYPE_CHECKING:
-    from monitor.pipeline import PollOutcome
+
+class PollOutcome(Protocol):
+    """What the metrics read of a poll's outcome (monitor.poll.pipeline.PollOutcome)."""
+
+    @property
+    def result(self) -> str: ...
+    @property
+    def error_kind(self) -> str | None: ...
+    @property
+    def elapsed(self) -> float: ...
+    @property
+    def ingest(self) -> IngestResult: ...
+
 
 FEED_STATES = ("new", "ok", "erroring", "failing", "paused", "disabled", "inactive")
 ALERT_STATES = ("pending", "delivered", "dead")

@@ -405,9 +405,9 @@ async def web_factory(
     migrate`'s copy) and a second service over it, which the server serves (the same data
     on both, so every answer can be compared); its `twin` serves the SQLite original, with
     the same clock."""
-    from monitor import status
+    from monitor.cli.migrate import copy_store, storage_of
     from monitor.clock import FixedClock
-    from monitor.migrate import copy_store, storage_of
+    from monitor.web import status
     from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, service_for
 
     pg = request.getfixturevalue("pg_url") if web_backend == "postgresql" else None

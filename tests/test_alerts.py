@@ -24,9 +24,9 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from monitor import cli
 from monitor.alerts.outbox import retry_delay
 from monitor.alerts.webhook import post
+from monitor.cli import main as cli
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
 from monitor.cron import next_fire
@@ -251,7 +251,7 @@ def test_retry_delay_grows_with_equal_jitter_and_honours_retry_after() -> None:
 
 
 async def test_a_sinks_retry_after_is_read_like_a_feeds(receiver: Receiver) -> None:
-    """One reading of Retry-After (monitor.httpdates): a receiver's date or seconds is
+    """One reading of Retry-After (monitor.reader.httpdates): a receiver's date or seconds is
     honoured, and a value that is neither is ignored rather than failing the delivery."""
     past = "Sun, 06 Nov 1994 08:49:37 GMT"
     receiver.responses = [(429, {"Retry-After": "30"}), (503, {"Retry-After": past}),

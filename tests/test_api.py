@@ -15,9 +15,9 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from monitor import status
 from monitor.store import queries
 from monitor.store.readers import PostgresReader, SQLiteReader, positional
+from monitor.web import status
 from monitor.web.openapi import document
 from tests.conftest import API_TOKEN, WebServer
 

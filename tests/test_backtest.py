@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from monitor import logs
-from monitor.backtest import ReplayStore, replay, report
+from monitor.cli.backtest import ReplayStore, replay, report
+from monitor.cli.demo import run_demo, sample_feeds
 from monitor.clock import FixedClock
 from monitor.config import Config, load
-from monitor.daemon import open_service
-from monitor.demo import run_demo, sample_feeds
 from monitor.models import DetectionStep, PendingStory
+from monitor.service.daemon import open_service
 from monitor.store import open_store
 from tests.conftest import FeedServer, Receiver
 from tests.test_detection import PENTAGON, T0, WIRE

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.canonical import canonical_url
+from monitor.stories.canonical import canonical_url
 
 CANONICAL = [
     # scheme, host case, default ports, www

@@ -73,7 +73,7 @@ async def test_monitor_config_is_the_default_path_and_config_overrides_it(
     code, out, err = await monitor("check-config", env=env, cwd=elsewhere)
     assert code == 0, err
     assert out.startswith(f"{config}: OK")
-    # a command registered from its own module (monitor/opml_cli.py) reads it too
+    # a command registered from its own module (monitor/cli/opml_cli.py) reads it too
     code, out, err = await monitor("export-opml", env=env, cwd=elsewhere)
     assert code == 0, err
     assert "<opml" in out
@@ -155,8 +155,8 @@ async def test_healthcheck_says_why_it_fails(
 def test_healthcheck_finds_the_daemon_from_the_listen_address(
     config_factory: Callable[..., Path],
 ) -> None:
+    from monitor.cli.healthcheck import healthz_url, url_from_config
     from monitor.config import load
-    from monitor.healthcheck import healthz_url, url_from_config
 
     for listen, url in [
         ("127.0.0.1:8080", "http://127.0.0.1:8080/healthz"),

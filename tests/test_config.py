@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load, parse_duration, parse_size
+from monitor.config import Config, ConfigError, parse_duration, parse_size
+from monitor.topics.compiled import load as load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(path: Path) -> Config:
+    """The configuration at `path`, checked as the daemon loads it (queries and seeds too)."""
+    return load_settings(path).config
+
 
 GOOD = """
 [storage]
@@ -75,7 +82,8 @@ def test_the_shipped_configuration_is_valid() -> None:
     assert topic.id == "ukraine-security-guarantees"
     assert topic.seeds, "the shipped topic is seeded from seeds/"
     assert all(p.is_file() for p in topic.seeds)
-    assert topic.profile is not None and topic.match == "either"
+    assert load_settings(ROOT / "config" / "monitor.toml").topics[0].profile is not None
+    assert topic.match == "either"
 
 
 def test_the_shipped_configuration_loads_from_any_folder(tmp_path: Path) -> None:
@@ -90,7 +98,7 @@ def test_the_shipped_configuration_loads_from_any_folder(tmp_path: Path) -> None
     assert cfg.topics[0].seeds == shipped.topics[0].seeds
     assert {p.name for p in cfg.topics[0].seeds} == {"000_f945fe1ac5d4f3e4.txt", "brief.txt"}
     assert all(p.is_file() and "monitor" in p.parts for p in cfg.topics[0].seeds)
-    assert cfg.topics[0].profile is not None
+    assert load_settings(copy).topics[0].profile is not None
 
 
 def test_an_unknown_builtin_seed_set_names_the_known_ones(tmp_path: Path) -> None:

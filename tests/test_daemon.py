@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from monitor.daemon import read_config
+from monitor.service.daemon import read_config
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.dedup import (
+from monitor.stories.dedup import (
     MemoryNearDupIndex,
     StoryText,
     check,

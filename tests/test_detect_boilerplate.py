@@ -1,6 +1,6 @@
 """Per-source template stripping on texts written for this test."""
 
-from monitor.detect_boilerplate import (
+from monitor.stories.boilerplate import (
     MemoryBodyHistory,
     strip_and_remember,
     strip_playlist,

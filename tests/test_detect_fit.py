@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.fit_links import MONOTONIC, collect_pairs, fit_trees, main
-from monitor.linkmodel import LINK_FEATURES, LinkModel
+from monitor.detect.linkmodel import LINK_FEATURES, LinkModel
 
 ROWS = [
     (

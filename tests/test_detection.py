@@ -19,8 +19,8 @@ import pytest
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.conftest import FeedServer, Receiver, rss
 
 T0 = datetime.now(UTC).replace(microsecond=0)
@@ -270,7 +270,7 @@ async def test_a_feed_that_keeps_the_first_round_waiting_is_not_waited_for_long(
         assert status["stories"] == 1 and status["detection"]["awaiting_first_polls"] == 1
         assert status["detection"]["pending"] == 1 and alerts(config) == []
         clock.advance(121)  # the wait is over: what is stored is detected
-        assert (await service.deps.detection.process(service.config)).alerts == 1
+        assert (await service.poller.detection.process()).alerts == 1
         assert (await service.status())["detection"]["awaiting_first_polls"] == 0
         await polls  # the slow feed's story, detected as it comes
     assert [t for _, t, _ in alerts(config)] == [PENTAGON["title"], RUSSIA["title"]]
@@ -357,7 +357,7 @@ async def test_developments_survive_a_restart_and_stories_left_waiting_are_detec
     rows(config, "DELETE FROM story_bands")
     async with service_for(config, clock) as service:  # detected by the daemon's first beat
         assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(1,)]
-        await service.deps.detection.process(service.config)
+        await service.poller.detection.process()
         assert rows(config, "SELECT COUNT(*) FROM stories WHERE detected_rev IS NULL") == [(0,)]
     assert [e for e, _, _ in alerts(config)] == ["development.new"]
     async with service_for(config, clock) as service:  # a restart rebuilds the tracker
@@ -435,14 +435,14 @@ async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detec
     config_factory: Callable[..., Path],
     monkeypatch: Any,
 ) -> None:
-    import monitor.detection as detection
+    import monitor.detect.detection as detection
 
     real = detection.match_topics
 
-    def buggy(topics: Any, entry: Any, source: str) -> Any:  # a bug that one story triggers
-        if "poison" in entry.title:
+    def buggy(topics: Any, title: str, text: str, source: str) -> Any:  # a bug one story triggers
+        if "poison" in title:
             raise ValueError("a bug on this story")
-        return real(topics, entry, source)
+        return real(topics, title, text, source)
 
     monkeypatch.setattr(detection, "match_topics", buggy)
     poison = {**WEATHER, "guid": "p1", "title": "The poison story from Kyiv",

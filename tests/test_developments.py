@@ -8,20 +8,21 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.dedup import StoryText
-from monitor.developments import DevelopmentTracker, new_sentences
-from monitor.devstate import MemoryDevelopmentStore, StoryState
-from monitor.linkmodel import (
+from monitor.detect.developments import DevelopmentTracker, new_sentences
+from monitor.detect.devstate import MemoryDevelopmentStore, StoryState
+from monitor.detect.eventfacts import EventFacts
+from monitor.detect.linkmodel import (
     LINK_FEATURES,
-    LINK_MODEL,
     MIN_COSINE,
     LinkModel,
     day_shares,
     eligible,
     link_features,
+    load_model,
     rare_words,
 )
-from monitor.textfeatures import term_vector
+from monitor.stories.dedup import StoryText
+from monitor.stories.textfeatures import term_vector
 
 T0 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -147,7 +148,7 @@ def test_link_features_count_rare_shared_people_apart_from_places() -> None:
     assert other is not None
     vec = {"p:ravi okonjo": 1.0, "n:delancey road": 1.0, "harlowe": 1.0, "31": 1.0}
     ages = frozenset({31, 40})  # Ravi Okonjo, 31 (and someone of 40 the first story does not name)
-    new = StoryState("n", T0 + timedelta(days=100), "", vec, "news.test", ages=ages)
+    new = StoryState("n", T0 + timedelta(days=100), "", vec, "news.test", EventFacts(ages=ages))
     feats = dict(
         zip(LINK_FEATURES, link_features(new, other, 0.3, 100.0, lambda t: True), strict=True)
     )
@@ -178,7 +179,9 @@ def test_link_features_read_the_days_and_clock_times_two_stories_name() -> None:
     assert other is not None
 
     def feats(days: frozenset[int], times: frozenset[int]) -> tuple[float, float]:
-        new = StoryState("n", T0 + timedelta(days=12), "", {"harlowe": 1.0}, "", days, times)
+        new = StoryState(
+            "n", T0 + timedelta(days=12), "", {"harlowe": 1.0}, "", EventFacts(days, times)
+        )
         f = link_features(new, other, 0.3, 12.0, lambda t: True)
         f = dict(zip(LINK_FEATURES, f, strict=True))
         return f["same_day"], f["same_time"]
@@ -195,7 +198,7 @@ def test_link_features_read_the_streets_and_ages_two_stories_name() -> None:
     tr.assign(s("a", "Two men wounded outside Harlowe bar", FIRST, 0))  # Delancey Road; 31, 28
     other = tr.store.story("a")
     assert other is not None
-    assert (other.streets, other.ages) == ({"delancey road"}, {31, 28})
+    assert (other.facts.streets, other.facts.ages) == ({"delancey road"}, {31, 28})
     cases = [
         ({"delancey road"}, {28}, (1.0, 0.0, 1.0, 0.0)),
         ({"quarry street"}, {45}, (0.0, 1.0, 0.0, 1.0)),
@@ -204,7 +207,7 @@ def test_link_features_read_the_streets_and_ages_two_stories_name() -> None:
     for streets, ages, expected in cases:
         new = StoryState(
             "n", T0 + timedelta(days=3), "", {"harlowe": 1.0},
-            streets=frozenset(streets), ages=frozenset(ages),
+            facts=EventFacts(streets=frozenset(streets), ages=frozenset(ages)),
         )  # fmt: skip
         f = dict(
             zip(LINK_FEATURES, link_features(new, other, 0.3, 3.0, lambda t: True), strict=True)
@@ -326,7 +329,8 @@ def test_link_model_scores_its_trees() -> None:
     assert model.probabilities([]) == []
     with pytest.raises(ValueError, match="features"):
         LinkModel.from_dict({"features": ["cos"], "base": 0, "threshold": 0.5, "trees": [tree]})
-    assert LINK_MODEL.features == LINK_FEATURES and len(LINK_MODEL.leaves) > 10
+    shipped = load_model()
+    assert shipped.features == LINK_FEATURES and len(shipped.leaves) > 10
 
 
 def test_a_court_follow_up_carries_its_stage() -> None:
@@ -335,7 +339,7 @@ def test_a_court_follow_up_carries_its_stage() -> None:
     tr.assign(s("h", "Gunman pleads guilty", COURT, 60))
     first, court = tr.store.story("a"), tr.store.story("h")
     assert first is not None and court is not None
-    assert (first.stage, court.stage) == (0, 3)  # pleaded, guilty, Prosecutors
+    assert (first.facts.stage, court.facts.stage) == (0, 3)  # pleaded, guilty, Prosecutors
 
 
 def _row(**values: float) -> tuple[float, ...]:

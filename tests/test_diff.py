@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from monitor.diff import RevisionDiff, diff_revisions, is_meaningful_change
+from monitor.stories.diff import RevisionDiff, diff_revisions, is_meaningful_change
 
 TITLE = "Two hurt in shooting on Elm Street"
 LEAD = (

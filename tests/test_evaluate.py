@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from monitor.evaluate import decide, main, read_stories, run
+from monitor.cli.evaluate import decide, main, read_stories, run
 
 ROWS = [
     {
@@ -103,8 +103,8 @@ def test_monitor_evaluate_command(tmp_path: Path) -> None:
 def test_the_tracker_reads_headlines_without_the_site_name() -> None:
     from datetime import UTC, datetime
 
-    from monitor.dedup import StoryText
-    from monitor.developments import Assignment, DevelopmentTracker
+    from monitor.detect.developments import Assignment, DevelopmentTracker
+    from monitor.stories.dedup import StoryText
 
     site = " - WXYZ Channel 7 Harlowe Valley News, Weather & Sports"
     when = datetime(2024, 1, 2, tzinfo=UTC)

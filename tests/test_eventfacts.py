@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitor.eventfacts import addresses, ages, clock_times, days_meet, event_days, stage
+from monitor.detect.eventfacts import addresses, ages, clock_times, days_meet, event_days, stage
 
 FRIDAY = date(2015, 1, 9)
 

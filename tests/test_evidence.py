@@ -20,13 +20,11 @@ from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
 from monitor.config.model import TopicConfig
-from monitor.daemon import open_service
-from monitor.detection import opens
-from monitor.evidence import figures, general_facts, general_features, quotes
+from monitor.detect.detection import opens
+from monitor.detect.evidence import figures, general_facts, general_features, quotes
 from monitor.models import TopicMatch
-from monitor.profile import Profile
-from monitor.query import compile_query
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.conftest import FeedServer, Receiver, rss
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -214,9 +212,8 @@ def _topic(**kw: Any) -> TopicConfig:
     base: dict[str, Any] = {
         "id": "t",
         "name": "t",
-        "query": compile_query("guarantee*"),
+        "query": "guarantee*",
         "sinks": (),
-        "profile": Profile({"guarante": 1.0}, 1),
         "profile_threshold": 0.2,
         "match": "either",
     }
@@ -233,7 +230,7 @@ def test_a_match_opens_a_development_only_on_both_signals_or_a_strong_profile() 
     assert opens(topic, TopicMatch("t", (), 0.31))  # close to the seeds
     assert opens(_topic(open_threshold=0.22), TopicMatch("t", (), 0.25))
     assert opens(_topic(alert_on="stories"), TopicMatch("t", (), 0.21))
-    no_seeds = _topic(profile=None, match="query")
+    no_seeds = _topic(match="query")
     assert opens(no_seeds, TopicMatch("t", by_query, None))
 
 

@@ -123,7 +123,7 @@ async def test_weeks_of_polling_stay_flat_and_bounded(
         assert last[0] - week1[0] < 30_000, samples  # resident memory: < 30 MB growth
         assert abs(last[1] - week1[1]) <= 3, samples  # open file descriptors
         assert abs(last[2] - week1[2]) <= 2, samples  # asyncio tasks
-        assert len(service.deps.hosts) == 0, "no politeness state kept for idle hosts"
+        assert len(service.poller.hosts) == 0, "no politeness state kept for idle hosts"
         assert last[3] <= week1[3] * 1.25, samples  # retention bounds the store
         assert len(receiver.delivered()) > 0
     finally:

@@ -1,4 +1,4 @@
-"""Relevance feedback and negative seeds (monitor/feedback.py): the pure decision, then the
+"""Relevance feedback and negative seeds (monitor/topics/feedback.py): the pure decision, then the
 real service (feeds served on 127.0.0.1, a real SQLite store, a webhook receiver, an injected
 clock), the CLI in another process, the API on both stores, and the backtest."""
 
@@ -15,17 +15,18 @@ import aiohttp
 import pytest
 
 from monitor.clock import FixedClock
-from monitor.config import ConfigError, TopicConfig, load
-from monitor.feedback import (
+from monitor.config import ConfigError, TopicConfig
+from monitor.models import TopicMatch
+from monitor.topics.compiled import Topic, load
+from monitor.topics.feedback import (
     FEEDBACK_THRESHOLD,
     Feedback,
     FeedbackSet,
     apply,
     dot,
 )
-from monitor.models import TopicMatch
-from monitor.profile import build_profile, story_vector
-from monitor.query import compile_query
+from monitor.topics.profile import Profile, build_profile, story_vector
+from monitor.topics.query import compile_query
 from tests.conftest import API_TOKEN, FeedServer, Receiver, WebServer, rss
 from tests.test_detection import T0, alerts, rows, service_for
 
@@ -129,8 +130,11 @@ def feedback(fid: int, item: dict[str, str], verdict: str, topic: str = "t") -> 
     return Feedback(fid, topic, fid, verdict, item["title"], item["description"], 0.0)
 
 
-def topic(**kw: Any) -> TopicConfig:
-    return TopicConfig(id="t", name="t", query=compile_query(QUERY), sinks=(), **kw)
+def topic(
+    profile: Profile | None = None, exclude_profile: Profile | None = None, **kw: Any
+) -> Topic:
+    config = TopicConfig(id="t", name="t", query=QUERY, sinks=(), **kw)
+    return Topic(config, compile_query(QUERY), profile, exclude_profile)
 
 
 def decide(
@@ -214,7 +218,7 @@ def test_exclude_seeds_compile_at_load_and_a_bad_glob_names_the_key(
     (tmp_path / "neg" / "football.txt").write_text(NEGATIVE_SEED)
     _with_topic_lines(config, 'exclude_seeds = ["neg/*.txt"]')
     [t] = load(config).topics
-    assert t.exclude_seeds == (tmp_path / "neg" / "football.txt",)
+    assert t.config.exclude_seeds == (tmp_path / "neg" / "football.txt",)
     assert t.exclude_profile is not None and "coach" in dict(t.exclude_profile.top(20))
     config.write_text(config.read_text().replace("neg/*.txt", "x/*.txt"))
     with pytest.raises(ConfigError) as err:

@@ -17,11 +17,11 @@ import aiohttp
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.fetch import FetchLimits
-from monitor.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, fetch_article, is_notice
-from monitor.politeness import HostLimiter
-from monitor.service import Service
+from monitor.reader.fetch import FetchLimits
+from monitor.reader.politeness import HostLimiter
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
+from monitor.stories.fulltext import ROBOTS_RETRY, ROBOTS_TTL, Robots, fetch_article, is_notice
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 
 T0 = datetime.now(UTC).replace(microsecond=0)
@@ -66,9 +66,9 @@ async def service_for(config: Path, clock: FixedClock) -> AsyncIterator[Service]
 
 async def settle(service: Service) -> None:
     """What the daemon's loops do after a poll: fetch the pages due, detect what waits."""
-    while await service.deps.enricher.round(service.config):
+    while await service.poller.enricher.round(service.config):
         pass
-    await service.deps.detection.process(service.config)
+    await service.poller.detection.process()
 
 
 def rows(config: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

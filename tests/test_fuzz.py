@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.normalize import normalize_entries
-from monitor.parse import ParseError, parse_feed
-from monitor.query import Fields, QueryError, analyze, compile_query
+from monitor.reader.normalize import normalize_entries
+from monitor.reader.parse import ParseError, parse_feed
+from monitor.topics.query import Fields, QueryError, analyze, compile_query
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

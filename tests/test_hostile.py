@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from monitor.clock import FixedClock
-from monitor.fetch import public_addresses
+from monitor.reader.fetch import public_addresses
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, T0, service_for
 from tests.test_polling import with_polling
@@ -136,8 +136,8 @@ async def test_hostile_servers_get_classified_errors_and_others_keep_working(
 
 PROBE = textwrap.dedent("""
     import resource, sys, time
-    from monitor.parse import ParseError, parse_feed
-    from monitor.normalize import normalize_entries
+    from monitor.reader.parse import ParseError, parse_feed
+    from monitor.reader.normalize import normalize_entries
     body = sys.stdin.buffer.read()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.monotonic()
@@ -222,8 +222,8 @@ def test_hostile_documents_are_bounded(name: str) -> None:
 
 
 def test_dangerous_links_never_reach_an_entry() -> None:
-    from monitor.normalize import normalize_entries
-    from monitor.parse import parse_feed
+    from monitor.reader.normalize import normalize_entries
+    from monitor.reader.parse import parse_feed
 
     entries = normalize_entries(parse_feed(HOSTILE["javascript-links"]).entries, "http://x/")
     assert [e.link for e in entries] == [None, None]
@@ -263,10 +263,12 @@ async def test_a_redirect_to_a_private_address_is_refused(
     """The check runs on every hop. No public address exists here, so the test lets
     127.0.0.1 stand for the internet (the classification itself is tested above) and
     redirects to 127.0.0.2, which stands for the private network."""
-    import monitor.netguard
+    import monitor.reader.netguard
 
     monkeypatch.setattr(
-        monitor.netguard, "public_addresses", lambda addrs: [a for a in addrs if a == "127.0.0.1"]
+        monitor.reader.netguard,
+        "public_addresses",
+        lambda addrs: [a for a in addrs if a == "127.0.0.1"],
     )
     ok = feed_server.set("ok.xml", rss([GRAIN]))
     hop = feed_server.set(

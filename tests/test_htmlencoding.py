@@ -1,4 +1,4 @@
-"""Which encoding an article page is read in (monitor.htmlencoding): the order of the
+"""Which encoding an article page is read in (monitor.reader.htmlencoding): the order of the
 evidence, the labels as browsers mean them, and pages whose labels lie or are missing."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import codecs
 
 import pytest
 
-from monitor.htmlencoding import codec, declared, decode_page
+from monitor.reader.htmlencoding import codec, declared, decode_page
 
 NAMES = "The chancellor met Thomas Müller at the café in Zürich on Tuesday, officials said."
 JAPANESE = "東京都は二十六日、首都直下地震に備えた新しい防災計画を発表した。" * 3

@@ -1,4 +1,4 @@
-"""HTTP header values about time (monitor.httpdates), against RFC 9110 10.2.3 (Retry-After)
+"""HTTP header values about time (monitor.reader.httpdates), against RFC 9110 10.2.3 (Retry-After)
 and RFC 9111 (freshness), with a fixed `now`."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.httpdates import freshness, retry_after
+from monitor.reader.httpdates import freshness, retry_after
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC).timestamp()
 

@@ -20,10 +20,10 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-import monitor.netguard
+import monitor.reader.netguard
 from monitor.clock import FixedClock
-from monitor.fetch import FetchLimits, fetch
-from monitor.netguard import (
+from monitor.reader.fetch import FetchLimits, fetch
+from monitor.reader.netguard import (
     Blocked,
     GuardedResolver,
     check,
@@ -73,9 +73,9 @@ class StubDNS(AbstractResolver):
 @pytest.fixture
 def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 stands for the internet; every other address keeps its real class."""
-    real = monitor.netguard.public_addresses
+    real = monitor.reader.netguard.public_addresses
     monkeypatch.setattr(
-        monitor.netguard,
+        monitor.reader.netguard,
         "public_addresses",
         lambda addresses: [a for a in addresses if a == "127.0.0.1" or real([a])],
     )
@@ -155,7 +155,7 @@ async def test_the_guard_uses_the_connectors_resolver_and_its_cache(
     # as soon as the policy refuses its address (here: loopback is no longer "public")
     resolver = resolver_of(session)
     assert resolver is not None
-    monkeypatch.setattr(monitor.netguard, "public_addresses", lambda addresses: [])
+    monkeypatch.setattr(monitor.reader.netguard, "public_addresses", lambda addresses: [])
     with guarding(), pytest.raises(Blocked, match=r"127\.0\.0\.1 \(loopback\)"):
         await resolver.resolve("feed.test", feed_server.port, socket.AF_UNSPEC)
     assert len(dns.calls) == 1
@@ -168,7 +168,7 @@ async def test_every_address_of_a_name_is_there_for_the_connector(
 ) -> None:
     """127.0.0.2 refuses connections (the server listens on 127.0.0.1 only); the connector
     goes on to the next address of the name, where the old guard connected to the first."""
-    monkeypatch.setattr(monitor.netguard, "public_addresses", lambda addresses: addresses)
+    monkeypatch.setattr(monitor.reader.netguard, "public_addresses", lambda addresses: addresses)
     feed_server.set("a.xml", rss([GRAIN]))
     session = session_with(StubDNS({"feed.test": ["127.0.0.2", "127.0.0.1"]}))
     res = await fetch(session, f"http://feed.test:{feed_server.port}/a.xml", GUARDED)

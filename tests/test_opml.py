@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import cli, opml
+from monitor.cli import main as cli
+from monitor.cli import opml
 from monitor.config import ConfigError, FeedConfig, Problem, load
 
 EXPORT = Path(__file__).resolve().parent / "feeds" / "opml" / "reader-export.opml"
@@ -382,7 +383,7 @@ def test_import_of_a_broken_or_missing_opml_file(tmp_path: Path) -> None:
 def test_import_is_undone_when_the_configuration_then_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from monitor import opml_cli
+    from monitor.cli import opml_cli
 
     path = config(tmp_path)
     target = tmp_path / "feeds.d" / "imported.toml"

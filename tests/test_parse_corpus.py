@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.fastparse import decode
-from monitor.normalize import html_to_text, html_to_text_reference, normalize_entries
-from monitor.parse import ParseError, parse_feed, parse_with_feedparser
-from monitor.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
+from monitor.reader.fastparse import decode
+from monitor.reader.normalize import html_to_text, html_to_text_reference, normalize_entries
+from monitor.reader.parse import ParseError, parse_feed, parse_with_feedparser
+from monitor.reader.parsestage import ParseStage, _Memo, normalize_with_memo, parse_and_normalize
 
 CORPUS = Path(__file__).parent / "feeds" / "parse"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -146,7 +146,7 @@ async def test_large_documents_are_parsed_in_another_process() -> None:
 
 
 def test_monitor_parse_prints_the_normalized_entries(capsys: pytest.CaptureFixture[str]) -> None:
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     path = CORPUS / "atom-xml-base.xml"
     assert main(["parse", str(path), "--json"]) == 0
@@ -168,7 +168,7 @@ def test_an_undeclared_latin1_document_is_read_as_windows_1252(
     """No BOM, no charset, no XML declaration, not UTF-8: windows-1252 (as browsers and
     feedparser read it), not a statistical guess (which reads Portuguese in a Central
     European or Baltic code page: 'simulaēões de 2ŗ turno')."""
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     path = CORPUS / "latin1-undeclared.xml"
     body = path.read_bytes()
@@ -221,7 +221,7 @@ def test_an_atom_feed_wrapped_in_xhtml_keeps_its_entries_in_monitor_parse(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The fast reader gives up on an (X)HTML page; feedparser finds the Atom feed inside."""
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     assert main(["parse", str(WRAPPED), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.normalize import absolute_link, html_to_text, normalize_entries
-from monitor.parse import ParseError, parse_feed
+from monitor.reader.normalize import absolute_link, html_to_text, normalize_entries
+from monitor.reader.parse import ParseError, parse_feed
 
 BASE = "http://feeds.example/news/rss.xml"
 

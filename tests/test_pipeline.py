@@ -16,8 +16,8 @@ from standardwebhooks import Webhook
 from monitor import logs
 from monitor.clock import FixedClock
 from monitor.config import load
-from monitor.daemon import open_service
-from monitor.service import Service
+from monitor.service.core import Service
+from monitor.service.daemon import open_service
 from tests.conftest import WEBHOOK_SECRET, FeedServer, Receiver, rss
 
 T0 = datetime.now(UTC).replace(microsecond=0)  # webhook timestamps are checked against real time

@@ -19,8 +19,8 @@ import pytest
 from aiohttp import ClientSession, web
 
 from monitor.clock import FixedClock
-from monitor.intervals import choose_interval, initial_rate, update_rate
-from monitor.politeness import HostLimiter
+from monitor.poll.intervals import choose_interval, initial_rate, update_rate
+from monitor.reader.politeness import HostLimiter
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, T0, events, service_for
 
@@ -84,11 +84,11 @@ async def test_retry_after_pushes_the_feed_and_its_host(
         row = await feed_row(service, url)
         assert row["next_poll_at"] - row["last_poll_at"] >= wait - 5
         assert "Retry-After" in row["last_error"]
-        assert service.deps.hosts.deferred_for(url) >= wait - 5
+        assert service.poller.hosts.deferred_for(url) >= wait - 5
         # another feed on the same host name waits too; the feed on another host does not
-        assert service.deps.hosts.deferred_for(feed_server.url("other.xml")) >= wait - 5
+        assert service.poller.hosts.deferred_for(feed_server.url("other.xml")) >= wait - 5
         other_host = feed_server.url("b.xml").replace("127.0.0.1", "localhost")
-        assert service.deps.hosts.deferred_for(other_host) == 0
+        assert service.poller.hosts.deferred_for(other_host) == 0
         [failed] = events(out, "feed.poll_failed")
         assert failed["status"] == status and failed["retry_in_s"] >= wait - 5
 
@@ -417,7 +417,7 @@ async def test_conditional_get_against_nginx(
 
 
 def test_feed_documents_ask_for_intervals() -> None:
-    from monitor.parse import parse_feed
+    from monitor.reader.parse import parse_feed
 
     def doc(channel: str) -> bytes:
         return (

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, TopicConfig, load
-from monitor.development_alerts import alert_drafts_for
+from monitor.config import DEFAULT_THRESHOLD, ConfigError
+from monitor.detect.development_alerts import alert_drafts_for
 from monitor.models import DevelopmentRow, Entry, PendingStory
-from monitor.normalize import normalize_entries
-from monitor.parse import parse_feed
-from monitor.profile import (
-    DEFAULT_THRESHOLD,
+from monitor.reader.normalize import normalize_entries
+from monitor.reader.parse import parse_feed
+from monitor.topics.compiled import Topic, load
+from monitor.topics.match import match_topics
+from monitor.topics.profile import (
     ProfileIndex,
     SeedError,
     build_profile,
@@ -26,8 +27,7 @@ from monitor.profile import (
     similarity,
     story_vector,
 )
-from monitor.query import Fields, analyze
-from monitor.topics import match_topics
+from monitor.topics.query import Fields, analyze
 from tests.profile_samples import NEAR_MISS, OFF_TOPIC, ON_TOPIC
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def config(tmp_path: Path, topic: str, seeds: bool = True) -> Path:
     return path
 
 
-def topic_of(tmp_path: Path, topic: str) -> TopicConfig:
+def topic_of(tmp_path: Path, topic: str) -> Topic:
     return load(config(tmp_path, topic)).topics[0]
 
 
@@ -74,7 +74,7 @@ def entry(story: tuple[str, str]) -> Entry:
 
 def matched(tmp_path: Path, topic: str, story: tuple[str, str]) -> list[tuple[str, ...]]:
     cfg = load(config(tmp_path, topic))
-    return [m.terms for m in match_topics(cfg.topics, entry(story), "Example News")]
+    return [m.terms for m in match_topics(cfg.topics, *story, "Example News")]
 
 
 SEEDED = f"query = '{QUERY}'\nseeds = [\"seeds/*.txt\"]"
@@ -87,17 +87,19 @@ def test_a_seeded_topic_matches_a_paraphrase_its_query_misses(tmp_path: Path) ->
     assert topic.query is not None
     assert topic.query.match(analyze(Fields(*PARAPHRASE))) is None, "the query alone misses it"
     story = entry(PARAPHRASE)
-    [m] = match_topics(cfg.topics, story, "Example News")
+    [m] = match_topics(cfg.topics, story.title, story.summary, "Example News")
     assert m.terms == () and m.similarity is not None and m.similarity >= DEFAULT_THRESHOLD
     stored = PendingStory(1, 1, "Example", "https://e.org/", None, PARAPHRASE[0],
                           PARAPHRASE[1], None, None, 0.0, 1)  # fmt: skip
     row = DevelopmentRow("t:1", topic.id, 1, PARAPHRASE[0], 0.0, 0.0, 0.0, 0.0)
-    [draft] = alert_drafts_for(topic, "development.new", row, stored, m, 0.0, [PARAPHRASE[0]])
+    [draft] = alert_drafts_for(
+        topic.config, "development.new", row, stored, m, 0.0, [PARAPHRASE[0]]
+    )
     assert draft.data["matched_terms"] == [] and draft.data["match"]["terms"] == []
     assert draft.data["similarity"] == round(m.similarity, 3)
     assert draft.data["match"]["profile_similarity"] == round(m.similarity, 3)
     query_only = load(config(tmp_path, f"query = '{QUERY}'")).topics
-    assert match_topics(query_only, story, "Example News") == []
+    assert match_topics(query_only, story.title, story.summary, "Example News") == []
 
 
 def test_both_rejects_a_query_hit_far_from_the_profile(tmp_path: Path) -> None:
@@ -131,11 +133,11 @@ def test_match_defaults_and_query_mode_still_reports_similarity(tmp_path: Path) 
     assert (seeded.match, seeded.profile_threshold) == ("either", DEFAULT_THRESHOLD)
     cfg = load(config(tmp_path, SEEDED + '\nmatch = "query"\nprofile_threshold = 0.5'))
     assert cfg.topics[0].profile_threshold == 0.5
-    [m] = match_topics(cfg.topics, entry(ON_TOPIC[8]), "Example News")
+    [m] = match_topics(cfg.topics, *ON_TOPIC[8], "Example News")
     assert m.similarity is not None and 0 < m.similarity < 1
-    assert match_topics(cfg.topics, entry(PARAPHRASE), "Example News") == []
+    assert match_topics(cfg.topics, *PARAPHRASE, "Example News") == []
     twice = topic_of(tmp_path, 'seeds = ["seeds/*.txt", "seeds/brief.txt"]')
-    assert len(twice.seeds) == 2 and twice.profile is not None and twice.profile.seeds == 2
+    assert len(twice.config.seeds) == 2 and twice.profile is not None and twice.profile.seeds == 2
 
 
 @pytest.mark.parametrize("mode", ["profile", "both", "either"])
@@ -203,7 +205,7 @@ def test_similarity_is_deterministic_across_processes(tmp_path: Path) -> None:
     """Same seeds and story, same float, whatever the process's string hash seed."""
     code = (
         "from pathlib import Path\n"
-        "from monitor.profile import load_profile, similarity\n"
+        "from monitor.topics.profile import load_profile, similarity\n"
         f"p = load_profile(sorted(Path({str(SHIPPED_SEEDS)!r}).glob('*.txt')))\n"
         f"print(repr(similarity(p, {PARAPHRASE[0]!r}, {PARAPHRASE[1]!r})))\n"
     )
@@ -232,9 +234,7 @@ def test_the_profile_index_gives_each_profiles_cosine() -> None:
 def test_match_topics_takes_any_sequence_of_topics(tmp_path: Path) -> None:
     cfg = load(config(tmp_path, SEEDED))
     for story in ON_TOPIC + NEAR_MISS:
-        assert match_topics(list(cfg.topics), entry(story), "x") == match_topics(
-            cfg.topics, entry(story), "x"
-        )
+        assert match_topics(list(cfg.topics), *story, "x") == match_topics(cfg.topics, *story, "x")
 
 
 def test_a_reload_recompiles_the_profile(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Progress bars (monitor/progress.py): drawn by tqdm on a terminal only, so that a command
+"""Progress bars (monitor/cli/progress.py): drawn by tqdm on a terminal only, so that a command
 run from cron or into a log writes no carriage-return lines."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.migrate import Progress
-from monitor.progress import bar
+from monitor.cli.migrate import Progress
+from monitor.cli.progress import bar
 from monitor.store import SQLiteStore
 from tests.test_postgres_migrate import fill
 

@@ -1,10 +1,10 @@
-"""Tests for the topic query language (monitor/query.py)."""
+"""Tests for the topic query language (monitor/topics/query.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.query import (
+from monitor.topics.query import (
     Fields,
     QueryError,
     analyze,

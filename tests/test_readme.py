@@ -30,7 +30,13 @@ def test_the_first_sections_are_for_operators_then_the_two_commands() -> None:
     for kept in ("Commands", "Configuration", "Operations", "Full text", "Alerts"):
         assert kept in headings
     first_screen = README[: README.index("\n## Development")]
-    for words in ("pip install .", "check-config", "poll-once", "monitor.service", "healthcheck"):
+    for words in (
+        "pip install .",
+        "check-config",
+        "poll-once",
+        "monitor.service",
+        "healthcheck",
+    ):
         assert words in first_screen, words
 
 

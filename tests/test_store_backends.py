@@ -22,7 +22,6 @@ from monitor.alerts.feed_health import check_feed_health
 from monitor.alerts.limits import admit_alerts
 from monitor.clock import iso
 from monitor.config import FeedConfig, RetentionConfig, StorageConfig
-from monitor.feedback import FeedbackSet
 from monitor.models import (
     AlertDraft,
     DevelopmentRow,
@@ -37,6 +36,7 @@ from monitor.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
 from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.store.schema import MIGRATIONS
+from monitor.topics.feedback import FeedbackSet
 
 T0 = 1_700_000_000.0
 
@@ -1148,8 +1148,9 @@ async def test_instances_on_one_postgresql_share_their_developments(
     joins the development the first opened (it catches up under the detection lock)."""
     from monitor.clock import FixedClock
     from monitor.config import load
-    from monitor.detection import Detection
+    from monitor.detect.detection import Detection
     from monitor.logs import get
+    from monitor.topics.compiled import Settings
 
     path = tmp_path / "m.toml"
     path.write_text(
@@ -1161,9 +1162,11 @@ async def test_instances_on_one_postgresql_share_their_developments(
     await two.open()
     try:
         clock = FixedClock(datetime.fromtimestamp(T0, UTC))
-        first, second = Detection(one, clock, get("t")), Detection(two, clock, get("t"))
-        await first.load(cfg)
-        await second.load(cfg)  # before the first decided anything
+        settings = Settings.of(cfg)
+        first = Detection(one, clock, get("t"), settings)
+        second = Detection(two, clock, get("t"), settings)
+        await first.load()
+        await second.load()  # before the first decided anything
         await one.sync_feeds(FEEDS[:2], 100.0, T0)
         f0, f1 = await one.active_feeds()
         body = ("Pentagon planners met Hegseth in Brussels on Tuesday to prepare joint drills "
@@ -1171,7 +1174,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
         opening = NewStory(entry=entry("a", title="Pentagon plans drills with Poland",
                                        summary=body))  # fmt: skip
         await one.ingest(f0.id, ok(T0 + 100), [opening], [], 0, T0)
-        assert (await first.process(cfg)).developments == 1
+        assert (await first.process()).developments == 1
         follow = NewStory(
             entry=entry(
                 "b",
@@ -1180,7 +1183,7 @@ async def test_instances_on_one_postgresql_share_their_developments(
             )
         )
         await two.ingest(f1.id, ok(T0 + 100), [follow], [], 0, T0 + 10)
-        outcome = await second.process(cfg)
+        outcome = await second.process()
         assert (outcome.stories, outcome.developments) == (1, 0)
         [(n,)] = await raw(storage(pg_url), "SELECT stories FROM developments")
         assert n == 2

@@ -24,8 +24,9 @@ import pytest
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.daemon import heartbeat, open_service, run
-from monitor.systemd import Notifier
+from monitor.service.daemon import heartbeat, open_service, run
+from monitor.service.systemd import Notifier
+from monitor.store.sqlite import SQLiteStore
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
 from tests.test_pipeline import GUARANTEE
 
@@ -337,3 +338,32 @@ def test_check_config_marks_its_problems_as_errors_in_the_journal(tmp_path: Path
     assert res.returncode == 2
     assert lines and all(line.startswith("<3>") for line in lines), lines
     assert any("interval" in line for line in lines), lines
+
+
+async def test_a_failure_during_the_start_stops_every_loop_before_the_store_closes(
+    config_factory: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails once the loops run (here: the embedding caller's on_ready), the exit
+    stack stops them all (deliveries, WebSub, full text, the lag probe, the scheduler) and
+    only then closes the store: no loop is left running against a closed store."""
+    cfg = load(config_factory([], "http://127.0.0.1:9/hook"))
+    logs.configure("warning", stream=io.StringIO(), json=True)
+    closed: list[set[str]] = []
+    real_close = SQLiteStore.close
+
+    async def close(self: SQLiteStore) -> None:
+        # the background loops still alive when the store closes
+        closed.append({t.get_name() for t in asyncio.all_tasks() if not t.done()})
+        await real_close(self)
+
+    monkeypatch.setattr(SQLiteStore, "close", close)
+
+    def fail(_service: object) -> None:
+        raise RuntimeError("the start failed")
+
+    with pytest.raises(RuntimeError, match="the start failed"):
+        await run(cfg, logs.get("monitor"), notifier=Notifier(""), on_ready=fail)
+    loops = {"delivery", "websub", "lag", "fulltext", "detection-backlog"}
+    assert closed and not closed[0] & loops, closed
+    left = {t.get_name() for t in asyncio.all_tasks() if not t.done()}
+    assert not left & loops

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.textfeatures import (
+from monitor.stories.textfeatures import (
     MinHasher,
     fold,
     idf,
@@ -75,7 +75,7 @@ def test_shingles_are_stable_and_short_texts_have_one() -> None:
 
 def test_hashes_are_the_same_in_another_process() -> None:
     code = (
-        "from monitor.textfeatures import MinHasher, shingles, stable_hash64, words;"
+        "from monitor.stories.textfeatures import MinHasher, shingles, stable_hash64, words;"
         "h = MinHasher(); print(stable_hash64('abc'), h.band_keys(h.signature("
         "shingles(words('one two three four five')))))"
     )

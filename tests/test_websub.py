@@ -20,12 +20,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from monitor import status
 from monitor.clock import FixedClock
-from monitor.fastparse import fast_parse
-from monitor.parse import parse_feed, parse_with_feedparser
-from monitor.service import Service
-from monitor.websub import STATES, VERIFY_WAIT, sign, signature_problem
+from monitor.poll.websub import STATES, VERIFY_WAIT, sign, signature_problem
+from monitor.reader.fastparse import fast_parse
+from monitor.reader.parse import parse_feed, parse_with_feedparser
+from monitor.service.core import Service
+from monitor.web import status
 from tests.conftest import DaemonProcess, FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, events, service_for
 
@@ -512,13 +512,13 @@ async def test_a_hub_on_a_name_with_a_private_address_is_refused(
     """With allow_private_addresses = false the hub's name goes through the connector's
     guarded resolver like a feed's: one private address among its addresses refuses it.
     127.0.0.1 stands for the internet (tests/test_netguard.py); DNS is a table."""
-    import monitor.netguard
+    import monitor.reader.netguard
     from tests.test_netguard import StubDNS
     from tests.test_polling import with_polling
 
-    real = monitor.netguard.public_addresses
+    real = monitor.reader.netguard.public_addresses
     monkeypatch.setattr(
-        monitor.netguard,
+        monitor.reader.netguard,
         "public_addresses",
         lambda addresses: [a for a in addresses if a == "127.0.0.1" or real([a])],
     )

@@ -29,12 +29,12 @@ from monitor.alerts.feed_health import check_feed_health
 from monitor.alerts.limits import admit_alerts, limits_for
 from monitor.alerts.sinks import send
 from monitor.alerts.webhook import SendResult
-from monitor.clock import Clock
+from monitor.clock import Clock, nap
 from monitor.config import Config
 from monitor.cron import next_fire
 from monitor.models import STORY_EVENTS, PendingAlert
-from monitor.scheduler import nap
 from monitor.store import OutboxStore
+from monitor.topics.compiled import Settings
 
 
 def retry_delay(
@@ -84,7 +84,7 @@ class Deliverer:
         store: OutboxStore,
         session: aiohttp.ClientSession,
         clock: Clock,
-        config: Callable[[], Config],
+        settings: Settings,
         log: Any,
         user_agent: str,
         observe: Callable[[str, float | None], None] | None = None,
@@ -94,7 +94,7 @@ class Deliverer:
         self.observe = observe or (lambda _outcome, _latency: None)
         self.session = session
         self.clock = clock
-        self.config = config
+        self.settings = settings  # the configuration in force
         self.log = log
         self.user_agent = user_agent
         self._wake = asyncio.Event()
@@ -152,7 +152,7 @@ class Deliverer:
 
     async def _round(self, wait: bool) -> DeliveryRun:
         async with self._lock:
-            cfg = self.config()
+            cfg = self.settings.config
             now = self.clock.now().timestamp()
             try:
                 await self._housekeeping(cfg, now)
@@ -226,10 +226,6 @@ class Deliverer:
                 self.log.warning(
                     "feed.health_alert", kind=kind, feed_url=feed_url, alert_id=alert_id
                 )
-
-    def check_health_soon(self) -> None:
-        """Run the feed-health check at the next beat, whatever its period."""
-        self._next_health = None
 
     async def _admit(self, cfg: Config, alerts: list[PendingAlert], now: float) -> set[str]:
         """Apply rate limits to first attempts of story alerts; returns the ids held for the

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from monitor.httpdates import retry_after
 from monitor.models import PendingAlert
+from monitor.reader.httpdates import retry_after
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,11 @@ checked, `sections.py` the array sections (feeds, topics, sinks, health, WebSub)
 
 from monitor.config.load import from_dict, load
 from monitor.config.model import (
+    DEFAULT_THRESHOLD,
+    EVIDENCE_SETS,
+    MATCH_MODES,
+    OPEN_FACTOR,
+    SERVER_HINT_CAP,
     Config,
     ConfigError,
     DeliveryConfig,
@@ -27,8 +32,9 @@ from monitor.config.model import (
     SinkConfig,
     StorageConfig,
     TopicConfig,
-    TopicSet,
+    TopicTexts,
     WebSubConfig,
+    default_match,
     redact_url,
 )
 from monitor.config.values import (
@@ -42,8 +48,13 @@ from monitor.config.values import (
 )
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
+    "EVIDENCE_SETS",
     "LOG_LEVELS",
+    "MATCH_MODES",
+    "OPEN_FACTOR",
     "POSTGRES_SCHEMES",
+    "SERVER_HINT_CAP",
     "SINK_TYPES",
     "Config",
     "ConfigError",
@@ -60,9 +71,10 @@ __all__ = [
     "SinkConfig",
     "StorageConfig",
     "TopicConfig",
-    "TopicSet",
+    "TopicTexts",
     "WebSubConfig",
     "check_postgres_url",
+    "default_match",
     "from_dict",
     "load",
     "parse_duration",

@@ -20,7 +20,7 @@ from monitor.config.model import (
     RetentionConfig,
     ServerConfig,
     StorageConfig,
-    TopicSet,
+    TopicTexts,
 )
 from monitor.config.sections import (
     read_feeds,
@@ -53,7 +53,8 @@ from monitor.config.values import (
 )
 
 
-def load(path: str | os.PathLike[str]) -> Config:
+def load(path: str | os.PathLike[str], texts: TopicTexts | None = None) -> Config:
+    """The configuration in `path`; with `texts`, its queries and seeds checked as well."""
     file = Path(path).resolve()
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -63,10 +64,10 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([Problem(str(file), "(file)", f"cannot read: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem(str(file), "(syntax)", f"not valid TOML: {exc}")]) from None
-    return from_dict(data, file)
+    return from_dict(data, file, texts)
 
 
-def from_dict(data: Mapping[str, Any], file: Path) -> Config:
+def from_dict(data: Mapping[str, Any], file: Path, texts: TopicTexts | None = None) -> Config:
     r = Reader(file)
     r.unknown(
         data,
@@ -225,7 +226,7 @@ def from_dict(data: Mapping[str, Any], file: Path) -> Config:
     feeds = tuple(
         replace(f, full_text=full_text.enabled) if f.full_text is None else f for f in feeds
     )
-    topics = TopicSet(read_topics(r, data.get("topics", []), sink_ids))
+    topics = tuple(read_topics(r, data.get("topics", []), sink_ids, texts))
     health = read_health(r, data, sink_ids)
     websub = read_websub(r, data, server)
 

@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from monitor.profile import (
-    DEFAULT_THRESHOLD,
-    OPEN_FACTOR,
-    Profile,
-    ProfileIndex,
-)
-from monitor.query import Query, QueryIndex
+# what links a story to a development (monitor/detect/evidence.py): general | incident
+EVIDENCE_SETS = ("general", "incident")
+# the longest interval a server's hint may set, and the longest WebSub poll interval
+SERVER_HINT_CAP = 86400.0
+# how a topic matches a story: its query, its seed profile, both, or either
+MATCH_MODES = ("query", "profile", "both", "either")
+DEFAULT_THRESHOLD = 0.17  # profile similarity of a match; chosen on the shipped topic (README)
+# a story the profile alone matches opens a development only this far above the threshold
+# (monitor/detect/detection.py `opens`): half as close again as the bar for a match
+OPEN_FACTOR = 1.5
+
+
+def default_match(has_query: bool, has_seeds: bool) -> str:
+    """The match mode of a topic that names none: with seeds, the profile widens the query
+    ("either": the seeds are there to catch what the query's words miss) or stands alone
+    ("profile"); without seeds, the query alone."""
+    if has_seeds:
+        return "either" if has_query else "profile"
+    return "query"
+
+
+class TopicTexts(Protocol):
+    """What a load asks of the text engine (monitor/topics/compiled.py): whether a query
+    compiles and whether seed documents can be read. The configuration holds the texts and
+    paths; the engine that compiles them lives above it."""
+
+    def query_problem(self, text: str) -> str | None:
+        """Why `text` is no valid query, or None."""
+        ...
+
+    def seeds_problem(self, files: Sequence[Path]) -> str | None:
+        """Why `files` cannot serve as seed documents, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +98,7 @@ class RetentionConfig:
 
 @dataclass(frozen=True, slots=True)
 class FullTextConfig:
-    """Article pages of new stories (monitor/fulltext.py, monitor/enrich.py)."""
+    """Article pages of new stories (monitor/stories/fulltext.py, monitor/poll/enrich.py)."""
 
     enabled: bool = False  # for feeds that do not say
     wait: float = 120.0  # detection waits this long for a story's text, then goes without
@@ -83,7 +110,7 @@ class FullTextConfig:
 
 @dataclass(frozen=True, slots=True)
 class DetectionConfig:
-    """Duplicates and developments (monitor/detection.py)."""
+    """Duplicates and developments (monitor/detect/detection.py)."""
 
     dedup_window: float = 7 * 86400.0  # a copy is looked for among stories first seen this recently
     development_window: float = 90 * 86400.0  # a story may join developments active this recently
@@ -183,48 +210,29 @@ class FeedConfig:
 class TopicConfig:
     id: str
     name: str
-    query: Query | None  # None: a topic matched by its seed profile only
+    query: str | None  # the query's text; None: a topic matched by its seed profile only
     sinks: tuple[str, ...]
     seeds: tuple[Path, ...] = ()
     rate_limit: RateLimit | None = None  # per sink of the topic
     digest: str | None = None  # cron expression of this topic's digests
-    match: str = "query"  # query | profile | both | either (see monitor/profile.py)
-    profile: Profile | None = None  # compiled from the seeds at load
+    match: str = "query"  # query | profile | both | either (see monitor/topics/profile.py)
     profile_threshold: float = DEFAULT_THRESHOLD  # similarity at which the profile matches
     alert_on: str = "developments"  # developments: new developments (and updates); stories: each
     updates: bool = True  # development.update alerts for stories that add substantial news
     update_gap: float = 3600.0  # at most one development.update per development in this time
-    # negative seeds: documents of what the topic is not about (monitor/feedback.py)
+    # negative seeds: documents of what the topic is not about (monitor/topics/feedback.py)
     exclude_seeds: tuple[Path, ...] = ()
-    exclude_profile: Profile | None = None  # compiled from exclude_seeds at load
     evidence: str = "general"  # what links a story to a development: general | incident
     open_threshold: float | None = None  # profile alone: similarity that opens a development
 
     @property
     def open_at(self) -> float:
         """The similarity at which a story the profile alone matches may open a development
-        (see monitor/detection.py `opens`): `open_threshold`, by default OPEN_FACTOR times
+        (see monitor/detect/detection.py `opens`): `open_threshold`, by default OPEN_FACTOR times
         the profile's threshold."""
         if self.open_threshold is not None:
             return self.open_threshold
         return min(1.0, OPEN_FACTOR * self.profile_threshold)
-
-
-class TopicSet(tuple[TopicConfig, ...]):
-    """The configured topics (a tuple), with their seed profiles compiled into one index at
-    load, so that a story is compared with every profile at once (see monitor/profile.py),
-    and their queries indexed by anchor words (monitor/query.py), and by id."""
-
-    profiles: ProfileIndex
-    queries: QueryIndex
-    by_id: dict[str, TopicConfig]
-
-    def __new__(cls, topics: Iterable[TopicConfig] = ()) -> TopicSet:
-        self = super().__new__(cls, topics)
-        self.profiles = ProfileIndex.build((t.id, t.profile) for t in self if t.profile)
-        self.queries = QueryIndex.build([t.query for t in self])
-        self.by_id = {t.id: t for t in self}
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +257,7 @@ class Config:
     polling: PollingConfig
     delivery: DeliveryConfig
     feeds: tuple[FeedConfig, ...]
-    topics: TopicSet
+    topics: tuple[TopicConfig, ...]
     sinks: tuple[SinkConfig, ...]
     log_level: str = "info"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
@@ -263,7 +271,7 @@ class Config:
         return next(s for s in self.sinks if s.id == sink_id)
 
     def topic(self, topic_id: str) -> TopicConfig | None:
-        return self.topics.by_id.get(topic_id)
+        return next((t for t in self.topics if t.id == topic_id), None)
 
 
 def redact_url(url: str) -> str:

@@ -12,12 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.model import (
+    DEFAULT_THRESHOLD,
+    EVIDENCE_SETS,
+    MATCH_MODES,
+    SERVER_HINT_CAP,
     FeedConfig,
     HealthConfig,
     ServerConfig,
     SinkConfig,
     TopicConfig,
+    TopicTexts,
     WebSubConfig,
+    default_match,
 )
 from monitor.config.values import (
     SINK_TYPES,
@@ -39,17 +45,6 @@ from monitor.config.values import (
     read_secret,
     signing_secret,
 )
-from monitor.evidence import EVIDENCE_SETS
-from monitor.intervals import SERVER_HINT_CAP
-from monitor.profile import (
-    DEFAULT_THRESHOLD,
-    MATCH_MODES,
-    Profile,
-    SeedError,
-    default_match,
-    load_profile,
-)
-from monitor.query import QueryError, compile_query
 
 
 def _array(r: Reader, value: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
@@ -92,7 +87,7 @@ def read_feeds(
     return out
 
 
-# --- feeds_files: included [[feeds]] files (see monitor/opml.py for import/export) ---
+# --- feeds_files: included [[feeds]] files (see monitor/cli/opml.py for import/export) ---
 def read_included_feeds(
     r: Reader, patterns: list[str], seen: dict[str, tuple[str, str]]
 ) -> list[FeedConfig]:
@@ -143,7 +138,11 @@ _TOPIC_KEYS = (
 ALERT_ON = ("developments", "stories")
 
 
-def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
+def read_topics(
+    r: Reader, value: Any, sink_ids: set[str], texts: TopicTexts | None = None
+) -> list[TopicConfig]:
+    """The topics; with `texts`, each query and seed set is also checked by the engine that
+    will compile them, and a topic whose query fails is left out."""
     seen: set[str] = set()
     out = []
     for key, item in _array(r, value, "topics"):
@@ -161,19 +160,19 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
         threshold = r.get(item, key, "profile_threshold", as_threshold, DEFAULT_THRESHOLD)
         open_threshold = r.get(item, key, "open_threshold", as_threshold)
         qtext = r.get(item, key, "query", as_str, required=mode != "profile")
-        query = None
-        if qtext is not None:
-            try:
-                query = compile_query(qtext)
-            except QueryError as exc:
-                r.problem(f"{key}.query", f"{exc} in {qtext!r}")
+        query = qtext
+        if qtext is not None and texts is not None:
+            problem = texts.query_problem(qtext)
+            if problem is not None:
+                r.problem(f"{key}.query", f"{problem} in {qtext!r}")
+                query = None
         sinks = r.get(item, key, "sinks", as_str_list, default=[])
         for s in sinks:
             if s not in sink_ids:
                 known = ", ".join(sorted(sink_ids)) or "none are configured"
                 r.problem(f"{key}.sinks", f"no sink with id {s!r} (known: {known})")
-        seeds, profile = _seeds(r, item, key, mode)
-        exclude_seeds, exclude_profile = _exclude_seeds(r, item, key)
+        seeds = _seeds(r, item, key, mode, texts)
+        exclude_seeds = _exclude_seeds(r, item, key, texts)
         if tid is None or (query is None and mode != "profile"):
             continue
         if tid in seen:
@@ -190,13 +189,11 @@ def read_topics(r: Reader, value: Any, sink_ids: set[str]) -> list[TopicConfig]:
                 rate_limit=rate_limit,
                 digest=digest,
                 match=mode,
-                profile=profile,
                 profile_threshold=threshold,
                 alert_on=alert_on,
                 updates=updates,
                 update_gap=update_gap,
                 exclude_seeds=tuple(exclude_seeds),
-                exclude_profile=exclude_profile,
                 evidence=evidence,
                 open_threshold=open_threshold,
             )
@@ -219,11 +216,11 @@ def builtin_seed_sets() -> list[str]:
 
 
 def _seeds(
-    r: Reader, item: Mapping[str, Any], key: str, mode: str
-) -> tuple[list[Path], Profile | None]:
+    r: Reader, item: Mapping[str, Any], key: str, mode: str, texts: TopicTexts | None
+) -> list[Path]:
     """The seed files of a topic (globs relative to the configuration's folder, or
-    "builtin:" ones among the package's seeds) and the profile compiled from them; a match
-    mode that needs a profile needs seeds."""
+    "builtin:" ones among the package's seeds); a match mode that needs a profile needs
+    seeds."""
     if not item.get("seeds"):
         if mode != "query":
             r.problem(
@@ -237,15 +234,16 @@ def _seeds(
             )
         if "open_threshold" in item:
             r.problem(f"{key}.open_threshold", "applies to a topic with seeds only")
-        return [], None
+        return []
     seeds = _seed_files(r, item, key, "seeds")
-    if not seeds:
-        return [], None
-    try:
-        return seeds, load_profile(seeds)
-    except SeedError as exc:
-        r.problem(f"{key}.seeds", str(exc))
-        return seeds, None
+    _check_seeds(r, f"{key}.seeds", seeds, texts)
+    return seeds
+
+
+def _check_seeds(r: Reader, key: str, files: list[Path], texts: TopicTexts | None) -> None:
+    problem = texts.seeds_problem(files) if files and texts is not None else None
+    if problem is not None:
+        r.problem(key, problem)
 
 
 def _seed_files(r: Reader, item: Mapping[str, Any], key: str, name: str) -> list[Path]:
@@ -274,22 +272,19 @@ def _seed_files(r: Reader, item: Mapping[str, Any], key: str, name: str) -> list
 
 
 def _exclude_seeds(
-    r: Reader, item: Mapping[str, Any], key: str
-) -> tuple[list[Path], Profile | None]:
-    """A topic's negative seeds (`exclude_seeds`: documents of what it is not about) and
-    their profile, built as the seeds' is (monitor/feedback.py applies it)."""
+    r: Reader, item: Mapping[str, Any], key: str, texts: TopicTexts | None
+) -> list[Path]:
+    """A topic's negative seeds (`exclude_seeds`: documents of what it is not about),
+    read as the seeds are (monitor/topics/feedback.py applies them)."""
     if "exclude_seeds" not in item:
-        return [], None
+        return []
     files = _seed_files(r, item, key, "exclude_seeds")
     if not files:
         if item.get("exclude_seeds") == []:
             r.problem(f"{key}.exclude_seeds", "is empty: name seed files or leave it out")
-        return [], None
-    try:
-        return files, load_profile(files)
-    except SeedError as exc:
-        r.problem(f"{key}.exclude_seeds", str(exc))
-        return files, None
+        return []
+    _check_seeds(r, f"{key}.exclude_seeds", files, texts)
+    return files
 
 
 # Keys every sink takes, and those of one type only.

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from monitor.clock import iso
-from monitor.feedback import Feedback
 from monitor.models import (
     STORY_EVENTS,
     AlertDraft,
@@ -23,6 +22,7 @@ from monitor.models import (
     PendingStory,
     Subscription,
 )
+from monitor.topics.feedback import Feedback
 
 # the story alerts (monitor.models.STORY_EVENTS) as an SQL list
 STORY_EVENTS_SQL = "(" + ", ".join(f"'{e}'" for e in STORY_EVENTS) + ")"

@@ -16,7 +16,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar
 
 from monitor.config import FeedConfig
-from monitor.feedback import Feedback
 from monitor.models import (
     DetectionStep,
     DevelopmentRow,
@@ -48,6 +47,7 @@ from monitor.store.base import (
     subscription_of,
 )
 from monitor.store.sql import Db
+from monitor.topics.feedback import Feedback
 
 # FeedRow's fields, in order: a row is FeedRow(*row)
 FEED_COLUMNS = ", ".join(f'"{c}"' for c in FeedRow._fields)

@@ -12,7 +12,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from monitor.config import FeedConfig
-from monitor.feedback import Feedback
 from monitor.models import (
     AlertDraft,
     DetectionStep,
@@ -30,6 +29,7 @@ from monitor.models import (
     TopicMatch,
 )
 from monitor.store.common import OutboxWrites
+from monitor.topics.feedback import Feedback
 
 
 class DetectionTx(Protocol):

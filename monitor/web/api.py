@@ -10,11 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import __version__, feedback_actions
+from monitor import __version__
 from monitor.clock import iso
-from monitor.feedback import FeedbackError
 from monitor.store import queries
 from monitor.store.readers import Reader
+from monitor.topics import feedback_actions
+from monitor.topics.feedback import FeedbackError
 from monitor.web.context import READER, WEB, WebSource, store_of
 from monitor.web.openapi import document
 from monitor.web.params import ParamError, Params
@@ -58,8 +59,8 @@ def _cursor(p: Params) -> str | None:
     return p.text("cursor", 1000)
 
 
-# Feed counts per state are one pass over the feeds table (about 3 ms per 10,000 feeds, CPU
-# bound): a dashboard refreshed by several people reuses them for this many seconds.
+# Feed counts per state are one pass over the feeds table, which grows with the feeds: a
+# dashboard refreshed by several people reuses them for this many seconds.
 COUNTS_TTL = 5.0
 _counts_cache: weakref.WeakKeyDictionary[Reader, tuple[float, int, dict[str, Any]]] = (
     weakref.WeakKeyDictionary()
@@ -166,7 +167,7 @@ async def topic_list(source: WebSource, db: Reader) -> list[dict[str, Any]]:
         {
             "id": t.id,
             "name": t.name,
-            "query": t.query.text if t.query is not None else None,
+            "query": t.query,
             "match": t.match,
             "sinks": list(t.sinks),
             "matches": stats.get(t.id, {}).get("matches", 0),
@@ -301,7 +302,7 @@ async def feedback_list(request: web.Request) -> web.StreamResponse:
 @handles_errors
 async def feedback_add(request: web.Request) -> web.StreamResponse:
     """Mark a story (or an alert's story) relevant or not relevant for the topic: stories
-    detected from now on that are like it are matched, or not (monitor/feedback.py)."""
+    detected from now on that are like it are matched, or not (monitor/topics/feedback.py)."""
     source, _, p = _ctx(request)
     refused = _writable(source) or _same_origin(request)
     if refused is not None:

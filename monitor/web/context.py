@@ -9,8 +9,8 @@ from aiohttp import web
 
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.feedback import Feedback
 from monitor.store.readers import Reader
+from monitor.topics.feedback import Feedback
 
 
 class Kicker(Protocol):

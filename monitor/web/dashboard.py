@@ -8,7 +8,7 @@ and the dead letters. A few lines of JavaScript only offer an automatic refresh.
 With a [server] token (changes allowed), the topic's stories and the alerts carry "relevant" /
 "not relevant" buttons: plain forms posting to /topics/{id}/feedback (and a "take back" to
 /topics/{id}/feedback/{n}/delete), under the API's guards, answered by a redirect back to
-the topic (monitor/feedback.py says what a verdict does).
+the topic (monitor/topics/feedback.py says what a verdict does).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from monitor import feedback_actions
-from monitor.feedback import Feedback, FeedbackError
 from monitor.store import queries
+from monitor.topics import feedback_actions
+from monitor.topics.feedback import Feedback, FeedbackError
 from monitor.web import api
 from monitor.web.context import READER, WEB, store_of
 from monitor.web.params import ParamError, Params

@@ -1,0 +1,1 @@
+"""The command line: `monitor run`, `check-config`, `evaluate`, `backtest`, and the rest."""

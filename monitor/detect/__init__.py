@@ -1,0 +1,1 @@
+"""Detection: developments of a topic, link models, evidence sets, what is new."""

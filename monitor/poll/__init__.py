@@ -1,0 +1,1 @@
+"""Polling: the poll of one feed (pipeline), intervals, WebSub, full-text enrichment."""

@@ -1,0 +1,1 @@
+"""Reading the web: fetch politely and guarded, detect encodings, parse feeds, normalize."""

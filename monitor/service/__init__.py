@@ -1,0 +1,1 @@
+"""The running service: build everything, start, run, shut down; systemd and the scheduler."""

@@ -1,0 +1,1 @@
+"""Topics: the query language, seed profiles, matching a story, relevance feedback."""
