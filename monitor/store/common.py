@@ -25,6 +25,7 @@ from monitor.models import (
     IngestResult,
     NewStory,
     PendingStory,
+    PollUpdate,
     Subscription,
 )
 from monitor.store.base import (
@@ -45,6 +46,7 @@ from monitor.store.base import (
     development_story_row,
     feedback_of,
     pending_story,
+    story_alert_rows,
     subscription_of,
 )
 from monitor.store.sql import Db
@@ -54,6 +56,9 @@ FEED_COLUMNS = ", ".join(f'"{c}"' for c in FeedRow._fields)
 
 REPLAY_SQL = REPLAY_TEMPLATE.format(since=":since", after=":after", limit=":limit")
 STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since=":since", after=":after", limit=":limit")
+
+# the values of a story's alert row, as story_alert_rows gives them
+ALERT_FIELDS = ("id", "story_id", "topic_id", "sink_id", "event", "data")
 
 ALERT_INSERT = """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data, created_at,
                                       next_attempt_at{released})
@@ -437,6 +442,75 @@ class SQLStore:
                 {"feed_id": feed_id, "among": values},
             )
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def ingest(
+        self,
+        feed_id: int,
+        update: PollUpdate,
+        new: Sequence[NewStory],
+        updated: Sequence[NewStory],
+        unchanged: int,
+        now: float,
+    ) -> IngestResult:
+        """In one transaction: insert the new stories (waiting for detection; matches and
+        alert rows given here are written too), record revisions of updated ones (or store a
+        change that does not matter in place), and the poll's effect on the feed row.
+
+        A story that another writer stored meanwhile is not inserted twice and gets no alert:
+        only rows this transaction inserted produce matches and alerts."""
+        fresh: dict[str, NewStory] = {}
+        for story in new:
+            fresh.setdefault(story.entry.key, story)
+        async with self._tx() as db:
+            ids = await self._insert_stories(db, feed_id, fresh, now) if fresh else {}
+            inserted = [k for k in fresh if k in ids]
+            await db.executemany(
+                "INSERT INTO story_topics (story_id, topic_id, terms, matched_at) "
+                "VALUES (:story_id, :topic_id, :terms, :now)",
+                [
+                    {"story_id": ids[k], "topic_id": m.topic_id,
+                     "terms": json.dumps(list(m.terms)), "now": now}
+                    for k in inserted
+                    for m in fresh[k].matches
+                ],
+            )  # fmt: skip
+            alerts = [
+                dict(zip(ALERT_FIELDS, row, strict=True), now=now)
+                for k in inserted
+                for row in story_alert_rows(ids[k], fresh[k].alerts)
+            ]
+            await db.executemany(
+                """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data, created_at,
+                                       next_attempt_at)
+                   VALUES (:id, :story_id, :topic_id, :sink_id, :event, :data, :now, :now)""",
+                alerts,
+            )
+            await self._lock_revised(db, feed_id, [s.entry.key for s in updated])
+            n_updated = await revise_stories(db, feed_id, updated, now)
+            if inserted:
+                await db.execute(
+                    "UPDATE feeds SET stories = stories + :n WHERE id = :id",
+                    {"n": len(inserted), "id": feed_id},
+                )
+            await self._record_poll_in(db, feed_id, update, now)
+        if inserted:
+            self.write_failure = None  # the store grew: there is room again
+        return ingest_result(new, updated, unchanged, inserted, n_updated, len(alerts))
+
+    async def _insert_stories(
+        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
+    ) -> dict[str, int]:
+        """Insert the stories of `fresh` (key -> story) not stored yet; key -> id of the rows
+        this call inserted."""
+        raise NotImplementedError
+
+    async def _lock_revised(self, db: Db, feed_id: int, keys: Sequence[str]) -> None:
+        """Before the revisions of an ingest: lock the stories revised (where others write)."""
+        return None
+
+    async def _record_poll_in(self, db: Db, feed_id: int, update: PollUpdate, now: float) -> None:
+        """The poll's effect on the feed row, within the transaction of `db`."""
+        raise NotImplementedError
 
     # -- full text -------------------------------------------------------------------------
 
