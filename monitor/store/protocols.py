@@ -29,7 +29,7 @@ from monitor.models import (
     Subscription,
     TopicMatch,
 )
-from monitor.store.common import OutboxWrites
+from monitor.store.outbox import OutboxWrites
 
 
 class DetectionTx(Protocol):
