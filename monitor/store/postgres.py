@@ -12,24 +12,22 @@ What both stores do alike is monitor/store/common.py; here is PostgreSQL's own.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import asyncpg
 
 from monitor.config import redact_url
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
     new_instance_id,
     pending_alert,
-    story_alert_rows,
     subscription_of,
 )
-from monitor.store.common import SQLStore, ingest_result, revise_stories
+from monitor.store.common import SQLStore
 from monitor.store.pg_detect import PostgresDetection
 from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 from monitor.store.sql import Db, PostgresDb, rows_affected
@@ -265,97 +263,50 @@ class PostgresStore(SQLStore):
             )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def ingest(
-        self,
-        feed_id: int,
-        update: PollUpdate,
-        new: Sequence[NewStory],
-        updated: Sequence[NewStory],
-        unchanged: int,
-        now: float,
-    ) -> IngestResult:
-        """As SQLiteStore.ingest. The insert's RETURNING lists exactly the rows this
-        transaction created (a concurrent insert of the same key waits for the other
-        transaction, then does nothing), and only those get matches and alert rows."""
-        fresh: dict[str, NewStory] = {}
-        for story in new:
-            fresh.setdefault(story.entry.key, story)
-        inserted_keys: list[str] = []
-        n_alerts = 0
-        async with self.transaction() as con:
-            if fresh:
-                es = [s.entry for s in fresh.values()]
-                rows = await con.fetch(
-                    """INSERT INTO stories (feed_id, key, link, title, summary, author,
-                                            published_at, content_hash, first_seen_at,
-                                            text_state, text_next_at)
-                       SELECT $1, k, l, t, s, a, p, h, $2, ts,
-                              CASE WHEN ts IS NULL THEN NULL ELSE $2::float8 END
-                       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                   $8::float8[], $9::text[], $10::text[])
-                            AS u (k, l, t, s, a, p, h, ts)
-                       ON CONFLICT (feed_id, key) DO NOTHING
-                       RETURNING id, key""",
-                    feed_id,
-                    now,
-                    [e.key for e in es],
-                    [e.link for e in es],
-                    [e.title for e in es],
-                    [e.summary for e in es],
-                    [e.author for e in es],
-                    [e.published.timestamp() if e.published else None for e in es],
-                    [e.content_hash for e in es],
-                    ["pending" if s.wants_text and s.entry.link else None for s in fresh.values()],
-                )
-                ids = {r["key"]: r["id"] for r in rows}
-                inserted_keys = [k for k in fresh if k in ids]
-                matches = [
-                    (ids[k], m.topic_id, json.dumps(list(m.terms)))
-                    for k in inserted_keys
-                    for m in fresh[k].matches
-                ]
-                if matches:
-                    await con.execute(
-                        """INSERT INTO story_topics (story_id, topic_id, terms, matched_at)
-                           SELECT s, t, m, $4 FROM unnest($1::bigint[], $2::text[], $3::text[])
-                           AS u (s, t, m)""",
-                        [m[0] for m in matches],
-                        [m[1] for m in matches],
-                        [m[2] for m in matches],
-                        now,
-                    )
-                alerts = [
-                    row for k in inserted_keys for row in story_alert_rows(ids[k], fresh[k].alerts)
-                ]
-                if alerts:
-                    await con.execute(
-                        """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                               created_at, next_attempt_at)
-                           SELECT i, s, t, k, e, d, $7, $7
-                           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-                                       $5::text[], $6::text[]) AS u (i, s, t, k, e, d)""",
-                        *([a[n] for a in alerts] for n in range(6)),
-                        now,
-                    )
-                n_alerts = len(alerts)
-            if updated:  # locked in id order, as detection marks them: no deadlock
-                await con.execute(
-                    "SELECT id FROM stories WHERE feed_id = $1 AND key = ANY($2::text[]) "
-                    "ORDER BY id FOR NO KEY UPDATE",
-                    feed_id,
-                    [s.entry.key for s in updated],
-                )
-            n_updated = await revise_stories(PostgresDb(con), feed_id, updated, now)
-            if inserted_keys:
-                await con.execute(
-                    "UPDATE feeds SET stories = stories + $1 WHERE id = $2",
-                    len(inserted_keys),
-                    feed_id,
-                )
-            await con.execute(_UPDATE_FEED_SQL, *_feed_params(feed_id, update, now))
-        if inserted_keys:
-            self.write_failure = None
-        return ingest_result(new, updated, unchanged, inserted_keys, n_updated, n_alerts)
+    async def _insert_stories(
+        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
+    ) -> dict[str, int]:
+        """The insert's RETURNING lists exactly the rows this transaction created (a
+        concurrent insert of the same key waits for the other transaction, then does
+        nothing)."""
+        es = [s.entry for s in fresh.values()]
+        rows = await cast(PostgresDb, db).con.fetch(
+            """INSERT INTO stories (feed_id, key, link, title, summary, author,
+                                    published_at, content_hash, first_seen_at,
+                                    text_state, text_next_at)
+               SELECT $1, k, l, t, s, a, p, h, $2, ts,
+                      CASE WHEN ts IS NULL THEN NULL ELSE $2::float8 END
+               FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                           $8::float8[], $9::text[], $10::text[])
+                    AS u (k, l, t, s, a, p, h, ts)
+               ON CONFLICT (feed_id, key) DO NOTHING
+               RETURNING id, key""",
+            feed_id,
+            now,
+            [e.key for e in es],
+            [e.link for e in es],
+            [e.title for e in es],
+            [e.summary for e in es],
+            [e.author for e in es],
+            [e.published.timestamp() if e.published else None for e in es],
+            [e.content_hash for e in es],
+            ["pending" if s.wants_text and s.entry.link else None for s in fresh.values()],
+        )
+        return {r["key"]: r["id"] for r in rows}
+
+    async def _lock_revised(self, db: Db, feed_id: int, keys: Sequence[str]) -> None:
+        """Locked in id order, as detection marks them: no deadlock."""
+        if keys:
+            await db.execute(
+                "SELECT id FROM stories WHERE feed_id = :feed_id AND key = ANY(:keys) "
+                "ORDER BY id FOR NO KEY UPDATE",
+                {"feed_id": feed_id, "keys": list(keys)},
+            )
+
+    async def _record_poll_in(self, db: Db, feed_id: int, update: PollUpdate, now: float) -> None:
+        await cast(PostgresDb, db).con.execute(
+            _UPDATE_FEED_SQL, *_feed_params(feed_id, update, now)
+        )
 
     # -- detection -------------------------------------------------------------------------
 

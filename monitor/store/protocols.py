@@ -28,7 +28,7 @@ from monitor.models import (
     Subscription,
     TopicMatch,
 )
-from monitor.store.common import OutboxWrites
+from monitor.store.outbox import OutboxWrites
 from monitor.topics.feedback import Feedback
 
 

@@ -19,21 +19,20 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import aiosqlite
 
-from monitor.models import FeedRow, IngestResult, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
     new_alert_id,
     new_instance_id,
     pending_alert,
-    story_alert_rows,
     subscription_of,
 )
-from monitor.store.common import FEED_COLUMNS, SQLStore, ingest_result, revise_stories
+from monitor.store.common import FEED_COLUMNS, SQLStore
 from monitor.store.schema import MIGRATIONS
 from monitor.store.sql import Db, SQLiteDb
 from monitor.store.sqlite_detect import SQLiteDetection
@@ -155,22 +154,6 @@ def _statements(records: Sequence[_PollRecord]) -> list[list[_PollRecord]]:
         ids.add(record[0])
         moved = moves
     return groups
-
-
-async def _key_rows(
-    db: aiosqlite.Connection, sql: str, feed_id: int, keys: Sequence[str]
-) -> list[aiosqlite.Row]:
-    """Rows of `sql` for a feed's `keys`, 400 keys a statement (SQLite's variable limit);
-    each `{marks}` in `sql` is one `feed_id = ? AND key IN (…)` pair's list."""
-    out: list[aiosqlite.Row] = []
-    for i in range(0, len(keys), 400):
-        chunk = list(keys[i : i + 400])
-        times = sql.count("{marks}")
-        async with db.execute(
-            sql.format(marks=",".join("?" * len(chunk))), (feed_id, *chunk) * times
-        ) as cur:
-            out.extend(await cur.fetchall())
-    return out
 
 
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
@@ -399,99 +382,38 @@ class SQLiteStore(SQLStore):
                     if done is not None and not done.done():
                         done.set_result(None)
 
-    @staticmethod
-    async def _update_feed(
-        db: aiosqlite.Connection, feed_id: int, u: PollUpdate, now: float
-    ) -> None:
-        await db.execute(*_update_feeds([(feed_id, u, now)], _quiet(u)))
+    async def _record_poll_in(self, db: Db, feed_id: int, update: PollUpdate, now: float) -> None:
+        await cast(SQLiteDb, db).db.execute(
+            *_update_feeds([(feed_id, update, now)], _quiet(update))
+        )
 
     # -- stories ---------------------------------------------------------------------------
 
-    @staticmethod
-    async def _present_keys(
-        db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
-    ) -> set[str]:
-        sql = "SELECT key FROM stories WHERE feed_id = ? AND key IN ({marks})"
-        return {r[0] for r in await _key_rows(db, sql, feed_id, keys)}
-
-    @staticmethod
-    async def _story_ids(
-        db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]
+    async def _insert_stories(
+        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
     ) -> dict[str, int]:
-        sql = "SELECT key, id FROM stories WHERE feed_id = ? AND key IN ({marks})"
-        return {r[0]: r[1] for r in await _key_rows(db, sql, feed_id, keys)}
-
-    async def ingest(
-        self,
-        feed_id: int,
-        update: PollUpdate,
-        new: Sequence[NewStory],
-        updated: Sequence[NewStory],
-        unchanged: int,
-        now: float,
-    ) -> IngestResult:
-        """In one transaction: insert the new stories (waiting for detection; matches and
-        alert rows given here are written too), record revisions of updated ones (or store a
-        change that does not matter in place), and the poll's effect on the feed row.
-
-        A story that another writer stored meanwhile is not inserted twice and gets no alert:
-        only rows this transaction inserted produce alerts."""
-        inserted_keys: list[str] = []
-        n_alerts = 0
-        async with self.transaction() as db:
-            # BEGIN IMMEDIATE holds the write lock: keys absent now stay absent until COMMIT,
-            # so the rows inserted are exactly the stories not stored before (one alert each)
-            present = await self._present_keys(db, feed_id, [s.entry.key for s in new])
-            fresh: dict[str, NewStory] = {}
-            for story in new:
-                if story.entry.key not in present:
-                    fresh.setdefault(story.entry.key, story)
-            if fresh:
-                await db.executemany(
-                    """INSERT INTO stories (feed_id, key, link, title, summary, author,
-                                            published_at, content_hash, first_seen_at,
-                                            text_state, text_next_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [
-                        (feed_id, e.key, e.link, e.title, e.summary, e.author,
-                         e.published.timestamp() if e.published else None, e.content_hash, now,
-                         *(("pending", now) if s.wants_text and e.link else (None, None)))
-                        for s, e in ((s, s.entry) for s in fresh.values())
-                    ],
-                )  # fmt: skip
-                ids = await self._story_ids(db, feed_id, list(fresh))
-                await db.executemany(
-                    "INSERT INTO story_topics (story_id, topic_id, terms, matched_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [
-                        (ids[key], m.topic_id, json.dumps(list(m.terms)), now)
-                        for key, story in fresh.items()
-                        for m in story.matches
-                    ],
-                )
-                alert_rows = [
-                    (*row, now, now)
-                    for key, story in fresh.items()
-                    for row in story_alert_rows(ids[key], story.alerts)
-                ]
-                await db.executemany(
-                    """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data,
-                                           created_at, next_attempt_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    alert_rows,
-                )
-                n_alerts = len(alert_rows)
-                inserted_keys = list(fresh)
-            n_updated = await revise_stories(SQLiteDb(db), feed_id, updated, now)
-            if inserted_keys:
-                await db.execute(
-                    "UPDATE feeds SET stories = stories + ? WHERE id = ?",
-                    (len(inserted_keys), feed_id),
-                )
-            await self._update_feed(db, feed_id, update, now)
-        if inserted_keys:
-            self.write_failure = None  # the store grew: there is room again
-        return ingest_result(new, updated, unchanged, inserted_keys, n_updated, n_alerts)
+        """The write transaction (BEGIN IMMEDIATE) holds the write lock: keys absent now stay
+        absent until COMMIT, so the rows inserted are exactly the stories not stored before."""
+        among, keys = db.among(list(fresh))
+        params = {"feed_id": feed_id, "among": keys}
+        sql = f"SELECT key, id FROM stories WHERE feed_id = :feed_id AND key {among}"
+        present = {r[0] for r in await db.fetch(sql, params)}
+        await db.executemany(
+            """INSERT INTO stories (feed_id, key, link, title, summary, author, published_at,
+                                    content_hash, first_seen_at, text_state, text_next_at)
+               VALUES (:feed_id, :key, :link, :title, :summary, :author, :published, :hash,
+                       :now, :text_state, :text_next_at)""",
+            [
+                {"feed_id": feed_id, "key": e.key, "link": e.link, "title": e.title,
+                 "summary": e.summary, "author": e.author,
+                 "published": e.published.timestamp() if e.published else None,
+                 "hash": e.content_hash, "now": now,
+                 **({"text_state": "pending", "text_next_at": now} if s.wants_text and e.link
+                    else {"text_state": None, "text_next_at": None})}
+                for s, e in ((s, s.entry) for k, s in fresh.items() if k not in present)
+            ],
+        )  # fmt: skip
+        return {r[0]: r[1] for r in await db.fetch(sql, params) if r[0] not in present}
 
     # -- full text -------------------------------------------------------------------------
 
