@@ -15,8 +15,8 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from monitor.store import queries
-from monitor.store.readers import PostgresReader, SQLiteReader, positional
+from monitor import reads as queries
+from monitor.reads.readers import PostgresReader, SQLiteReader, positional
 from monitor.web import status
 from monitor.web.openapi import document
 from tests.conftest import API_TOKEN, WebServer

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.clock import FixedClock
-from monitor.retention import prune
+from monitor.service.retention import prune
 from tests.conftest import FeedServer, Receiver, rss, serve
 from tests.test_pipeline import GUARANTEE, T0, events, service_for
 

@@ -14,7 +14,7 @@ from monitor.alerts.digests import sync_digest_schedules
 from monitor.alerts.feed_health import check_feed_health
 from monitor.config import RetentionConfig, StorageConfig
 from monitor.models import PollUpdate
-from monitor.retention import prune
+from monitor.service.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
 from tests.test_store_backends import FEEDS, T0, dev_story, development, ok, story
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from monitor.clock import FixedClock
 from monitor.config import RetentionConfig, load
-from monitor.retention import cutoffs
 from monitor.service.daemon import retention
+from monitor.service.retention import cutoffs
 from tests.conftest import FeedServer, Receiver, rss
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, service_for
 

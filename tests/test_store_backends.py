@@ -32,10 +32,10 @@ from monitor.models import (
     PollUpdate,
     TopicMatch,
 )
-from monitor.retention import prune
+from monitor.schema.postgres import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
+from monitor.schema.sqlite import MIGRATIONS
+from monitor.service.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
-from monitor.store.pg_schema import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
-from monitor.store.schema import MIGRATIONS
 from monitor.topics.feedback import FeedbackSet
 
 T0 = 1_700_000_000.0

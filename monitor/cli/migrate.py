@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 from monitor.cli.progress import bar, on_terminal
 from monitor.config import POSTGRES_SCHEMES, StorageConfig, check_postgres_url, resolve_sqlite_url
+from monitor.schema.postgres import SQLITE_ONLY_TABLES
 from monitor.store import StoreError, store_for
-from monitor.store.pg_schema import SQLITE_ONLY_TABLES
 from monitor.store.postgres import PostgresStore
 from monitor.store.sqlite import SQLiteStore
 

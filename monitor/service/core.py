@@ -23,8 +23,8 @@ from monitor.poll import websub
 from monitor.poll.pipeline import Poller, PollOutcome
 from monitor.poll.subscriber import Subscriber
 from monitor.reader.politeness import Slots
+from monitor.reads import feed_dict, feed_state
 from monitor.store import Store
-from monitor.store.queries import feed_dict, feed_state
 from monitor.topics.compiled import Settings
 
 

@@ -31,9 +31,9 @@ from monitor.poll.pipeline import FetchLimitsOf, Poller
 from monitor.reader.netguard import GuardedResolver, guarded_connector, resolver_of
 from monitor.reader.parsestage import ParseStage
 from monitor.reader.politeness import HostLimiter
-from monitor.retention import prune as prune_store
 from monitor.service import scheduler as scheduler_mod
 from monitor.service.core import Service
+from monitor.service.retention import prune as prune_store
 from monitor.service.systemd import Notifier
 from monitor.store import StoreError, open_store
 from monitor.topics.compiled import Settings

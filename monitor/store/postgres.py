@@ -20,6 +20,7 @@ import asyncpg
 
 from monitor.config import redact_url
 from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.schema.postgres import PG_MIGRATIONS, VERSION_TABLE
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
@@ -29,7 +30,6 @@ from monitor.store.base import (
 )
 from monitor.store.common import SQLStore
 from monitor.store.pg_detect import PostgresDetection
-from monitor.store.pg_schema import PG_MIGRATIONS, VERSION_TABLE
 from monitor.store.sql import Db, PostgresDb, rows_affected
 
 if TYPE_CHECKING:

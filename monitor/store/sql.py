@@ -1,6 +1,6 @@
 """One statement text for both databases: a thin adapter per connection.
 
-Statements take named parameters (`:name`, as the read queries of monitor/store/queries
+Statements take named parameters (`:name`, as the read queries of monitor/reads
 do); `SQLiteDb` hands them to SQLite, `PostgresDb` numbers them (`$1, $2, …`). Rows come
 back as the driver's rows (by index and by column name). Where the dialects differ, a
 statement asks its `Db`: `least` (MIN or LEAST), `among` (a list parameter), `lock` (an

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, cast
 import aiosqlite
 
 from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.schema.sqlite import MIGRATIONS
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
     StoreError,
@@ -33,7 +34,6 @@ from monitor.store.base import (
     subscription_of,
 )
 from monitor.store.common import FEED_COLUMNS, SQLStore
-from monitor.store.schema import MIGRATIONS
 from monitor.store.sql import Db, SQLiteDb
 from monitor.store.sqlite_detect import SQLiteDetection
 

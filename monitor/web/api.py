@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from monitor import __version__
+from monitor import reads as queries
 from monitor.clock import iso
-from monitor.store import queries
-from monitor.store.readers import Reader
+from monitor.reads.readers import Reader
 from monitor.topics import feedback_actions
 from monitor.topics.feedback import FeedbackError
 from monitor.web.context import READER, WEB, WebSource, store_of

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import aiosqlite
 from aiohttp import web
 
-from monitor.store.readers import PostgresReader, SQLiteReader
+from monitor.reads.readers import PostgresReader, SQLiteReader
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.api import add_routes as add_api
 from monitor.web.context import READER, WEB, WebSource

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.store.readers import Reader
+from monitor.reads.readers import Reader
 from monitor.topics.feedback import Feedback
 
 

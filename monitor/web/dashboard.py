@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from monitor.store import queries
+from monitor import reads as queries
 from monitor.topics import feedback_actions
 from monitor.topics.feedback import Feedback, FeedbackError
 from monitor.web import api

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import MATCH_MODES
-from monitor.store.queries import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
+from monitor.reads import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
 from monitor.topics.feedback import VERDICTS
 
 MAX_ID = 2**63 - 1

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from monitor.clock import iso
-from monitor.store.queries.paging import Page, decode_cursor, encode_cursor
-from monitor.store.readers import Reader
+from monitor.reads.paging import Page, decode_cursor, encode_cursor
+from monitor.reads.readers import Reader
 
 
 async def topic_stats(db: Reader) -> dict[str, dict[str, Any]]:

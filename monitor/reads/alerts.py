@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.clock import iso
-from monitor.store.queries.paging import Page, decode_cursor, encode_cursor
-from monitor.store.readers import Reader
+from monitor.reads.paging import Page, decode_cursor, encode_cursor
+from monitor.reads.readers import Reader
 
 ALERT_STATES = ("pending", "held", "delivered", "dead", "digested")
 

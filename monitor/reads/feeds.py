@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.clock import iso
-from monitor.store.queries.paging import Page, cursor_number, decode_cursor, encode_cursor
-from monitor.store.readers import Reader
+from monitor.reads.paging import Page, cursor_number, decode_cursor, encode_cursor
+from monitor.reads.readers import Reader
 
 FEED_STATES = ("ok", "new", "erroring", "failing", "paused", "disabled", "inactive")
 

@@ -19,8 +19,8 @@ By list: `paging.py` the cursors and `Page`, `feeds.py` the feeds and the hourly
 `alerts.py` the alerts; this package's names are what `monitor/web` uses.
 """
 
-from monitor.store.queries.alerts import ALERT_STATES, alert, alert_summary, alerts_page
-from monitor.store.queries.feeds import (
+from monitor.reads.alerts import ALERT_STATES, alert, alert_summary, alerts_page
+from monitor.reads.feeds import (
     DEFAULT_FEED_SORT,
     FEED_SORTS,
     FEED_STATES,
@@ -31,21 +31,21 @@ from monitor.store.queries.feeds import (
     feeds_page,
     hourly,
 )
-from monitor.store.queries.paging import (
+from monitor.reads.paging import (
     CURSOR_PATTERNS,
     BadCursor,
     Page,
     decode_cursor,
     encode_cursor,
 )
-from monitor.store.queries.stories import (
+from monitor.reads.stories import (
     ARRIVAL_SKEW,
     fts_query,
     stories_page,
     story_dict,
     ts_query,
 )
-from monitor.store.queries.topics import developments_page, timeline, topic_stats
+from monitor.reads.topics import developments_page, timeline, topic_stats
 
 __all__ = [
     "ALERT_STATES",

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.clock import iso
-from monitor.store.queries.paging import Page, decode_cursor
-from monitor.store.readers import Reader
+from monitor.reads.paging import Page, decode_cursor
+from monitor.reads.readers import Reader
 
 # Ingest writes `first_seen_at` from the clock read during the poll, and the row id in
 # commit order: two polls finishing together may commit out of clock order, by at most a
