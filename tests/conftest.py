@@ -242,7 +242,9 @@ def config_factory(tmp_path: Path) -> Callable[..., Path]:
 
 class DaemonProcess:
     """`python -m monitor run` as a real subprocess (asyncio, so the test's servers keep
-    serving while we wait); its JSON log lines are collected."""
+    serving while we wait); its JSON log lines are collected by a reader task that drains
+    the pipe all the time: a daemon whose stdout pipe fills (a busy daemon logs a line per
+    poll) would block on its next log line, and with it its whole event loop."""
 
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
@@ -250,12 +252,15 @@ class DaemonProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[dict[str, Any]] = []
         self.port: int | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._more = asyncio.Event()  # set when a line came (or the pipe closed)
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def spawn(self) -> asyncio.subprocess.Process:
+        """The process: `python -m monitor run` of this checkout."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("NOTIFY_SOCKET", None)
         env.update(self.env)
-        self.proc = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "monitor",
@@ -266,25 +271,29 @@ class DaemonProcess:
             stderr=asyncio.subprocess.STDOUT,
             env=env,
         )
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.proc = await self.spawn()
+        self._reader = asyncio.create_task(self._drain())
         await self.wait_event("daemon.started", timeout)
         listening = [ln for ln in self.lines if ln.get("event") == "status.listening"]
         self.port = listening[0]["port"] if listening else None
 
-    async def _read_line(self, deadline: float) -> bool:
+    async def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            line = await asyncio.wait_for(
-                self.proc.stdout.readline(), max(0.01, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            return False
-        if not line:
-            return False
-        try:
-            self.lines.append(json.loads(line))
-        except json.JSONDecodeError:
-            self.lines.append({"event": "(raw)", "text": line.decode(errors="replace").rstrip()})
-        return True
+            while line := await self.proc.stdout.readline():
+                try:
+                    self.lines.append(json.loads(line))
+                except json.JSONDecodeError:
+                    text = line.decode(errors="replace").rstrip()
+                    self.lines.append({"event": "(raw)", "text": text})
+                self._more.set()
+        finally:
+            self._more.set()
+
+    def _done(self) -> bool:
+        return self._reader is None or self._reader.done()
 
     def events(self, event: str) -> list[dict[str, Any]]:
         return [ln for ln in self.lines if ln.get("event") == event]
@@ -304,17 +313,17 @@ class DaemonProcess:
                 if line.get("event") == event and where(line):
                     return line
             seen = max(seen, len(self.lines))
-            if not await self._read_line(deadline) and (
-                time.monotonic() >= deadline
-                or self.proc is None
-                or self.proc.returncode is not None
-                or self.proc.stdout is None
-                or self.proc.stdout.at_eof()
-            ):
+            left = deadline - time.monotonic()
+            if left <= 0 or (self._done() and seen >= len(self.lines)):
                 raise AssertionError(
                     f"no {event!r} event; log so far:\n"
                     + "\n".join(json.dumps(x) for x in self.lines)
                 )
+            self._more.clear()
+            if len(self.lines) > seen:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._more.wait(), left)
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
@@ -325,17 +334,13 @@ class DaemonProcess:
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            rest = await asyncio.wait_for(self.proc.stdout.read(), timeout)
             await asyncio.wait_for(self.proc.wait(), timeout)
         except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
-            rest = b""
-        for line in rest.decode(errors="replace").splitlines():
-            try:
-                self.lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                self.lines.append({"event": "(raw)", "text": line})
+        if self._reader is not None:  # the rest of its output, to the end of the pipe
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reader), timeout)
         assert self.proc.returncode is not None
         return self.proc.returncode
 

@@ -83,8 +83,8 @@ class InstalledDaemon(DaemonProcess):
         super().__init__(config, env)
         self.bin = bin_dir
 
-    async def start(self, timeout: float = 60.0) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
+    async def spawn(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             str(self.bin / "monitor"),
             "run",
             "--config",
@@ -94,7 +94,9 @@ class InstalledDaemon(DaemonProcess):
             env={**self.env, "PYTHONUNBUFFERED": "1"},
             cwd=self.config.parent,
         )
-        await self.wait_event("daemon.started", timeout)
+
+    async def start(self, timeout: float = 60.0) -> None:
+        await super().start(timeout)
 
 
 async def run(bin_dir: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
