@@ -439,10 +439,10 @@ async def test_a_story_that_breaks_detection_is_skipped_and_the_others_are_detec
 
     real = detection.match_topics
 
-    def buggy(topics: Any, title: str, text: str, source: str) -> Any:  # a bug one story triggers
-        if "poison" in title:
+    def buggy(topics: Any, title: str, text: str, source: str, vector: Any = None) -> Any:
+        if "poison" in title:  # a bug one story triggers
             raise ValueError("a bug on this story")
-        return real(topics, title, text, source)
+        return real(topics, title, text, source, vector)
 
     monkeypatch.setattr(detection, "match_topics", buggy)
     poison = {**WEATHER, "guid": "p1", "title": "The poison story from Kyiv",

@@ -37,9 +37,10 @@ from monitor.stories.canonical import canonical_url
 from monitor.stories.dedup import Fingerprint, StoryText, check, fingerprint
 from monitor.stories.textfeatures import sentences, stem, words
 from monitor.topics.compiled import Settings, Topic
-from monitor.topics.feedback import EMPTY, Decision, FeedbackSet
+from monitor.topics.feedback import EMPTY, Decision, FeedbackSet, needs_vector
 from monitor.topics.feedback import apply as apply_feedback
 from monitor.topics.match import match_topics, source_label
+from monitor.topics.profile import StoryVector, story_vector
 
 RELOAD_EVERY = 86400.0
 MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
@@ -361,13 +362,18 @@ class Detection:
         )
 
     def _apply_feedback(
-        self, story: PendingStory, matches: list[TopicMatch], out: DetectionOutcome
+        self,
+        story: PendingStory,
+        matches: list[TopicMatch],
+        out: DetectionOutcome,
+        vector: StoryVector | None = None,
     ) -> list[TopicMatch]:
         """The matches once feedback and negative seeds are applied (monitor/topics/feedback.py);
         each change is logged (debug) and counted."""
         kept, decisions = apply_feedback(
-            self.settings.topics, self.feedback, story.title, story.text, matches
-        )
+            self.settings.topics, self.feedback, story.title, story.text, matches,
+            vector=vector,
+        )  # fmt: skip
         for d in decisions:
             out.feedback[d.reason] = out.feedback.get(d.reason, 0) + 1
             self.log.debug("detection.feedback_applied", story_id=story.id, **d.as_dict())
@@ -439,9 +445,14 @@ class Detection:
         out = DetectionOutcome(stories=1)
         story, text = prepared.story, prepared.text
         source = source_label(story.feed_name, story.feed_url, story.link)
-        matches = match_topics(topics, story.title, story.text, source)
-        matches = self._apply_feedback(story, matches, out)
-        by_id = {t.id: t.config for t in topics}
+        # the story's profile vector, once for the profiles and the feedback
+        vector = (
+            story_vector(story.title, story.text)
+            if topics.profiles.keys or needs_vector(topics, self.feedback)
+            else None
+        )
+        matches = match_topics(topics, story.title, story.text, source, vector)
+        matches = self._apply_feedback(story, matches, out, vector)
         if story.detected_rev is None:  # a new story
             dup, by, template, bands = await self._duplicate(tx, prepared, now)
             out.duplicates += dup is not None
@@ -454,7 +465,7 @@ class Detection:
             stripped = replace(text, title=title, text=body)
             for m in matches:
                 opened, alerts = await self._assign(
-                    tx, by_id[m.topic_id], m, story, stripped, dup, template, now
+                    tx, topics.by_id[m.topic_id].config, m, story, stripped, dup, template, now
                 )
                 out.developments += opened
                 out.alerts += alerts
@@ -474,7 +485,7 @@ class Detection:
         await tx.add_matches(story.id, matches, now)
         joined = await tx.story_developments(story.id)
         for m in matches:
-            topic = by_id[m.topic_id]
+            topic = topics.by_id[m.topic_id].config
             tracker = self.tracker(topic.id)
             if m.topic_id not in joined or tracker.store.story(str(story.id)) is None:
                 # matches now (or its development left the window): as a new story of the topic

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import config as config_mod
@@ -27,18 +27,15 @@ class Topic:
     query: Query | None
     profile: Profile | None  # from the seeds
     exclude_profile: Profile | None  # from exclude_seeds
+    # copied from `config` once: matching reads them for every topic of every story
+    id: str = field(init=False)
+    match: str = field(init=False)
+    profile_threshold: float = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return self.config.id
-
-    @property
-    def match(self) -> str:
-        return self.config.match
-
-    @property
-    def profile_threshold(self) -> float:
-        return self.config.profile_threshold
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.config.id)
+        object.__setattr__(self, "match", self.config.match)
+        object.__setattr__(self, "profile_threshold", self.config.profile_threshold)
 
 
 class Topics(tuple[Topic, ...]):
@@ -49,12 +46,14 @@ class Topics(tuple[Topic, ...]):
     profiles: ProfileIndex
     queries: QueryIndex
     by_id: dict[str, Topic]
+    excluding: bool  # some topic has negative seeds
 
     def __new__(cls, topics: Iterable[Topic] = ()) -> Topics:
         self = super().__new__(cls, topics)
         self.profiles = ProfileIndex.build((t.id, t.profile) for t in self if t.profile)
         self.queries = QueryIndex.build([t.query for t in self])
         self.by_id = {t.id: t for t in self}
+        self.excluding = any(t.exclude_profile is not None for t in self)
         return self
 
 

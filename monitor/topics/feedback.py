@@ -21,7 +21,7 @@ from typing import Any
 
 from monitor.clock import iso
 from monitor.models import TopicMatch
-from monitor.topics.compiled import Topic
+from monitor.topics.compiled import Topic, Topics
 from monitor.topics.profile import StoryVector, cosine, story_vector
 
 VERDICTS = ("relevant", "not_relevant")
@@ -143,8 +143,13 @@ def nearest(examples: Sequence[Example], vec: StoryVector) -> tuple[float, int |
 
 
 def needs_vector(topics: Iterable[Topic], feedback: FeedbackSet) -> bool:
-    """Whether any topic has feedback or negative seeds (else apply has nothing to do)."""
-    return bool(feedback.by_topic) or any(t.exclude_profile is not None for t in topics)
+    """Whether any topic has feedback or negative seeds (else apply has nothing to do); for
+    the compiled `Topics` without a look at each topic."""
+    if feedback.by_topic:
+        return True
+    if isinstance(topics, Topics):
+        return topics.excluding
+    return any(t.exclude_profile is not None for t in topics)
 
 
 def apply(
@@ -154,14 +159,15 @@ def apply(
     text: str,
     matches: Sequence[TopicMatch],
     threshold: float = FEEDBACK_THRESHOLD,
+    vector: StoryVector | None = None,
 ) -> tuple[list[TopicMatch], list[Decision]]:
     """The matches of a story (title, text: what match_topics read) once each topic's
     feedback and negative seeds are applied, in the topics' order, and the decisions that
-    changed them."""
+    changed them (`vector`: the story's, if the caller has it already)."""
     if not needs_vector(topics, feedback):
         return list(matches), []
     matched = {m.topic_id: m for m in matches}
-    vec: StoryVector | None = None
+    vec = vector
     out: list[TopicMatch] = []
     decisions: list[Decision] = []
     for topic in topics:

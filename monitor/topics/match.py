@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from monitor.models import TopicMatch
 from monitor.topics.compiled import Topic, Topics
-from monitor.topics.profile import ProfileIndex, is_match, story_vector
+from monitor.topics.profile import ProfileIndex, StoryVector, is_match, story_vector
 from monitor.topics.query import Fields, QueryIndex, analyze
 
 
@@ -23,10 +23,16 @@ def source_label(feed_name: str | None, feed_url: str, link: str | None) -> str:
     return " ".join(p for p in (feed_name, host) if p)
 
 
-def match_topics(topics: Sequence[Topic], title: str, text: str, source: str) -> list[TopicMatch]:
+def match_topics(
+    topics: Sequence[Topic],
+    title: str,
+    text: str,
+    source: str,
+    vector: StoryVector | None = None,
+) -> list[TopicMatch]:
     """The topics a story (its title and text, from `source`) matches. Pass the compiled
     `Topics`: its profile and query indexes were built at load; for any other sequence they
-    are built on each call."""
+    are built on each call. `vector`: the story's profile vector, if the caller has it."""
     if not topics:
         return []
     doc = analyze(Fields(title=title, body=text, source=source))
@@ -35,7 +41,10 @@ def match_topics(topics: Sequence[Topic], title: str, text: str, source: str) ->
     else:
         index = ProfileIndex.build((t.id, t.profile) for t in topics if t.profile)
         queries = QueryIndex.build([t.query for t in topics])
-    scores = index.scores(story_vector(title, text)) if index.keys else {}
+    if index.keys:
+        scores = index.scores(vector if vector is not None else story_vector(title, text))
+    else:
+        scores = {}
     possible = queries.candidates(doc)  # the queries whose anchors the story mentions
     out = []
     for number, topic in enumerate(topics):

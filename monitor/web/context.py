@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.reads.readers import Reader
-from monitor.topics.feedback import Feedback
+from monitor.topics.feedback_actions import FeedbackStore
 
 
 class Kicker(Protocol):
@@ -37,24 +37,13 @@ class WebSource(Protocol):
 
 
 @runtime_checkable
-class WebStore(Protocol):
-    """The store's writes the API makes (both stores have them)."""
+class WebStore(FeedbackStore, Protocol):
+    """The store's writes the API makes (both stores have them): pause, requeue, and those
+    of feedback (monitor/topics/feedback_actions.py)."""
 
     async def set_paused(self, feed_id: int, paused: bool, now: float) -> bool: ...
 
     async def requeue_dead(self, ids: Sequence[str] | None, now: float) -> list[str]: ...
-
-    async def add_feedback(
-        self, topic_id: str, story_id: int, verdict: str, now: float, alert_id: str | None = None
-    ) -> Feedback | None: ...
-
-    async def feedback(self, topic_id: str | None = None) -> list[Feedback]: ...
-
-    async def delete_feedback(self, topic_id: str, feedback_id: int) -> Feedback | None: ...
-
-    async def alert_log(
-        self, state: str | None = None, limit: int = 50, alert_id: str | None = None
-    ) -> list[dict[str, Any]]: ...
 
 
 WEB = web.AppKey("web", WebSource)
