@@ -146,6 +146,19 @@ async def test_a_claim_leases_due_feeds_for_one_interval(store: Store) -> None:
     assert [f.id for f in again] == [claimed[1].id, claimed[2].id]
 
 
+async def test_a_second_sync_leaves_a_claimed_feed_to_its_claim(store: Store) -> None:
+    """Two instances starting together: the second one's sync must not make a feed the first
+    has just claimed (and not yet polled) due again, whatever its explicit interval."""
+    feeds = [FeedConfig(url=FEEDS[0].url, name="F0", interval=4.0)]
+    await store.sync_feeds(feeds, 100.0, T0)
+    [claimed] = await store.claim_due_feeds(T0, 10)
+    await store.sync_feeds(feeds, 100.0, T0 + 0.08)
+    assert await store.claim_due_feeds(T0 + 0.1, 10) == []
+    # a shorter explicit interval still brings it closer, counted from the claim
+    await store.sync_feeds([FeedConfig(url=FEEDS[0].url, name="F0", interval=1.0)], 100.0, T0)
+    assert [f.id for f in await store.claim_due_feeds(T0 + 1.0, 10)] == [claimed.id]
+
+
 async def test_record_poll_updates_the_feed_row(store: Store) -> None:
     await store.sync_feeds(FEEDS, 100.0, T0)
     f0, f1, _ = await store.active_feeds()

@@ -177,7 +177,11 @@ class SQLStore:
         """Make the feeds table follow the configuration; keep state of known feeds.
 
         A new feed is due at once; a known feed keeps its next poll time (so a restart neither
-        forgets nor stampedes) unless a new explicit interval brings it closer. A feed removed
+        forgets nor stampedes) unless a new explicit interval brings it closer, counted from
+        its last poll or its last claim, whichever is later (`next_poll_at - interval`: a
+        claim pushes the feed one interval ahead). From the last poll alone, a feed another
+        instance had just claimed and not yet polled came due again at once, and was polled
+        twice. A feed removed
         from the configuration is deactivated, its stories kept. Instances starting together
         take turns (a lock)."""
         async with self._tx() as db:
@@ -197,8 +201,9 @@ class SQLStore:
                      "interval" = COALESCE(excluded.explicit_interval, feeds."interval"),
                      next_poll_at = CASE WHEN excluded.explicit_interval IS NULL
                        THEN feeds.next_poll_at
-                       ELSE {db.least}(feeds.next_poll_at, COALESCE(feeds.last_poll_at, 0)
-                                  + excluded.explicit_interval) END""",
+                       ELSE {db.least}(feeds.next_poll_at, {db.greatest}(
+                         COALESCE(feeds.last_poll_at, 0), feeds.next_poll_at - feeds."interval")
+                         + excluded.explicit_interval) END""",
                 [
                     {"url": f.url, "name": f.name, "interval": f.interval or default_interval,
                      "explicit": f.interval, "now": now, "full_text": int(bool(f.full_text))}

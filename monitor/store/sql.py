@@ -54,6 +54,7 @@ class Db(Protocol):
 
     dialect: Dialect
     least: str  # the smaller of two values: MIN(a, b) or LEAST(a, b)
+    greatest: str  # the larger of two values: MAX(a, b) or GREATEST(a, b)
     for_update: str  # locks the rows a SELECT reads until the transaction ends ('' in SQLite)
     lease_cleared: str  # the columns an alert's lease is held in, set NULL
     row_order: str  # the order rows of a table were inserted in (ties of a time): rowid, id
@@ -84,6 +85,7 @@ class SQLiteDb:
 
     dialect: Dialect = "sqlite"
     least = "MIN"
+    greatest = "MAX"
     for_update = ""
     lease_cleared = "leased_until = NULL"
     row_order = "rowid"
@@ -121,6 +123,7 @@ class PostgresDb:
 
     dialect: Dialect = "postgresql"
     least = "LEAST"
+    greatest = "GREATEST"
     for_update = " FOR UPDATE"
     lease_cleared = "leased_until = NULL, leased_by = NULL"
     row_order = "id"
