@@ -48,7 +48,7 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import Config, load
-from monitor.models import Entry, NewStory, PollUpdate
+from monitor.models import Entry, PollUpdate
 from monitor.reader.normalize import content_hash
 from monitor.service.daemon import open_service
 
@@ -207,7 +207,7 @@ async def _ingest(store: Any, feed_ids: Sequence[int], batch: Sequence[Story]) -
             await store.ingest(
                 feed_ids[feed],
                 PollUpdate(result="ok", http_status=200, next_poll_at=now + 900),
-                [NewStory(entry=s.entry) for s in items[i : i + 50]], [], 0, now,
+                [s.entry for s in items[i : i + 50]], [], 0, now,
             )  # fmt: skip
 
 

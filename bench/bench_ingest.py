@@ -35,7 +35,7 @@ from bench.figures import Figure, size
 from monitor import logs
 from monitor.clock import SystemClock
 from monitor.config import load
-from monitor.models import Entry, NewStory, PollUpdate
+from monitor.models import Entry, PollUpdate
 from monitor.reader.normalize import content_hash
 from monitor.service.daemon import open_service
 from tests.nginx import nginx
@@ -157,7 +157,7 @@ async def _store_scale(folder: Path, sizes: Sequence[int], batch_stories: int) -
                 await store.ingest(
                     feed_id,
                     PollUpdate(result="ok", http_status=200, next_poll_at=now + 900),
-                    [NewStory(entry=e) for e in entries], [], 0, now,
+                    entries, [], 0, now,
                 )  # fmt: skip
             costs.append((target, (time.perf_counter() - t0) / batch_stories * 1e6))
             have += batch_stories

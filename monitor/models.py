@@ -1,6 +1,9 @@
 """Immutable records passed between the stages of the pipeline: frozen dataclasses, and
 NamedTuples for the few made on every poll (a feed's row, its update): a frozen dataclass
-sets each field through object.__setattr__, several times the cost of a NamedTuple."""
+sets each field through object.__setattr__, which costs more than making a NamedTuple.
+
+A story has three shapes: as read (:class:`Entry`), as stored (:class:`StoredStory`), as
+detection sees it (:class:`monitor.stories.dedup.StoryText`); see docs/modules.md."""
 
 from __future__ import annotations
 
@@ -64,18 +67,6 @@ class AlertDraft:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class NewStory:
-    entry: Entry
-    wants_text: bool = False  # its feed fetches full text: the story waits for its page
-    matches: tuple[TopicMatch, ...] = ()
-    alerts: tuple[AlertDraft, ...] = ()
-    # an updated story: what changed from the stored revision (monitor.stories.diff), and whether it
-    # matters (a change that does not is stored in place, no new revision)
-    diff: dict[str, Any] | None = None
-    meaningful: bool = True
-
-
 class PollUpdate(NamedTuple):
     """What one poll changes on the feed row."""
 
@@ -100,7 +91,7 @@ class IngestResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    alerts: int = 0
+    alerts: int = 0  # written by the detection pass the poll ran (the store's ingest writes none)
     new_keys: tuple[str, ...] = field(default=())
 
 
@@ -116,31 +107,41 @@ class PendingAlert:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingStory:
-    """A stored story waiting for the detection stage: new (`detected_rev` None) or changed
-    since detection last saw it (then `old_title`/`old_summary` are that revision's text)."""
+class StoredStory:
+    """A story as stored: the one record of a stored story, whichever read made it.
+
+    The detection queue reads it whole: new (`detected_rev` None) or changed since detection
+    last saw it (then `old_title`/`old_summary` are that revision's text). The duplicate
+    check's earlier stories and a development's stories are read with only what they are
+    compared on (id, texts, times, `duplicate_of`); the other fields keep their defaults."""
 
     id: int
-    feed_id: int
-    feed_name: str | None
-    feed_url: str
-    link: str | None
-    title: str
-    summary: str
-    author: str | None
-    published: float | None
-    first_seen_at: float
-    revision: int
+    feed_id: int = 0
+    feed_name: str | None = None
+    feed_url: str = ""
+    link: str | None = None
+    title: str = ""
+    summary: str = ""
+    author: str | None = None
+    published: float | None = None
+    first_seen_at: float = 0.0
+    revision: int = 1
     detected_rev: int | None = None
     old_title: str | None = None
     old_summary: str | None = None
     full_text: str | None = None  # the article page's text, when its feed fetches it
     text_state: str | None = None  # pending | ok | late (came after detection) | … | None
+    duplicate_of: int | None = None  # the original it copies, once detection decided so
 
     @property
     def text(self) -> str:
         """What the detectors read: the article's text when there is one, else the summary."""
         return self.full_text or self.summary
+
+    @property
+    def dated(self) -> float:
+        """Its date for the duplicate check: published, else first seen."""
+        return self.published if self.published is not None else self.first_seen_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +154,6 @@ class Lookups:
     near: Sequence[tuple[Sequence[int], int]]
     since: float
     limit: int = 200
-
-
-@dataclass(frozen=True, slots=True)
-class StoredText:
-    """An earlier story as the duplicate check compares it."""
-
-    id: int
-    title: str
-    summary: str
-    published: float  # published, else first seen
-    duplicate_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,19 +196,18 @@ class DevelopmentRow:
 
 @dataclass(frozen=True, slots=True)
 class DevelopmentStoryRow:
-    """One story's place in a development, as stored (what rebuilds the tracker)."""
+    """One story's place in a development, as stored (what rebuilds the tracker): the story
+    (as read back: its id, title and summary), and what the development recorded of it."""
 
     development_id: str
     topic_id: str
-    story_id: int
+    story: StoredStory
     source: str
     published: float
     similarity: float
     duplicate: bool
     what_is_new: tuple[str, ...]
     vector: dict[str, float]
-    title: str = ""
-    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)

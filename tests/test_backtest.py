@@ -19,7 +19,7 @@ from monitor.cli.backtest import ReplayStore, replay, report
 from monitor.cli.demo import run_demo, sample_feeds
 from monitor.clock import FixedClock
 from monitor.config import Config, load
-from monitor.models import DetectionStep, PendingStory
+from monitor.models import DetectionStep, StoredStory
 from monitor.service.daemon import open_service
 from monitor.store import open_store
 from tests.conftest import FeedServer, Receiver
@@ -212,10 +212,10 @@ async def test_a_replay_writes_nothing(
 class LogSource:
     """A store's replay reads, from lists (the detection log as a daemon wrote it)."""
 
-    def __init__(self, stories: list[PendingStory], steps: list[DetectionStep]) -> None:
+    def __init__(self, stories: list[StoredStory], steps: list[DetectionStep]) -> None:
         self.stories, self.steps = stories, steps
 
-    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+    async def replay_page(self, since: float, after: int, limit: int) -> list[StoredStory]:
         return [s for s in self.stories if s.id > after and s.first_seen_at >= since][:limit]
 
     async def detection_steps(
@@ -233,7 +233,7 @@ async def test_a_text_that_came_after_the_alert_is_replayed_late_and_named(
     tmp_path: Path,
 ) -> None:
     t = T0.timestamp()
-    story = PendingStory(
+    story = StoredStory(
         id=7, feed_id=1, feed_name="Wire", feed_url="http://127.0.0.1:1/wire.xml",
         link="https://wire.example/world/pentagon", title=PENTAGON["title"],
         summary="Teaser: Pentagon drills with Ukraine troops.", author=None, published=t - 600,
@@ -248,7 +248,7 @@ async def test_a_text_that_came_after_the_alert_is_replayed_late_and_named(
     result = await replay(load(config), TOPIC, LogSource([story], steps), logs.get("monitor"))
     assert [(s.id, d.event) for s, d, _ in result.alerts] == [(7, "development.new")]
     assert result.alerts[0][2] == t  # decided at the daemon's time, before the text came
-    assert result.texts[7].summary == WIRE  # the late text was read afterwards
+    assert result.texts[7].text == WIRE  # the late text was read afterwards
     [why] = result.notes[7]
     assert why.startswith("its page's text came after it was detected")
     out = io.StringIO()

@@ -13,10 +13,10 @@ from typing import Any
 from monitor.alerts.digests import sync_digest_schedules
 from monitor.alerts.feed_health import check_feed_health
 from monitor.config import RetentionConfig, StorageConfig
-from monitor.models import PollUpdate
+from monitor.models import AlertDraft, PollUpdate, TopicMatch
 from monitor.service.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
-from tests.test_store_backends import FEEDS, T0, dev_story, development, ok, story
+from tests.test_store_backends import FEEDS, T0, dev_story, development, entry, ok
 
 
 async def fill(store: Store) -> None:
@@ -24,8 +24,28 @@ async def fill(store: Store) -> None:
     state with attempts, a digest schedule, a feed-health episode, detection's rows."""
     await store.sync_feeds(FEEDS, 900.0, T0)
     f0, f1, f2 = await store.active_feeds()
-    await store.ingest(f0.id, ok(T0 + 900), [story(f"s{i}") for i in range(23)], [], 0, T0)
-    await store.ingest(f1.id, ok(T0 + 900), [story("old")], [], 0, T0 - 10_000)
+    await store.ingest(f0.id, ok(T0 + 900), [entry(f"s{i}") for i in range(23)], [], 0, T0)
+    await store.ingest(f1.id, ok(T0 + 900), [entry("old")], [], 0, T0 - 10_000)
+    async with store.detection() as tx:  # detection: duplicates, bands, developments, alerts
+        first, second, *rest = await tx.pending(100)
+        await tx.mark_detected(
+            first, canonical_url="u", duplicate_of=None, duplicate_by=None, bands=(2**62, 1)
+        )
+        await tx.mark_detected(
+            second, canonical_url="u", duplicate_of=first.id, duplicate_by="url", bands=(1,)
+        )
+        for s in (first, second):
+            await tx.save_development(development("t1:1", first.id, T0))
+            await tx.add_development_story(dev_story("t1:1", s.id, "wire.example"), T0)
+        for s in rest:
+            await tx.mark_detected(
+                s, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+            )
+        for s in (first, second, *rest):
+            await tx.add_matches(s.id, [TopicMatch("t1", ("kyiv",))], s.first_seen_at)
+            title = {"title": (s.link or "").rsplit("/", 1)[-1]}
+            draft = AlertDraft("t1", "ops", "story.matched", {"story": title})
+            await tx.add_alerts(s.id, [draft], s.first_seen_at)
     await prune(
         store, T0, RetentionConfig(stories=5000.0, revisions=None, attempts=None, tombstones=None)
     )
@@ -46,17 +66,6 @@ async def fill(store: Store) -> None:
             T0 + n,
         )  # fmt: skip
     await check_feed_health(store, T0 + 5, 3, 60.0, ["ops"])
-    async with store.detection() as tx:  # detection: duplicates, bands, developments
-        first, second = await tx.pending(2)
-        await tx.mark_detected(
-            first, canonical_url="u", duplicate_of=None, duplicate_by=None, bands=(2**62, 1)
-        )
-        await tx.mark_detected(
-            second, canonical_url="u", duplicate_of=first.id, duplicate_by="url", bands=(1,)
-        )
-        for s in (first, second):
-            await tx.save_development(development("t1:1", first.id, T0))
-            await tx.add_development_story(dev_story("t1:1", s.id, "wire.example"), T0)
 
 
 async def snapshot(store: Store) -> dict[str, Any]:
@@ -108,13 +117,15 @@ async def test_migrate_sqlite_to_postgresql_and_back(tmp_path: Path, pg_url: str
         assert after == before
         # the copy is a working store: ids go on after the copied ones
         [feed, *_] = await pg.active_feeds()
-        res = await pg.ingest(feed.id, ok(T0 + 2000), [story("fresh")], [], 0, T0 + 1000)
-        assert res.new == 1 and res.alerts == 1
+        res = await pg.ingest(feed.id, ok(T0 + 2000), [entry("fresh")], [], 0, T0 + 1000)
+        assert res.new == 1
         async with pg.detection() as tx:
             fresh = (await tx.pending(100))[-1]
             assert await tx.add_development_story(dev_story("t1:1", fresh.id, "new.example"), T0)
+            draft = AlertDraft("t1", "ops", "story.matched", {"story": {"title": "fresh"}})
+            assert await tx.add_alerts(fresh.id, [draft], T0 + 1000) == 1
         _, rows = await pg.development_history(0.0)
-        assert [r.story_id for r in rows][-1] == fresh.id
+        assert [r.story.id for r in rows][-1] == fresh.id
     finally:
         await pg.close()
 

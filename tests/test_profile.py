@@ -13,7 +13,7 @@ import pytest
 
 from monitor.config import DEFAULT_THRESHOLD, ConfigError
 from monitor.detect.development_alerts import alert_drafts_for
-from monitor.models import DevelopmentRow, Entry, PendingStory
+from monitor.models import DevelopmentRow, Entry, StoredStory
 from monitor.reader.normalize import normalize_entries
 from monitor.reader.parse import parse_feed
 from monitor.topics.compiled import Topic, load
@@ -89,7 +89,7 @@ def test_a_seeded_topic_matches_a_paraphrase_its_query_misses(tmp_path: Path) ->
     story = entry(PARAPHRASE)
     [m] = match_topics(cfg.topics, story.title, story.summary, "Example News")
     assert m.terms == () and m.similarity is not None and m.similarity >= DEFAULT_THRESHOLD
-    stored = PendingStory(1, 1, "Example", "https://e.org/", None, PARAPHRASE[0],
+    stored = StoredStory(1, 1, "Example", "https://e.org/", None, PARAPHRASE[0],
                           PARAPHRASE[1], None, None, 0.0, 1)  # fmt: skip
     row = DevelopmentRow("t:1", topic.id, 1, PARAPHRASE[0], 0.0, 0.0, 0.0, 0.0)
     [draft] = alert_drafts_for(

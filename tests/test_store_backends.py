@@ -27,15 +27,15 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Entry,
-    NewStory,
-    PendingStory,
     PollUpdate,
+    StoredStory,
     TopicMatch,
 )
 from monitor.schema.postgres import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.schema.sqlite import MIGRATIONS
 from monitor.service.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
+from monitor.stories.diff import RevisionDiff
 from monitor.topics.feedback import FeedbackSet
 
 T0 = 1_700_000_000.0
@@ -88,14 +88,33 @@ def entry(key: str, title: str = "Kyiv troops", summary: str = "text", h: str = 
     )
 
 
-def story(key: str, sinks: tuple[str, ...] = ("ops",), **kw: Any) -> NewStory:
-    return NewStory(
-        entry=entry(key, **kw),
-        matches=(TopicMatch("t1", ("kyiv",)),),
-        alerts=tuple(
-            AlertDraft("t1", s, "story.matched", {"story": {"title": key}}) for s in sinks
-        ),
-    )
+async def detect(store: Store, now: float, sinks: dict[str, tuple[str, ...]] | None = None) -> int:
+    """Detect the waiting stories as the detection stage writes its decisions, in its
+    transaction: each matches topic t1 and gets a story.matched alert per sink (`sinks` by the
+    story's key, else "ops"). Returns the alerts written."""
+    written = 0
+    async with store.detection() as tx:
+        for s in await tx.pending(1000):
+            key = (s.link or "").rsplit("/", 1)[-1]
+            await tx.mark_detected(
+                s, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
+            )
+            await tx.add_matches(s.id, [TopicMatch("t1", ("kyiv",))], now)
+            drafts = [
+                AlertDraft("t1", sink, "story.matched", {"story": {"title": key}})
+                for sink in (sinks or {}).get(key, ("ops",))
+            ]
+            written += await tx.add_alerts(s.id, drafts, now)
+    return written
+
+
+async def alerted(
+    store: Store, feed_id: int, keys: list[str], now: float, sinks: tuple[str, ...] = ("ops",)
+) -> int:
+    """Stories of `keys` stored by a poll at `now`, then detected (:func:`detect`), each
+    alerted to `sinks`; returns the alerts written."""
+    await store.ingest(feed_id, ok(now + 100), [entry(k) for k in keys], [], 0, now)
+    return await detect(store, now, dict.fromkeys(keys, sinks))
 
 
 def ok(next_at: float, **kw: Any) -> PollUpdate:
@@ -271,21 +290,25 @@ async def test_write_behind_record_lands_without_a_flush(store: Store) -> None:
     assert (await store.feed_report())[0]["polls"] == 1
 
 
-async def test_ingest_stores_new_stories_once_with_matches_and_alerts(store: Store) -> None:
+async def test_ingest_stores_new_stories_once_and_detection_alerts_each_once(
+    store: Store,
+) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    stories = [story("a", sinks=("ops", "chat")), story("b"), story("a")]  # "a" twice
+    stories = [entry("a"), entry("b"), entry("a")]  # "a" twice
     res = await store.ingest(feed.id, ok(T0 + 100, etag='"x"'), stories, [], 1, T0)
-    assert (res.new, res.alerts, res.new_keys, res.unchanged) == (2, 3, ("a", "b"), 2)
+    assert (res.new, res.new_keys, res.unchanged) == (2, ("a", "b"), 2)
     assert await store.known_hashes(feed.id, ["a", "b", "c"]) == {"a": "h1", "b": "h1"}
     assert await store.story_count() == 2
+    assert await detect(store, T0, {"a": ("ops", "chat")}) == 3
     assert (await store.topic_report())["t1"]["matches"] == 2
     assert (await store.alert_counts())["pending"] == 3
-    # the same stories again: nothing new, no alert
-    again = await store.ingest(feed.id, ok(T0 + 200), [story("a"), story("b")], [], 0, T0 + 1)
-    assert (again.new, again.alerts, again.unchanged) == (0, 0, 2)
+    # the same stories again: nothing new, nothing to detect, no alert
+    again = await store.ingest(feed.id, ok(T0 + 200), [entry("a"), entry("b")], [], 0, T0 + 1)
+    assert (again.new, again.unchanged) == (0, 2)
+    assert await detect(store, T0 + 1) == 0
     # an update becomes a revision
-    changed = NewStory(entry=entry("a", title="Kyiv troops (updated)", h="h2"))
+    changed = (entry("a", title="Kyiv troops (updated)", h="h2"), None)
     upd = await store.ingest(feed.id, ok(T0 + 300), [], [changed], 0, T0 + 2)
     assert upd.updated == 1
     assert await store.known_hashes(feed.id, ["a"]) == {"a": "h2"}
@@ -298,7 +321,7 @@ async def test_ingest_stores_new_stories_once_with_matches_and_alerts(store: Sto
 async def test_alerts_are_claimed_leased_and_recorded(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("a", sinks=("ops", "chat"))], [], 0, T0)
+    await alerted(store, feed.id, ["a"], T0, sinks=("ops", "chat"))
     assert await store.next_alert_due() == T0
     claimed = await store.claim_due_alerts(T0, 10, lease=30.0, exclude_sinks=["chat"])
     assert [a.sink_id for a in claimed] == ["ops"]
@@ -336,7 +359,7 @@ async def test_alerts_are_claimed_leased_and_recorded(store: Store) -> None:
 async def test_dead_letters_are_requeued_with_a_fresh_budget(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("a"), story("b")], [], 0, T0)
+    await alerted(store, feed.id, ["a", "b"], T0)
     first, second = await store.claim_due_alerts(T0, 10, 30.0)
     for a in (first, second):
         await store.record_attempt(
@@ -355,7 +378,7 @@ async def test_dead_letters_are_requeued_with_a_fresh_budget(store: Store) -> No
 async def test_release_leases_at_start(store: Store, backend: StorageConfig) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("a")], [], 0, T0)
+    await alerted(store, feed.id, ["a"], T0)
     [a] = await store.claim_due_alerts(T0, 10, 30.0)
     released = await store.release_leases(T0 + 1)
     if backend.backend == "sqlite":  # one process: any lease left is a dead process's
@@ -370,7 +393,7 @@ async def test_release_leases_at_start(store: Store, backend: StorageConfig) -> 
 async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("a"), story("b")], [], 0, T0)
+    await alerted(store, feed.id, ["a", "b"], T0)
     assert await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0) == 0
     alerts = await store.claim_due_alerts(T0, 10, 30.0)
     limits = [(False, 1, 3600.0)]  # one an hour per sink
@@ -389,7 +412,7 @@ async def test_rate_limits_hold_alerts_for_the_digest(store: Store) -> None:
     assert log["event"] == "topic.digest" and log["data"]["folded"] == 1
     assert (await store.alert_counts())["held"] == 0
     # a schedule removed from the configuration releases what it held
-    await store.ingest(feed.id, ok(T0 + 200), [story("c")], [], 0, T0 + 60)
+    await alerted(store, feed.id, ["c"], T0 + 60)
     claimed = await store.claim_due_alerts(T0 + 60, 10, 30.0)
     [c] = [a for a in claimed if a.data.get("story") == {"title": "c"}]
     assert await admit_alerts(store, [(c.id, "t1", "ops", limits)], T0 + 60) == {c.id}
@@ -400,7 +423,7 @@ async def test_a_digest_not_due_is_not_written(store: Store) -> None:
     """Another instance wrote this digest meanwhile: its schedule moved past now."""
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("a")], [], 0, T0)
+    await alerted(store, feed.id, ["a"], T0)
     await sync_digest_schedules(store, [("t1", "ops", "0 * * * *", "UTC", T0 + 50)], T0)
     topic = {"id": "t1", "name": "T"}
     assert await write_digest(store, "t1", "ops", topic, T0 + 10, T0 + 3650) == (None, 0)
@@ -433,8 +456,8 @@ async def test_feed_health_episodes(store: Store) -> None:
 async def test_prune_leaves_tombstones(store: Store) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("old")], [], 0, T0)
-    await store.ingest(feed.id, ok(T0 + 100), [story("new")], [], 0, T0 + 5000)
+    await alerted(store, feed.id, ["old"], T0)
+    await alerted(store, feed.id, ["new"], T0 + 5000)
     [a, _] = await store.claim_due_alerts(T0 + 5000, 10, 30.0)
     await store.record_attempt(
         a.id, at=T0, status=204, latency=0.1, error=None, state="delivered", next_attempt_at=None
@@ -451,19 +474,20 @@ async def test_prune_leaves_tombstones(store: Store) -> None:
 
 
 async def test_two_writers_store_one_story_once(make_store: Callable[[], Any]) -> None:
-    """The same story ingested by two stores (two instances) at once: one row, one alert."""
+    """The same story ingested by two stores (two instances) at once: one row, detected once
+    (one alert), whichever instance detects it."""
     one: Store = await make_store()
     two: Store = await make_store()
     await one.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await one.active_feeds()
     results = await asyncio.gather(
         *(
-            s.ingest(feed.id, ok(T0 + 100), [story(f"k{i}") for i in range(50)], [], 0, T0)
+            s.ingest(feed.id, ok(T0 + 100), [entry(f"k{i}") for i in range(50)], [], 0, T0)
             for s in (one, two, one, two)
         )
     )
     assert sum(r.new for r in results) == 50
-    assert sum(r.alerts for r in results) == 50
+    assert sum(await asyncio.gather(detect(one, T0), detect(two, T0), detect(one, T0))) == 50
     assert await one.story_count() == 50
     assert (await two.alert_counts())["pending"] == 50
 
@@ -476,7 +500,8 @@ async def test_two_claimers_share_the_due_work(make_store: Callable[[], Any]) ->
     got: list[int] = []
     alerts: list[str] = []
     [feed, *_] = await one.active_feeds()
-    await one.ingest(feed.id, ok(T0), [story(f"s{i}") for i in range(60)], [], 0, T0)
+    await one.ingest(feed.id, ok(T0), [entry(f"s{i}") for i in range(60)], [], 0, T0)
+    await detect(one, T0)
 
     async def claim(s: Store) -> None:
         for _ in range(10):
@@ -586,12 +611,12 @@ async def stored(store: Store, keys: list[str], now: float = T0) -> int:
     returns the feed's id."""
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    new = [NewStory(entry=entry(k, title=f"Title {k}", summary=f"Text of {k}.")) for k in keys]
+    new = [entry(k, title=f"Title {k}", summary=f"Text of {k}.") for k in keys]
     await store.ingest(feed.id, ok(now + 100), new, [], 0, now)
     return feed.id
 
 
-async def mark(store: Store, **decisions: Any) -> list[PendingStory]:
+async def mark(store: Store, **decisions: Any) -> list[StoredStory]:
     """Detect the waiting stories with no decisions but `decisions[key]` (keyword arguments
     of mark_detected) for each story whose link ends in that key; returns them."""
     async with store.detection() as tx:
@@ -614,7 +639,7 @@ async def test_the_queue_read_by_time_puts_the_earliest_story_first(store: Store
         "c": None,
         "d": datetime(2030, 1, 1, tzinfo=UTC),
     }
-    new = [NewStory(entry=replace(entry(k), published=w)) for k, w in when.items()]
+    new = [replace(entry(k), published=w) for k, w in when.items()]
     await store.ingest(feed.id, ok(T0 + 100), new, [], 0, T0)
     async with store.detection() as tx:
         by_id = [(s.link or "")[-1] for s in await tx.pending(10)]
@@ -644,9 +669,9 @@ async def test_the_detection_queue_is_in_storage_order(store: Store) -> None:
     await mark(store)
     assert await store.pending_count() == 0
     # a meaningful change: the story waits again, with the text detection saw last
-    changed = NewStory(
-        entry=entry("a", title="Title a (updated)", summary="More text.", h="h2"),
-        diff={"added": ["More text."], "removed": ["Text of a."]},
+    changed = (
+        entry("a", title="Title a (updated)", summary="More text.", h="h2"),
+        RevisionDiff(None, ("More text.",), ("Text of a.",), True),
     )
     await store.ingest(feed_id, ok(T0 + 200), [], [changed], 0, T0 + 100)
     async with store.detection() as tx:
@@ -710,7 +735,7 @@ async def test_near_candidates_share_a_band_within_the_window(store: Store) -> N
         )
     await store.ingest(
         feed_id, ok(T0 + 200),
-        [NewStory(entry=entry(k, title=f"Title {k}", summary=f"Text of {k}."))
+        [entry(k, title=f"Title {k}", summary=f"Text of {k}.")
          for k in ("b", "c", "d")],
         [], 0, T0 + 100,
     )  # fmt: skip
@@ -737,12 +762,15 @@ def development(dev_id: str, story_id: int, now: float, **kw: Any) -> Developmen
     return DevelopmentRow(dev_id, "t1", story_id, f"Headline {dev_id}", now, now, now, now, **kw)
 
 
-def dev_story(dev_id: str, story_id: int, source: str, **kw: Any) -> DevelopmentStoryRow:
+def dev_story(
+    dev_id: str, story_id: int, source: str, title: str = "", summary: str = "", **kw: Any
+) -> DevelopmentStoryRow:
     fields: dict[str, Any] = {
         "published": T0, "similarity": 0.5, "duplicate": False,
         "what_is_new": ("A new sentence.",), "vector": {"kyiv": 0.7}, **kw,
     }  # fmt: skip
-    return DevelopmentStoryRow(dev_id, "t1", story_id, source, **fields)
+    story = StoredStory(story_id, title=title, summary=summary)
+    return DevelopmentStoryRow(dev_id, "t1", story, source, **fields)
 
 
 async def test_developments_are_saved_upserted_and_replayed(store: Store) -> None:
@@ -778,7 +806,7 @@ async def test_developments_are_saved_upserted_and_replayed(store: Store) -> Non
         await tx.add_development_story(dev_story("t1:old", a.id, "wire.example"), T0)
     devs, rows = await store.development_history(T0 - 10)
     assert [d.id for d in devs] == ["t1:1"]
-    assert [(r.story_id, r.source, r.duplicate) for r in rows] == [
+    assert [(r.story.id, r.source, r.duplicate) for r in rows] == [
         (a.id, "wire.example", False),
         (b.id, "wire.example", False),
         (c.id, "daily.example", True),
@@ -890,7 +918,7 @@ async def test_the_detection_log_keeps_batches_in_order_and_goes_with_its_storie
             raise RuntimeError("boom")
     assert len(await store.detection_steps(0.0, 0, 100)) == 4
     # the earlier revisions' texts
-    changed = NewStory(entry=entry("a", title="Title a (updated)", summary="More.", h="h2"))
+    changed = (entry("a", title="Title a (updated)", summary="More.", h="h2"), None)
     await store.ingest(feed_id, ok(T0 + 300), [], [changed], 0, T0 + 200)
     assert await store.revision_texts([a.id, b.id]) == {(a.id, 1): ("Title a", "Text of a.")}
     # a pruned story takes its log with it
@@ -907,10 +935,9 @@ async def test_a_change_that_does_not_matter_is_stored_in_place(
 ) -> None:
     feed_id = await stored(store, ["a"])
     await mark(store)
-    restamped = NewStory(
-        entry=entry("a", title="Title a", summary="Text of a. Updated 14:30.", h="h2"),
-        diff={"added": [], "removed": []},
-        meaningful=False,
+    restamped = (
+        entry("a", title="Title a", summary="Text of a. Updated 14:30.", h="h2"),
+        RevisionDiff(None, (), (), False),
     )
     res = await store.ingest(feed_id, ok(T0 + 200), [], [restamped], 0, T0 + 100)
     assert (res.updated, res.unchanged) == (0, 1)
@@ -921,11 +948,8 @@ async def test_a_change_that_does_not_matter_is_stored_in_place(
     assert await store.pending_count() == 0  # no revision: nothing for detection
     assert await raw(backend, "SELECT COUNT(*) FROM story_revisions") == [(0,)]
     assert await raw(backend, "SELECT revision, updated_at FROM stories") == [(1, None)]
-    diff = {"added": ["Peskov added more."], "removed": []}
-    appended = NewStory(
-        entry=entry("a", title="Title a", summary="Text of a. Peskov added more.", h="h3"),
-        diff=diff,
-    )
+    diff = RevisionDiff(None, ("Peskov added more.",), (), True)
+    appended = (entry("a", title="Title a", summary="Text of a. Peskov added more.", h="h3"), diff)
     res = await store.ingest(feed_id, ok(T0 + 300), [], [appended], 0, T0 + 200)
     assert (res.updated, res.unchanged) == (1, 0)
     assert await raw(backend, "SELECT revision, updated_at FROM stories") == [(2, T0 + 200)]
@@ -935,13 +959,12 @@ async def test_a_change_that_does_not_matter_is_stored_in_place(
     assert (rev, title, summary, content_hash, seen_at) == (
         1, "Title a", "Text of a. Updated 14:30.", "h2", T0 + 200,
     )  # fmt: skip
-    assert json.loads(stored_diff) == diff
+    assert json.loads(stored_diff) == diff.to_dict()
     assert await store.pending_count() == 1
     # an unchanged hash is no update at all; a revision without a diff stores none
-    same = NewStory(entry=entry("a", title="Title a", summary="Text of a. Peskov added more.",
-                                h="h3"))  # fmt: skip
+    same = (entry("a", title="Title a", summary="Text of a. Peskov added more.", h="h3"), diff)
     assert (await store.ingest(feed_id, ok(T0 + 400), [], [same], 0, T0 + 300)).updated == 0
-    plain = NewStory(entry=entry("a", title="Title a, again", h="h4"))
+    plain = (entry("a", title="Title a, again", h="h4"), None)
     assert (await store.ingest(feed_id, ok(T0 + 500), [], [plain], 0, T0 + 400)).updated == 1
     assert await raw(backend, "SELECT revision, diff FROM story_revisions ORDER BY revision") == [
         (1, stored_diff), (2, None)
@@ -952,9 +975,7 @@ async def test_prune_takes_a_storys_bands_and_development_rows_along(
     store: Store, backend: StorageConfig
 ) -> None:
     feed_id = await stored(store, ["old"], now=T0)
-    await store.ingest(
-        feed_id, ok(T0 + 5100), [NewStory(entry=entry("new", title="Title new"))], [], 0, T0 + 5000
-    )
+    await store.ingest(feed_id, ok(T0 + 5100), [entry("new", title="Title new")], [], 0, T0 + 5000)
     async with store.detection() as tx:
         old, new = await tx.pending(10)
         await tx.mark_detected(old, canonical_url="u", duplicate_of=None, duplicate_by=None,
@@ -979,7 +1000,7 @@ async def test_prune_takes_a_storys_bands_and_development_rows_along(
     async with store.detection() as tx:
         assert [s.id for s in await tx.near_candidates([1, 2], 0.0, new.id + 1)] == [new.id]
     _, rows = await store.development_history(0.0)
-    assert [r.story_id for r in rows] == [new.id]
+    assert [r.story.id for r in rows] == [new.id]
 
 
 async def test_one_detection_at_a_time(make_store: Callable[[], Any]) -> None:
@@ -1112,8 +1133,8 @@ async def test_full_text_queue_texts_and_late_ones(store: Store, backend: Storag
     await store.sync_feeds([replace(FEEDS[0], full_text=True)], 100.0, T0)
     [feed] = await store.active_feeds()
     assert feed.full_text
-    new = [NewStory(entry=entry(k), wants_text=True) for k in ("a", "b", "c")]
-    await store.ingest(feed.id, ok(T0 + 100), new, [], 0, T0)
+    new = [entry(k) for k in ("a", "b", "c")]
+    await store.ingest(feed.id, ok(T0 + 100), new, [], 0, T0, full_text=True)
     async with store.detection() as tx:  # held while their pages are awaited
         assert await tx.pending(10, hold_since=T0 - 1) == []
         assert len(await tx.pending(10, hold_since=T0)) == 3  # waited long enough
@@ -1184,16 +1205,13 @@ async def test_instances_on_one_postgresql_share_their_developments(
         f0, f1 = await one.active_feeds()
         body = ("Pentagon planners met Hegseth in Brussels on Tuesday to prepare joint drills "
                 "with Poland and Romania involving 4,000 troops from nine countries.")  # fmt: skip
-        opening = NewStory(entry=entry("a", title="Pentagon plans drills with Poland",
-                                       summary=body))  # fmt: skip
+        opening = entry("a", title="Pentagon plans drills with Poland", summary=body)
         await one.ingest(f0.id, ok(T0 + 100), [opening], [], 0, T0)
         assert (await first.process()).developments == 1
-        follow = NewStory(
-            entry=entry(
-                "b",
-                title="Hegseth: Poland drills to start in March",
-                summary=body + " Germany sends two Patriot batteries.",
-            )
+        follow = entry(
+            "b",
+            title="Hegseth: Poland drills to start in March",
+            summary=body + " Germany sends two Patriot batteries.",
         )
         await two.ingest(f1.id, ok(T0 + 100), [follow], [], 0, T0 + 10)
         outcome = await second.process()
@@ -1210,8 +1228,8 @@ async def test_the_store_keeps_feedback_past_its_story_and_counts_changes(
 ) -> None:
     await store.sync_feeds(FEEDS[:1], 100.0, T0)
     [feed] = await store.active_feeds()
-    await store.ingest(feed.id, ok(T0 + 100), [story("old")], [], 0, T0)
-    await store.ingest(feed.id, ok(T0 + 100), [story("new")], [], 0, T0 + 5000)
+    await alerted(store, feed.id, ["old"], T0)
+    await alerted(store, feed.id, ["new"], T0 + 5000)
     old, new = sorted(r["story_id"] for r in await store.alert_log(limit=10))
     assert await store.feedback_version() == (0, 0)
     first = await store.add_feedback("t1", old, "not_relevant", T0 + 10)

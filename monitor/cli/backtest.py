@@ -37,8 +37,7 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
-    PendingStory,
-    StoredText,
+    StoredStory,
     TopicMatch,
 )
 from monitor.topics.compiled import Settings
@@ -55,7 +54,7 @@ WHY = {  # a change by feedback or negative seeds, as the report says it
 class ReplaySource(Protocol):
     """What the backtest reads of a store."""
 
-    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]: ...
+    async def replay_page(self, since: float, after: int, limit: int) -> list[StoredStory]: ...
 
     async def detection_steps(
         self, since: float, after_seq: int, limit: int
@@ -90,14 +89,12 @@ class Batch:
 @dataclass
 class Plan:
     batches: list[Batch]
-    stories: dict[int, PendingStory]  # the stored stories (their latest revision)
+    stories: dict[int, StoredStory]  # the stored stories (their latest revision)
     revisions: dict[tuple[int, int], tuple[str, str]]  # earlier revisions' (title, summary)
     notes: dict[int, list[str]]  # story id -> why the replay may not decide as the daemon did
 
 
-def queue_batches(
-    stories: Sequence[PendingStory], size: int, first_poll_wait: float
-) -> list[Batch]:
+def queue_batches(stories: Sequence[StoredStory], size: int, first_poll_wait: float) -> list[Batch]:
     """The order the daemon's queue gives stories the log does not hold, from what is stored:
     the first polls' backlogs (stories first seen within `first_poll_wait` of the first one)
     together, by story time, as the pass after the first-poll wait reads them; then each
@@ -110,7 +107,7 @@ def queue_batches(
     rest = ordered[len(first) :]
     out: list[Batch] = []
 
-    def add(group: list[PendingStory], at: float) -> None:
+    def add(group: list[StoredStory], at: float) -> None:
         for i in range(0, len(group), size):
             steps = [
                 DetectionStep(s.id, s.revision, "new", bool(s.full_text), s.published)
@@ -121,7 +118,7 @@ def queue_batches(
     if first:
         first.sort(key=lambda s: (story_time(s), s.id))
         add(first, max(s.first_seen_at for s in first))
-    group: list[PendingStory] = []
+    group: list[StoredStory] = []
     for s in rest:
         if group and s.first_seen_at != group[0].first_seen_at:
             add(group, group[0].first_seen_at)
@@ -141,7 +138,7 @@ UNLOGGED = (
 async def plan_replay(source: ReplaySource, since: float, config: Config) -> Plan:
     """The batches to replay: the detection log's, and the stories it does not hold placed
     by :func:`queue_batches` at the times they were first seen."""
-    stories: dict[int, PendingStory] = {}
+    stories: dict[int, StoredStory] = {}
     after = 0
     while page := await source.replay_page(since, after, PAGE):
         stories.update((s.id, s) for s in page)
@@ -183,12 +180,12 @@ class ReplayStore:
     held: bool = False  # the next batch waits: the state is rebuilt before it
     next: int = 0  # index of the next batch of the plan
     started: bool = False  # a batch was replayed
-    current: list[PendingStory] = field(default_factory=list)
-    taken: dict[int, PendingStory] = field(default_factory=dict)  # the batch's stories
+    current: list[StoredStory] = field(default_factory=list)
+    taken: dict[int, StoredStory] = field(default_factory=dict)  # the batch's stories
     detected: dict[int, int] = field(default_factory=dict)  # story id -> revision it saw
     canonical: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     bands: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    texts: dict[int, StoredText] = field(default_factory=dict)
+    texts: dict[int, StoredStory] = field(default_factory=dict)
     first_seen: dict[int, float] = field(default_factory=dict)
     duplicates: dict[int, int] = field(default_factory=dict)
     developments: dict[str, DevelopmentRow] = field(default_factory=dict)
@@ -196,9 +193,9 @@ class ReplayStore:
     members: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     sources: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     alert_keys: dict[int, set[tuple[str, str, str]]] = field(default_factory=dict)
-    alerts: list[tuple[PendingStory, AlertDraft, float]] = field(default_factory=list)
+    alerts: list[tuple[StoredStory, AlertDraft, float]] = field(default_factory=list)
     feedback_rows: Sequence[Feedback] = ()  # the topic's feedback, as the real store has it
-    changed: list[tuple[PendingStory, Decision]] = field(default_factory=list)  # by feedback
+    changed: list[tuple[StoredStory, Decision]] = field(default_factory=list)  # by feedback
 
     async def feedback_version(self) -> tuple[int, int]:
         return len(self.feedback_rows), max((f.id for f in self.feedback_rows), default=0)
@@ -244,7 +241,7 @@ class ReplayStore:
         self.clock.ts = batch.at
         return rebuilt
 
-    def _text(self, stored: PendingStory, revision: int) -> tuple[str, str]:
+    def _text(self, stored: StoredStory, revision: int) -> tuple[str, str]:
         if revision == stored.revision:
             return stored.title, stored.summary
         found = self.plan.revisions.get((stored.id, revision))
@@ -258,7 +255,7 @@ class ReplayStore:
             return stored.title, stored.summary
         return found
 
-    def _story(self, step: DetectionStep) -> PendingStory | None:
+    def _story(self, step: DetectionStep) -> StoredStory | None:
         """The story as the daemon's detection stage read it at this step."""
         stored = self.plan.stories[step.story_id]
         title, summary = self._text(stored, step.revision)
@@ -296,9 +293,7 @@ class ReplayStore:
         active = {d.id for d in devs}
         stories = self.plan.stories
         rows = [
-            replace(r, title=stories[r.story_id].title, summary=stories[r.story_id].summary)
-            for r in self.rows
-            if r.development_id in active
+            replace(r, story=stories[r.story.id]) for r in self.rows if r.development_id in active
         ]
         return devs, rows
 
@@ -306,7 +301,7 @@ class ReplayStore:
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
-    ) -> list[PendingStory]:
+    ) -> list[StoredStory]:
         """The batch the daemon took (whatever the limit: its batches are replayed whole)."""
         out, self.current = self.current, []
         return out
@@ -332,13 +327,13 @@ class ReplayStore:
 
     async def near_candidates(
         self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
-    ) -> list[StoredText]:
+    ) -> list[StoredStory]:
         ids = sorted({i for b in bands for i in self.bands.get(b, ()) if i < before_id})
         return [self.texts[i] for i in ids if self.first_seen[i] >= since][:limit]
 
     async def mark_detected(
         self,
-        story: PendingStory,
+        story: StoredStory,
         *,
         canonical_url: str | None,
         duplicate_of: int | None,
@@ -358,11 +353,7 @@ class ReplayStore:
                 self.bands[b].append(story.id)
         self.detected[story.id] = max(story.revision, self.detected.get(story.id, 0))
         # the text later stories are compared with: the stored one, as it is now
-        self.texts[story.id] = StoredText(
-            story.id, story.title, story.text,
-            story.published if story.published is not None else story.first_seen_at,
-            self.duplicates.get(story.id),
-        )  # fmt: skip
+        self.texts[story.id] = replace(story, duplicate_of=self.duplicates.get(story.id))
         self.first_seen[story.id] = story.first_seen_at
 
     async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:
@@ -379,8 +370,8 @@ class ReplayStore:
 
     async def add_development_story(self, row: DevelopmentStoryRow, now: float) -> bool:
         known = row.source in self.sources[row.development_id]
-        if row.topic_id not in self.members[row.story_id]:  # one row per story and topic
-            self.members[row.story_id][row.topic_id] = row.development_id
+        if row.topic_id not in self.members[row.story.id]:  # one row per story and topic
+            self.members[row.story.id][row.topic_id] = row.development_id
             self.sources[row.development_id].add(row.source)
             self.rows.append(row)
         return not known

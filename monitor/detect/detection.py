@@ -28,7 +28,7 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
-    PendingStory,
+    StoredStory,
     TopicMatch,
 )
 from monitor.store import Store, StoreError
@@ -77,14 +77,14 @@ class Prepared:
     the detectors see it, and (for a new story, or a late text) its canonical URL and
     fingerprint, so that the batch's lookups are made together."""
 
-    story: PendingStory
+    story: StoredStory
     text: StoryText
     late: bool  # its page's text came after it was detected without it
     canonical: str | None = None
     fingerprint: Fingerprint | None = None
 
 
-def _prepare(stories: Sequence[PendingStory]) -> list[Prepared]:
+def _prepare(stories: Sequence[StoredStory]) -> list[Prepared]:
     """Each story's :class:`Prepared`, in the same order."""
     out = []
     for story in stories:
@@ -136,7 +136,7 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def story_time(story: PendingStory) -> float:
+def story_time(story: StoredStory) -> float:
     """When the story happened, as far as we know: its date, never after we first saw it."""
     if story.published is None:
         return story.first_seen_at
@@ -146,7 +146,7 @@ def story_time(story: PendingStory) -> float:
 ANY_ID = 2**62  # above every story id
 
 
-def _before(story: PendingStory) -> int:
+def _before(story: StoredStory) -> int:
     """The stories that may be the original of ``story`` have ids below this. For a new story:
     every story detected before it, whatever its id (the queue is taken in the order stories
     happened, so a wire story stored after its reprint, by a feed polled later, comes first);
@@ -186,7 +186,7 @@ class Detection:
         self.feedback: FeedbackSet = EMPTY  # the topics' relevance feedback, as last read
         self._feedback_version: tuple[int, int] | None = None  # the store's, when read
         # told of every story whose matches feedback or negative seeds changed (backtest)
-        self.on_feedback: Callable[[PendingStory, list[Decision]], None] | None = None
+        self.on_feedback: Callable[[StoredStory, list[Decision]], None] | None = None
         self._loads = 0
         self._rebuilt: str | None = None  # the state was just rebuilt: said in the next batch's log
 
@@ -219,7 +219,9 @@ class Detection:
         self.trackers = {}
         for r in rows:
             self.tracker(r.topic_id).replay(
-                StoryText(str(r.story_id), _dt(r.published), r.title, r.summary, r.source),
+                StoryText(
+                    str(r.story.id), _dt(r.published), r.story.title, r.story.summary, r.source
+                ),
                 local_id(r.development_id),
                 r.vector,
             )
@@ -333,10 +335,10 @@ class Detection:
             for seq, r in log:
                 self.seq = seq
                 tracker = self.tracker(r.topic_id)
-                if tracker.store.story(str(r.story_id)) is None:
+                if tracker.store.story(str(r.story.id)) is None:
                     tracker.replay(
-                        StoryText(str(r.story_id), _dt(r.published), r.title, r.summary,
-                                  r.source),
+                        StoryText(str(r.story.id), _dt(r.published), r.story.title,
+                                  r.story.summary, r.source),
                         local_id(r.development_id),
                         r.vector,
                     )  # fmt: skip
@@ -363,7 +365,7 @@ class Detection:
 
     def _apply_feedback(
         self,
-        story: PendingStory,
+        story: StoredStory,
         matches: list[TopicMatch],
         out: DetectionOutcome,
         vector: StoryVector | None = None,
@@ -518,9 +520,7 @@ class Detection:
         found = await tx.near_candidates(fp.bands, since, _before(story))
         if not found:
             return None, None, False, fp.bands
-        texts = {
-            str(c.id): StoryText(str(c.id), _dt(c.published), c.title, c.summary) for c in found
-        }
+        texts = {str(c.id): StoryText(str(c.id), _dt(c.dated), c.title, c.text) for c in found}
         roots = {str(c.id): c.duplicate_of or c.id for c in found}
         result = check(text, _Candidates(list(texts)), texts.get, fp=fp)
         if result.match is None:
@@ -533,7 +533,7 @@ class Detection:
         tx: Any,
         topic: TopicConfig,
         match: TopicMatch,
-        story: PendingStory,
+        story: StoredStory,
         text: StoryText,
         dup: int | None,
         template: bool,
@@ -566,7 +566,7 @@ class Detection:
         state = tracker.store.story(text.id)
         new_source = await tx.add_development_story(
             DevelopmentStoryRow(
-                dev_id, topic.id, story.id, text.source, published, round(a.similarity, 4),
+                dev_id, topic.id, story, text.source, published, round(a.similarity, 4),
                 original is not None, a.what_is_new, dict(state.vector) if state else {},
             ),
             now,
@@ -599,7 +599,7 @@ class Detection:
         tx: Any,
         topic: TopicConfig,
         match: TopicMatch,
-        story: PendingStory,
+        story: StoredStory,
         dev_id: str,
         change: tuple[tuple[str, str], tuple[str, str]],
         now: float,

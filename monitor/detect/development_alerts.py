@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from monitor.clock import iso
 from monitor.config import TopicConfig
-from monitor.models import AlertDraft, DevelopmentRow, PendingStory, TopicMatch
+from monitor.models import AlertDraft, DevelopmentRow, StoredStory, TopicMatch
 from monitor.stories.textfeatures import names
 
 # A sentence with a figure or a name in it reports a fact; two new sentences are news anyway.
@@ -35,7 +35,7 @@ def substantial(what_is_new: Sequence[str]) -> bool:
     return any(_DIGIT.search(s) or names(s) for s in body)
 
 
-def story_data(story: PendingStory) -> dict[str, Any]:
+def story_data(story: StoredStory) -> dict[str, Any]:
     return {
         "id": story.id,
         "title": story.title,
@@ -62,7 +62,7 @@ def alert_drafts_for(
     topic: TopicConfig,
     event: str,
     row: DevelopmentRow,
-    story: PendingStory,
+    story: StoredStory,
     match: TopicMatch,
     similarity: float,
     what_is_new: Sequence[str],

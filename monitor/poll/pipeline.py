@@ -24,7 +24,7 @@ import aiohttp
 from monitor.clock import Clock
 from monitor.config import Config, PollingConfig
 from monitor.detect.detection import Detection
-from monitor.models import Entry, FeedRow, IngestResult, NewStory, PollUpdate
+from monitor.models import Entry, FeedRow, IngestResult, PollUpdate
 from monitor.poll.enrich import Enricher
 from monitor.poll.intervals import (
     choose_interval,
@@ -38,7 +38,7 @@ from monitor.reader.parse import ParsedFeed, ParseError
 from monitor.reader.parsestage import ParseStage
 from monitor.reader.politeness import HostLimiter
 from monitor.store import Store, StoreError
-from monitor.stories.diff import diff_revisions
+from monitor.stories.diff import RevisionDiff, diff_revisions
 
 NOTHING_STORED = IngestResult()  # immutable: one for every poll that stored nothing
 
@@ -111,8 +111,8 @@ def _schedule(
     return interval, now + jittered(interval, p.jitter)
 
 
-def _oldest_first(story: NewStory) -> tuple[bool, float]:
-    published = story.entry.published
+def _oldest_first(entry: Entry) -> tuple[bool, float]:
+    published = entry.published
     return (published is None, published.timestamp() if published else 0.0)
 
 
@@ -247,7 +247,7 @@ class Poller:
         for e in entries:
             old = known.get(e.key)
             if old is None:
-                new.append(NewStory(entry=e, wants_text=feed.full_text))
+                new.append(e)
             elif old != e.content_hash:
                 changed.append(e)
             else:
@@ -273,7 +273,9 @@ class Poller:
             rate=rate,
             server_interval=server,
         )
-        ingest = await self.store.ingest(feed.id, update, new, updated, unchanged, now)
+        ingest = await self.store.ingest(
+            feed.id, update, new, updated, unchanged, now, full_text=feed.full_text
+        )
         if ingest.new and feed.full_text:  # their pages: fetched beside, detection waits for them
             self.enricher.kick()
         if ingest.new or ingest.updated:  # duplicates, topics, developments, alerts
@@ -297,7 +299,9 @@ class Poller:
             feed.id, feed.url, "ok", status=200, ingest=ingest, elapsed=res.elapsed, parsed=parsed
         )
 
-    async def _revisions(self, feed: FeedRow, changed: list[Entry]) -> list[NewStory]:
+    async def _revisions(
+        self, feed: FeedRow, changed: list[Entry]
+    ) -> list[tuple[Entry, RevisionDiff]]:
         """Stories whose stored text changed, with what changed (a change that does not matter,
         such as a date or whitespace, is stored in place: no revision, no detection)."""
         if not changed:
@@ -306,8 +310,7 @@ class Poller:
         out = []
         for e in changed:
             old_title, old_text = stored.get(e.key, ("", ""))
-            d = diff_revisions(old_title, old_text, e.title, e.summary)
-            out.append(NewStory(entry=e, diff=d.to_dict(), meaningful=d.meaningful))
+            out.append((e, diff_revisions(old_title, old_text, e.title, e.summary)))
         return out
 
     async def _record_unchanged(

@@ -19,7 +19,7 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     PendingAlert,
-    PendingStory,
+    StoredStory,
     Subscription,
 )
 from monitor.topics.feedback import Feedback
@@ -114,7 +114,7 @@ def feedback_of(r: Any) -> Feedback:
 
 # -- detection rows, the same for every store ----------------------------------------------
 
-# a PendingStory's columns up to its revision, from `stories s JOIN feeds f`
+# a StoredStory's columns up to its revision, from `stories s JOIN feeds f`
 _PENDING_COLUMNS = """s.id, s.feed_id, f.name AS feed_name, f.url AS feed_url, s.link, s.title,
        s.summary, s.author, s.published_at, s.first_seen_at, s.revision, s.full_text"""
 
@@ -185,19 +185,32 @@ DEVELOPMENT_COLUMNS = (
     "last_published, stories, sources, last_update_alert_at"
 )
 
-# a DevelopmentStoryRow's columns, from `development_stories d JOIN stories s`
+# a DevelopmentStoryRow's columns (with its story's texts), from
+# `development_stories d JOIN stories s`
 DEVELOPMENT_STORY_COLUMNS = """d.development_id, d.topic_id, d.story_id, d.source, d.published,
        d.similarity, d.duplicate, d.what_is_new, d.vector, s.title, s.summary"""
 
 
-def pending_story(r: Any) -> PendingStory:
+def pending_story(r: Any) -> StoredStory:
     """A row of PENDING_TEMPLATE or REPLAY_TEMPLATE."""
-    return PendingStory(
+    return StoredStory(
         id=r["id"], feed_id=r["feed_id"], feed_name=r["feed_name"], feed_url=r["feed_url"],
         link=r["link"], title=r["title"], summary=r["summary"], author=r["author"],
         published=r["published_at"], first_seen_at=r["first_seen_at"], revision=r["revision"],
         detected_rev=r["detected_rev"], old_title=r["old_title"], old_summary=r["old_summary"],
         full_text=r["full_text"], text_state=r["text_state"],
+    )  # fmt: skip
+
+
+# a StoredStory's columns as the duplicate check compares an earlier story, from `stories`
+NEAR_COLUMNS = "id, title, summary, full_text, published_at, first_seen_at, duplicate_of"
+
+
+def near_story(r: Any) -> StoredStory:
+    """A row of NEAR_COLUMNS."""
+    return StoredStory(
+        r[0], title=r[1], summary=r[2], full_text=r[3], published=r[4], first_seen_at=r[5],
+        duplicate_of=r[6],
     )  # fmt: skip
 
 
@@ -220,15 +233,15 @@ def development_params(d: DevelopmentRow) -> tuple[Any, ...]:
 def development_story_row(r: Any) -> DevelopmentStoryRow:
     """A row of DEVELOPMENT_STORY_COLUMNS."""
     return DevelopmentStoryRow(
-        r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tuple(json.loads(r[7])),
-        json.loads(r[8]), r[9], r[10],
+        r[0], r[1], StoredStory(r[2], title=r[9], summary=r[10]), r[3], r[4], r[5], bool(r[6]),
+        tuple(json.loads(r[7])), json.loads(r[8]),
     )  # fmt: skip
 
 
 def development_story_params(row: DevelopmentStoryRow, now: float) -> tuple[Any, ...]:
     """The values of a development_stories row: development_id, topic_id, story_id, source,
     published, similarity, duplicate, what_is_new, vector, added_at."""
-    return (row.development_id, row.topic_id, row.story_id, row.source, row.published,
+    return (row.development_id, row.topic_id, row.story.id, row.source, row.published,
             row.similarity, int(row.duplicate), json.dumps(list(row.what_is_new)),
             json.dumps(row.vector, separators=(",", ":")), now)  # fmt: skip
 

@@ -20,11 +20,11 @@ from monitor.models import (
     DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
+    Entry,
     FeedRow,
     IngestResult,
-    NewStory,
-    PendingStory,
     PollUpdate,
+    StoredStory,
     Subscription,
 )
 from monitor.store.base import (
@@ -43,11 +43,11 @@ from monitor.store.base import (
     development_story_row,
     feedback_of,
     pending_story,
-    story_alert_rows,
     subscription_of,
 )
 from monitor.store.outbox import OutboxWrites
 from monitor.store.sql import Db
+from monitor.stories.diff import RevisionDiff
 from monitor.topics.feedback import Feedback
 
 # FeedRow's fields, in order: a row is FeedRow(*row)
@@ -56,35 +56,31 @@ FEED_COLUMNS = ", ".join(f'"{c}"' for c in FeedRow._fields)
 REPLAY_SQL = REPLAY_TEMPLATE.format(since=":since", after=":after", limit=":limit")
 STEPS_SQL = DETECTION_STEPS_TEMPLATE.format(since=":since", after=":after", limit=":limit")
 
-# the values of a story's alert row, as story_alert_rows gives them
-ALERT_FIELDS = ("id", "story_id", "topic_id", "sink_id", "event", "data")
-
 
 def ingest_result(
-    new: Sequence[NewStory],
-    updated: Sequence[NewStory],
+    new: Sequence[Entry],
+    updated: Sequence[tuple[Entry, RevisionDiff | None]],
     unchanged: int,
     inserted_keys: Sequence[str],
     n_updated: int,
-    n_alerts: int,
 ) -> IngestResult:
     """What an ingest did: the stories it inserted, revised, and left as they were."""
     return IngestResult(
         new=len(inserted_keys),
         updated=n_updated,
         unchanged=unchanged + len(new) - len(inserted_keys) + len(updated) - n_updated,
-        alerts=n_alerts,
         new_keys=tuple(inserted_keys),
     )
 
 
-async def revise_stories(db: Db, feed_id: int, updated: Sequence[NewStory], now: float) -> int:
+async def revise_stories(
+    db: Db, feed_id: int, updated: Sequence[tuple[Entry, RevisionDiff | None]], now: float
+) -> int:
     """Within an ingest: record a revision of each updated story whose content changed (its
-    previous text kept in story_revisions), or store a change that does not matter in place.
-    Returns how many stories got a revision."""
+    previous text kept in story_revisions, with the diff when there is one), or store a change
+    that does not matter in place. Returns how many stories got a revision."""
     n_updated = 0
-    for story in updated:
-        e = story.entry
+    for e, diff in updated:
         old = await db.fetchrow(
             "SELECT id, revision, title, summary, content_hash FROM stories "
             "WHERE feed_id = :feed_id AND key = :key",
@@ -92,7 +88,7 @@ async def revise_stories(db: Db, feed_id: int, updated: Sequence[NewStory], now:
         )
         if old is None or old["content_hash"] == e.content_hash:
             continue
-        if not story.meaningful:  # e.g. only a date changed: stored in place
+        if diff is not None and not diff.meaningful:  # e.g. only a date changed: in place
             await db.execute(
                 "UPDATE stories SET title = :title, summary = :summary, content_hash = :hash "
                 "WHERE id = :id",
@@ -106,7 +102,7 @@ async def revise_stories(db: Db, feed_id: int, updated: Sequence[NewStory], now:
             {
                 "id": old["id"], "revision": old["revision"], "title": old["title"],
                 "summary": old["summary"], "hash": old["content_hash"], "now": now,
-                "diff": None if story.diff is None else json.dumps(story.diff),
+                "diff": None if diff is None else json.dumps(diff.to_dict()),
             },
         )  # fmt: skip
         await db.execute(
@@ -273,45 +269,26 @@ class SQLStore:
         self,
         feed_id: int,
         update: PollUpdate,
-        new: Sequence[NewStory],
-        updated: Sequence[NewStory],
+        new: Sequence[Entry],
+        updated: Sequence[tuple[Entry, RevisionDiff | None]],
         unchanged: int,
         now: float,
+        *,
+        full_text: bool = False,
     ) -> IngestResult:
-        """In one transaction: insert the new stories (waiting for detection; matches and
-        alert rows given here are written too), record revisions of updated ones (or store a
+        """In one transaction: insert the new stories (waiting for detection, and with
+        `full_text` for their pages' text), record revisions of updated ones (or store a
         change that does not matter in place), and the poll's effect on the feed row.
 
-        A story that another writer stored meanwhile is not inserted twice and gets no alert:
-        only rows this transaction inserted produce matches and alerts."""
-        fresh: dict[str, NewStory] = {}
-        for story in new:
-            fresh.setdefault(story.entry.key, story)
+        A story that another writer stored meanwhile is not inserted twice: only rows this
+        transaction inserted are new (and so detected once)."""
+        fresh: dict[str, Entry] = {}
+        for e in new:
+            fresh.setdefault(e.key, e)
         async with self._tx() as db:
-            ids = await self._insert_stories(db, feed_id, fresh, now) if fresh else {}
+            ids = await self._insert_stories(db, feed_id, fresh, now, full_text) if fresh else {}
             inserted = [k for k in fresh if k in ids]
-            await db.executemany(
-                "INSERT INTO story_topics (story_id, topic_id, terms, matched_at) "
-                "VALUES (:story_id, :topic_id, :terms, :now)",
-                [
-                    {"story_id": ids[k], "topic_id": m.topic_id,
-                     "terms": json.dumps(list(m.terms)), "now": now}
-                    for k in inserted
-                    for m in fresh[k].matches
-                ],
-            )  # fmt: skip
-            alerts = [
-                dict(zip(ALERT_FIELDS, row, strict=True), now=now)
-                for k in inserted
-                for row in story_alert_rows(ids[k], fresh[k].alerts)
-            ]
-            await db.executemany(
-                """INSERT INTO alerts (id, story_id, topic_id, sink_id, event, data, created_at,
-                                       next_attempt_at)
-                   VALUES (:id, :story_id, :topic_id, :sink_id, :event, :data, :now, :now)""",
-                alerts,
-            )
-            await self._lock_revised(db, feed_id, [s.entry.key for s in updated])
+            await self._lock_revised(db, feed_id, [e.key for e, _ in updated])
             n_updated = await revise_stories(db, feed_id, updated, now)
             if inserted:
                 await db.execute(
@@ -321,13 +298,14 @@ class SQLStore:
             await self._record_poll_in(db, feed_id, update, now)
         if inserted:
             self.write_failure = None  # the store grew: there is room again
-        return ingest_result(new, updated, unchanged, inserted, n_updated, len(alerts))
+        return ingest_result(new, updated, unchanged, inserted, n_updated)
 
     async def _insert_stories(
-        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
+        self, db: Db, feed_id: int, fresh: Mapping[str, Entry], now: float, full_text: bool
     ) -> dict[str, int]:
-        """Insert the stories of `fresh` (key -> story) not stored yet; key -> id of the rows
-        this call inserted."""
+        """Insert the stories of `fresh` (key -> entry) not stored yet (with a link and
+        `full_text`: waiting for their page's text); key -> id of the rows this call
+        inserted."""
         raise NotImplementedError
 
     async def _lock_revised(self, db: Db, feed_id: int, keys: Sequence[str]) -> None:
@@ -393,7 +371,7 @@ class SQLStore:
             )
         )
 
-    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]:
+    async def replay_page(self, since: float, after: int, limit: int) -> list[StoredStory]:
         """Stored stories first seen since `since`, ids above `after`, oldest first, as new
         stories (for `monitor backtest`)."""
         async with self._read() as db:

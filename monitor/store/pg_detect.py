@@ -23,14 +23,14 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
-    PendingStory,
-    StoredText,
+    StoredStory,
     TopicMatch,
 )
 from monitor.store.base import (
     DETECTION_LOG_INSERT,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
+    NEAR_COLUMNS,
     PENDING_TEMPLATE,
     TEXT_READ,
     detection_step_params,
@@ -38,6 +38,7 @@ from monitor.store.base import (
     development_row,
     development_story_params,
     development_story_row,
+    near_story,
     pending_story,
     story_alert_rows,
 )
@@ -69,7 +70,7 @@ class PostgresDetection:
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
-    ) -> list[PendingStory]:
+    ) -> list[StoredStory]:
         sql = PENDING_BY_TIME_SQL if by_time else PENDING_SQL
         rows = await self.con.fetch(sql, after, min(hold_since, 1e300), limit)
         return [pending_story(r) for r in rows]
@@ -108,13 +109,12 @@ class PostgresDetection:
 
     async def near_candidates(
         self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
-    ) -> list[StoredText]:
+    ) -> list[StoredStory]:
         """Earlier stories (first seen since `since`) sharing a band key, oldest first."""
         if not bands:
             return []
         rows = await self.con.fetch(
-            """SELECT id, title, COALESCE(full_text, summary) AS summary,
-                      COALESCE(published_at, first_seen_at) AS published, duplicate_of
+            f"""SELECT {NEAR_COLUMNS}
                  FROM stories
                 WHERE id IN (SELECT story_id FROM story_bands WHERE band = ANY($1::bigint[]))
                   AND id < $2 AND first_seen_at >= $3
@@ -124,14 +124,11 @@ class PostgresDetection:
             since,
             limit,
         )
-        return [
-            StoredText(r["id"], r["title"], r["summary"], r["published"], r["duplicate_of"])
-            for r in rows
-        ]
+        return [near_story(r) for r in rows]
 
     async def mark_detected(
         self,
-        story: PendingStory,
+        story: StoredStory,
         *,
         canonical_url: str | None,
         duplicate_of: int | None,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import asyncpg
 
 from monitor.config import redact_url
-from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.models import Entry, FeedRow, PendingAlert, PollUpdate, Subscription
 from monitor.schema.postgres import PG_MIGRATIONS, VERSION_TABLE
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
@@ -264,12 +264,12 @@ class PostgresStore(SQLStore):
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def _insert_stories(
-        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
+        self, db: Db, feed_id: int, fresh: Mapping[str, Entry], now: float, full_text: bool
     ) -> dict[str, int]:
         """The insert's RETURNING lists exactly the rows this transaction created (a
         concurrent insert of the same key waits for the other transaction, then does
         nothing)."""
-        es = [s.entry for s in fresh.values()]
+        es = list(fresh.values())
         rows = await cast(PostgresDb, db).con.fetch(
             """INSERT INTO stories (feed_id, key, link, title, summary, author,
                                     published_at, content_hash, first_seen_at,
@@ -290,7 +290,7 @@ class PostgresStore(SQLStore):
             [e.author for e in es],
             [e.published.timestamp() if e.published else None for e in es],
             [e.content_hash for e in es],
-            ["pending" if s.wants_text and s.entry.link else None for s in fresh.values()],
+            ["pending" if full_text and e.link else None for e in es],
         )
         return {r["key"]: r["id"] for r in rows}
 

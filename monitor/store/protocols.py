@@ -17,18 +17,18 @@ from monitor.models import (
     DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
+    Entry,
     FeedRow,
     IngestResult,
     Lookups,
-    NewStory,
     PendingAlert,
-    PendingStory,
     PollUpdate,
-    StoredText,
+    StoredStory,
     Subscription,
     TopicMatch,
 )
 from monitor.store.outbox import OutboxWrites
+from monitor.stories.diff import RevisionDiff
 from monitor.topics.feedback import Feedback
 
 
@@ -37,7 +37,7 @@ class DetectionTx(Protocol):
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
-    ) -> list[PendingStory]:
+    ) -> list[StoredStory]:
         """Stories waiting for detection (new, with a revision it has not seen, or whose
         page's text came after it), by id (`after` one), or with `by_time` the earliest story
         time first (published, never after first seen; each call sorts the waiting stories:
@@ -63,11 +63,13 @@ class DetectionTx(Protocol):
 
     async def near_candidates(
         self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
-    ) -> list[StoredText]: ...
+    ) -> list[StoredStory]:
+        """Earlier stories sharing a band key, with their texts, dates and `duplicate_of`."""
+        ...
 
     async def mark_detected(
         self,
-        story: PendingStory,
+        story: StoredStory,
         *,
         canonical_url: str | None,
         duplicate_of: int | None,
@@ -141,13 +143,17 @@ class StoryStore(Protocol):
         self,
         feed_id: int,
         update: PollUpdate,
-        new: Sequence[NewStory],
-        updated: Sequence[NewStory],
+        new: Sequence[Entry],
+        updated: Sequence[tuple[Entry, RevisionDiff | None]],
         unchanged: int,
         now: float,
+        *,
+        full_text: bool = False,
     ) -> IngestResult:
-        """Stories, topic matches, alert rows and the feed update in one transaction; only
-        rows this call inserted produce alerts."""
+        """New stories (waiting for detection; with `full_text`, for their pages' text too),
+        revisions (with their diff; one that does not matter stored in place) and the feed
+        update in one transaction; only rows this call inserted are new. Matches and alerts
+        are the detection stage's, written by its transaction."""
         ...
 
     async def story_texts(self, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -180,7 +186,7 @@ class DetectionStore(Protocol):
 
     async def pending_count(self) -> int: ...
 
-    async def replay_page(self, since: float, after: int, limit: int) -> list[PendingStory]: ...
+    async def replay_page(self, since: float, after: int, limit: int) -> list[StoredStory]: ...
 
     async def replay_count(self, since: float) -> int: ...
 

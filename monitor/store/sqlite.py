@@ -23,7 +23,7 @@ from typing import Any, ClassVar, cast
 
 import aiosqlite
 
-from monitor.models import FeedRow, NewStory, PendingAlert, PollUpdate, Subscription
+from monitor.models import Entry, FeedRow, PendingAlert, PollUpdate, Subscription
 from monitor.schema.sqlite import MIGRATIONS
 from monitor.store.base import (
     SUBSCRIPTION_SELECT,
@@ -390,7 +390,7 @@ class SQLiteStore(SQLStore):
     # -- stories ---------------------------------------------------------------------------
 
     async def _insert_stories(
-        self, db: Db, feed_id: int, fresh: Mapping[str, NewStory], now: float
+        self, db: Db, feed_id: int, fresh: Mapping[str, Entry], now: float, full_text: bool
     ) -> dict[str, int]:
         """The write transaction (BEGIN IMMEDIATE) holds the write lock: keys absent now stay
         absent until COMMIT, so the rows inserted are exactly the stories not stored before."""
@@ -408,9 +408,9 @@ class SQLiteStore(SQLStore):
                  "summary": e.summary, "author": e.author,
                  "published": e.published.timestamp() if e.published else None,
                  "hash": e.content_hash, "now": now,
-                 **({"text_state": "pending", "text_next_at": now} if s.wants_text and e.link
+                 **({"text_state": "pending", "text_next_at": now} if full_text and e.link
                     else {"text_state": None, "text_next_at": None})}
-                for s, e in ((s, s.entry) for k, s in fresh.items() if k not in present)
+                for k, e in fresh.items() if k not in present
             ],
         )  # fmt: skip
         return {r[0]: r[1] for r in await db.fetch(sql, params) if r[0] not in present}

@@ -20,14 +20,14 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
-    PendingStory,
-    StoredText,
+    StoredStory,
     TopicMatch,
 )
 from monitor.store.base import (
     DETECTION_LOG_INSERT,
     DEVELOPMENT_COLUMNS,
     DEVELOPMENT_STORY_COLUMNS,
+    NEAR_COLUMNS,
     PENDING_TEMPLATE,
     TEXT_READ,
     detection_step_params,
@@ -35,6 +35,7 @@ from monitor.store.base import (
     development_row,
     development_story_params,
     development_story_row,
+    near_story,
     pending_story,
     story_alert_rows,
 )
@@ -73,7 +74,7 @@ class SQLiteDetection:
         # overlays of what the buffered writes change
         self._fresh: set[int] = set()  # new stories marked (no decisions stored before)
         self._by_canonical: dict[str, list[tuple[int, int | None]]] = {}
-        self._by_band: dict[int, list[StoredText]] = {}
+        self._by_band: dict[int, list[StoredStory]] = {}
         self._first_seen: dict[int, float] = {}
         self._devs: dict[str, DevelopmentRow | None] = {}  # current rows, when known
         self._dev_saved: dict[str, DevelopmentRow] = {}  # saved, what was stored before unknown
@@ -83,11 +84,11 @@ class SQLiteDetection:
         # what `prefetch` read for the batch: url -> (earliest id, its duplicate_of) or None;
         # (bands, before_id, since, limit) -> the stored candidates
         self._urls: dict[str, tuple[int, int | None] | None] = {}
-        self._near: dict[tuple[tuple[int, ...], int, float, int], list[StoredText]] = {}
+        self._near: dict[tuple[tuple[int, ...], int, float, int], list[StoredStory]] = {}
 
     async def pending(
         self, limit: int, after: int = 0, hold_since: float = float("inf"), by_time: bool = False
-    ) -> list[PendingStory]:
+    ) -> list[StoredStory]:
         sql = PENDING_BY_TIME_SQL if by_time else PENDING_SQL
         async with self.db.execute(sql, (after, hold_since, limit)) as cur:
             stories = [pending_story(r) for r in await cur.fetchall()]
@@ -161,16 +162,16 @@ class SQLiteDetection:
         for bands, before in wanted:  # each story's statement: id IN (...) AND id < ?
             found = {sid for b in bands for sid in postings.get(b, ()) if sid < before}
             chosen[(bands, before)] = sorted(found)[:limit]
-        texts: dict[int, StoredText] = {}
+        texts: dict[int, StoredStory] = {}
         needed = sorted({sid for ids in chosen.values() for sid in ids})
         for i in range(0, len(needed), 5000):
             rows = await self.db.execute_fetchall(
-                f"""SELECT {_NEAR_COLUMNS} FROM stories
+                f"""SELECT {NEAR_COLUMNS} FROM stories
                      WHERE id IN (SELECT value FROM json_each(?))""",
                 (json.dumps(needed[i : i + 5000]),),
             )
             for r in rows:
-                texts[r[0]] = StoredText(*r)
+                texts[r[0]] = near_story(r)
         for (bands, before), ids in chosen.items():
             self._near[(bands, before, since, limit)] = [texts[sid] for sid in ids]
 
@@ -196,7 +197,7 @@ class SQLiteDetection:
 
     async def near_candidates(
         self, bands: Sequence[int], since: float, before_id: int, limit: int = 200
-    ) -> list[StoredText]:
+    ) -> list[StoredStory]:
         """Earlier stories (first seen since `since`) sharing a band key, oldest first."""
         if not bands:
             return []
@@ -206,13 +207,13 @@ class SQLiteDetection:
         else:
             marks = ",".join("?" * len(bands))
             async with self.db.execute(
-                f"""SELECT {_NEAR_COLUMNS} FROM stories
+                f"""SELECT {NEAR_COLUMNS} FROM stories
                      WHERE id IN (SELECT story_id FROM story_bands WHERE band IN ({marks}))
                        AND id < ? AND first_seen_at >= ?
                      ORDER BY id LIMIT ?""",
                 (*bands, before_id, since, limit),
             ) as cur:
-                found = [StoredText(*r) for r in await cur.fetchall()]
+                found = [near_story(r) for r in await cur.fetchall()]
         if self._by_band:
             seen = {s.id for s in found}
             for band in bands:
@@ -226,7 +227,7 @@ class SQLiteDetection:
 
     async def mark_detected(
         self,
-        story: PendingStory,
+        story: StoredStory,
         *,
         canonical_url: str | None,
         duplicate_of: int | None,
@@ -250,13 +251,9 @@ class SQLiteDetection:
             if bands:
                 self._overlay(story, duplicate_of, bands)
 
-    def _overlay(self, story: PendingStory, duplicate_of: int | None, bands: Sequence[int]) -> None:
+    def _overlay(self, story: StoredStory, duplicate_of: int | None, bands: Sequence[int]) -> None:
         """Later stories of the transaction find this one by its band keys."""
-        text = StoredText(
-            story.id, story.title, story.text,
-            story.published if story.published is not None else story.first_seen_at,
-            duplicate_of,
-        )  # fmt: skip
+        text = replace(story, duplicate_of=duplicate_of)
         self._first_seen[story.id] = story.first_seen_at
         for b in set(bands):
             self._by_band.setdefault(b, []).append(text)
@@ -315,16 +312,16 @@ class SQLiteDetection:
             ) as cur:
                 sources = self._sources[row.development_id] = {r[0] for r in await cur.fetchall()}
         known = row.source in sources
-        joined = self._joined.get(row.story_id)
+        story_id = row.story.id
+        joined = self._joined.get(story_id)
         if joined is None:
-            if row.story_id in self._fresh:
-                joined = self._joined[row.story_id] = set()
+            if story_id in self._fresh:
+                joined = self._joined[story_id] = set()
             else:
                 async with self.db.execute(
-                    "SELECT topic_id FROM development_stories WHERE story_id = ?",
-                    (row.story_id,),
+                    "SELECT topic_id FROM development_stories WHERE story_id = ?", (story_id,)
                 ) as cur:
-                    joined = self._joined[row.story_id] = {r[0] for r in await cur.fetchall()}
+                    joined = self._joined[story_id] = {r[0] for r in await cur.fetchall()}
         if row.topic_id not in joined:  # else INSERT OR IGNORE would leave the row out
             joined.add(row.topic_id)
             sources.add(row.source)
@@ -413,9 +410,6 @@ class SQLiteDetection:
         ):  # fmt: skip
             buffered.clear()
 
-
-_NEAR_COLUMNS = """id, title, COALESCE(full_text, summary) AS summary,
-                  COALESCE(published_at, first_seen_at) AS published, duplicate_of"""
 
 ALERT_SQL = """INSERT OR IGNORE INTO alerts (id, story_id, topic_id, sink_id, event, data,
                                          created_at, next_attempt_at)
