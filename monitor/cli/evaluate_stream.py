@@ -32,7 +32,7 @@ from aiohttp import web
 
 from monitor import logs
 from monitor.clock import FixedClock
-from monitor.config import ConfigError, from_dict
+from monitor.config import Config, ConfigError, from_dict
 from monitor.config.model import Problem
 
 STEP = 6 * 3600.0  # seconds between two polls of every feed
@@ -185,9 +185,10 @@ async def replay(
     *,
     step: float = STEP,
     progress: Callable[[int, int], object] | None = None,
-) -> Path:
+) -> tuple[Path, Config]:
     """Poll the growing feeds of `items` with the daemon's service, one round per `step`;
-    returns the store's file (in `folder`). `config_path`: resolved."""
+    returns the store's file (in `folder`) and the configuration replayed. `config_path`:
+    resolved."""
     from monitor.service.daemon import open_service
 
     feed_urls = list(dict.fromkeys(i.feed_url for i in items))
@@ -232,7 +233,7 @@ async def replay(
                 if len(visible) >= len(items):
                     break
                 t += step
-        return db
+        return db, cfg
     finally:
         await runner.cleanup()
 
@@ -252,13 +253,10 @@ def run(
     user = read_toml(config_path)
     logs.configure("warning", stream=sys.stderr, json=True)
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
-        db = asyncio.run(
+        db, cfg = asyncio.run(
             replay(items, user, config_path, topic_id, Path(tmp), step=step, progress=progress)
         )
-        topics = from_dict(
-            stream_config(user, config_path, topic_id, [], Path(tmp) / "x.db"), config_path
-        ).topics
-        cfg_topic = next(t for t in topics if t.id == topic_id)
+        cfg_topic = next(t for t in cfg.topics if t.id == topic_id)
         found = decisions(db, topic_id, cfg_topic.alert_on)
     counts = {"items": len(items), "matched": 0, "new": 0, "developments": 0}
     devs = set()
