@@ -175,11 +175,10 @@ class SQLStore:
         A new feed is due at once; a known feed keeps its next poll time (so a restart neither
         forgets nor stampedes) unless a new explicit interval brings it closer, counted from
         its last poll or its last claim, whichever is later (`next_poll_at - interval`: a
-        claim pushes the feed one interval ahead). From the last poll alone, a feed another
-        instance had just claimed and not yet polled came due again at once, and was polled
-        twice. A feed removed
-        from the configuration is deactivated, its stories kept. Instances starting together
-        take turns (a lock)."""
+        claim pushes the feed one interval ahead): counted from the last poll alone, a feed
+        another instance has just claimed and not yet polled would come due again at once,
+        and be polled twice. A feed removed from the configuration is deactivated, its
+        stories kept. Instances starting together take turns (a lock)."""
         async with self._tx() as db:
             await db.lock("monitor", "feeds")
             among, urls = db.among([f.url for f in feeds])

@@ -43,8 +43,8 @@ __all__ = ["SQLiteStore", "StoreError", "new_alert_id"]
 POLL_QUEUE_MAX = 2000  # poll records waiting for their commit before callers wait too
 # Group commit of write-behind poll records: a batch is written once POLL_BATCH records wait,
 # or POLL_WINDOW seconds after its first (at once for a caller that waits, and on flush).
-# A batch of 74 304s cost the SQLite thread 9.2 us a record; of 500, 5.5 (fewer commits,
-# and each page of the feeds table and its indexes written once for several records).
+# A larger batch costs the SQLite thread less a record: fewer commits, and each page of the
+# feeds table and its indexes written once for several records (docs/benchmarks.md).
 POLL_BATCH, POLL_WINDOW = 500, 0.05
 
 
@@ -76,7 +76,7 @@ _SET_URL = """url = CASE WHEN u.url IS NOT NULL AND NOT EXISTS
 # A quiet record (a success that sets times, validators and intervals: a 304, an unchanged
 # body; most polls) has a statement of its own: only the columns it sets, in VALUES and in
 # SET (no CASE on the error columns, and the title, body hash, URL and disabled reason left
-# out of both): 9.2 -> 6.6 us of the SQLite thread a record in batches of 74.
+# out of both): less of the SQLite thread a record (docs/benchmarks.md).
 _QUIET = ("failed", "error_kind", "error", "url", "title", "body_hash", "disabled_reason")
 _QUIET_COLUMNS = tuple(c for c in _POLL_COLUMNS if c not in _QUIET)
 _SET_QUIET = """last_poll_at = u.now, last_result = u.result, last_status = u.http_status,

@@ -1,6 +1,6 @@
 """Near-duplicate detection: the same story reprinted under another URL, dateline or headline.
 
-Method (measured on real news to beat SimHash): MinHash over word 3-shingles of the story's lead
+Method: MinHash over word 3-shingles of the story's lead
 (128 permutations), LSH with 32 bands of 4 rows to find candidates, then an exact verification
 on the candidates' texts, fetched through ``lookup``:
 
