@@ -304,3 +304,39 @@ def test_evaluate_stream_names_an_unknown_topic(
     )  # fmt: skip
     assert proc.returncode == 1
     assert "no topic 'nope' (known: ukraine-security-guarantees)" in proc.stderr
+
+
+def test_an_alert_says_what_its_match_rests_on_and_whether_it_is_weak() -> None:
+    from monitor.alerts.render import message, plain_text, slack_payload
+    from monitor.detect.development_alerts import alert_drafts_for, match_basis
+    from monitor.models import DevelopmentRow, PendingAlert, StoredStory
+
+    topic = _topic(sinks=("ops",))
+    assert match_basis(TopicMatch("t", ("guarantees",), 0.25), 0.2) == "query and profile"
+    assert match_basis(TopicMatch("t", ("guarantees",), 0.1), 0.2) == "query"
+    assert match_basis(TopicMatch("t", ("guarantees",), None), 0.2) == "query"
+    assert match_basis(TopicMatch("t", (), 0.25), 0.2) == "profile"
+    story = StoredStory(1, 1, "Wire", "https://wire.example/rss", "https://wire.example/a",
+                         "Allies restate their guarantees", "Ministers met in Paris. Two more "
+                         "countries joined the pledge.", None, 0.0, 0.0, 1)  # fmt: skip
+    row = DevelopmentRow("t:1", "t", 1, story.title, 0.0, 0.0, 0.0, 0.0)
+    passing = TopicMatch("t", ("guarantees",), 0.1)  # query words in passing: weak
+    for strong in (True, False):
+        [draft] = alert_drafts_for(
+            topic, "development.update", row, story, passing, 0.4, ["Two more."], strong=strong
+        )
+        match = draft.data["match"]
+        assert match["basis"] == "query"
+        assert match["strength"] == ("strong" if strong else "weak")
+        alert = PendingAlert("a", "t", "ops", draft.event, draft.data, 0.0, 0)
+        text = plain_text(message(alert))
+        slack = json.dumps(slack_payload(alert))
+        assert ("weak match" in text) is (not strong) and ("weak match" in slack) is (not strong)
+        assert "Matched: guarantees" in text
+    by_profile = TopicMatch("t", (), 0.22)
+    [draft] = alert_drafts_for(
+        topic, "development.update", row, story, by_profile, 0.4, ["Two more."], strong=False
+    )
+    alert = PendingAlert("a", "t", "ops", draft.event, draft.data, 0.0, 0)
+    assert draft.data["match"]["basis"] == "profile"
+    assert "Matched: the topic's seeds (weak match" in plain_text(message(alert))

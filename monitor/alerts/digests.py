@@ -53,6 +53,8 @@ def digest_data(
                 "folded": r["state"] == "held",
             }
         )
+        if "match" in d:  # how it matched (a weak match says so)
+            stories[-1]["match"] = d["match"]
     return {
         "topic": topic,
         "period": {"from": iso(since), "to": iso(now)},

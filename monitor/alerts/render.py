@@ -38,6 +38,16 @@ class Item:
     new: str  # what is new: the development's new points, else the summary
     terms: tuple[str, ...]
     published: str | None
+    weak: bool = False  # the match alone could not have opened a development
+    by_profile: bool = False  # no query term matched: the seed profile found it
+
+
+def matched(it: Item) -> str:
+    """What the story matched on, as a message shows it; "" when nothing is known."""
+    what = ", ".join(it.terms) if it.terms else ("the topic's seeds" if it.by_profile else "")
+    if what and it.weak:
+        what += " (weak match: it joined a development, alone it would not open one)"
+    return what
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,8 @@ def _item(story: dict[str, Any], data: dict[str, Any]) -> Item:
     else:
         new = str(story.get("summary") or "")
     terms = story.get("matched_terms", data.get("matched_terms", []))
+    match = data.get("match")
+    match = match if isinstance(match, dict) else {}
     return Item(
         title=str(story.get("title") or "(untitled)"),
         link=story.get("link"),
@@ -76,6 +88,8 @@ def _item(story: dict[str, Any], data: dict[str, Any]) -> Item:
         new=_clip(new, 500),
         terms=tuple(str(t) for t in terms or ()),
         published=story.get("published"),
+        weak=match.get("strength") == "weak",
+        by_profile=match.get("basis") == "profile",
     )
 
 
@@ -147,8 +161,8 @@ def plain_text(m: Message) -> str:
                 lines.append(f"Source: {it.source}")
             if it.link:
                 lines.append(it.link)
-            if it.terms:
-                lines.append("Matched: " + ", ".join(it.terms))
+            if matched(it):
+                lines.append("Matched: " + matched(it))
         else:
             src = f" ({it.source})" if it.source else ""
             lines.append(f"- {it.title}{src}" + (f" {it.link}" if it.link else ""))
@@ -187,8 +201,8 @@ def slack_payload(alert: PendingAlert) -> dict[str, Any]:
         context = [f"*Source:* {_slack_escape(it.source or '?')}"]
         if m.topic:
             context.append(f"*Topic:* {_slack_escape(m.topic)}")
-        if it.terms:
-            context.append("*Matched:* " + _slack_escape(", ".join(it.terms)))
+        if matched(it):
+            context.append("*Matched:* " + _slack_escape(matched(it)))
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
         )
@@ -254,11 +268,11 @@ def discord_payload(alert: PendingAlert) -> dict[str, Any]:
         }
         if it.link:
             embed["url"] = it.link
-        if it.terms:
+        if matched(it):
             embed["fields"].append(
                 {
                     "name": "Matched",
-                    "value": _clip(", ".join(it.terms), DISCORD_FIELD_MAX),
+                    "value": _clip(matched(it), DISCORD_FIELD_MAX),
                     "inline": True,
                 }
             )

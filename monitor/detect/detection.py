@@ -542,9 +542,8 @@ class Detection:
         """Assign a new story of `topic`; returns (developments opened, alerts written)."""
         tracker = self.tracker(topic.id)
         original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
-        a = tracker.assign(
-            text, duplicate_of=original, template=template, may_open=opens(topic, match)
-        )
+        strong = opens(topic, match)
+        a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
         if not a.development_id:  # a match too weak to open a development, and unlinked
             return 0, 0
         dev_id = global_id(topic.id, a.development_id)
@@ -576,7 +575,9 @@ class Detection:
             await tx.save_development(row)
         alerts = 0
         if event is not None:
-            drafts = alert_drafts_for(topic, event, row, story, match, a.similarity, a.what_is_new)
+            drafts = alert_drafts_for(
+                topic, event, row, story, match, a.similarity, a.what_is_new, strong=strong
+            )
             alerts = await tx.add_alerts(story.id, drafts, now)
         return int(a.is_new), alerts
 
@@ -630,7 +631,9 @@ class Detection:
         await tx.save_development(row)
         if event is None:
             return 0
-        drafts = alert_drafts_for(topic, event, row, story, match, 1.0, what, revised=True)
+        drafts = alert_drafts_for(
+            topic, event, row, story, match, 1.0, what, revised=True, strong=opens(topic, match)
+        )
         return int(await tx.add_alerts(story.id, drafts, now))
 
 

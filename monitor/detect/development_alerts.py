@@ -4,7 +4,8 @@
 Pure functions. The data (the webhook payload's `data`) of every event has `topic`, `story`
 and `matched_terms` (so renderers and digests read them alike); development events add the
 `development` (id, headline, first seen, stories and sources so far), `match` (why it matched:
-terms, similarity to the topic's seed profile, similarity to the development) and
+terms, similarity to the topic's seed profile, similarity to the development, what the match
+rests on and whether it is strong enough to open a development on its own) and
 `what_is_new` (the sentences of the story that earlier stories of the development did not
 cover; all of them for a new development).
 """
@@ -58,6 +59,16 @@ def development_data(row: DevelopmentRow) -> dict[str, Any]:
     }
 
 
+def match_basis(match: TopicMatch, threshold: float) -> str:
+    """What a match rests on: "query and profile", "query" (the story is farther from the seed
+    profile than the topic's threshold, or the topic has no seeds) or "profile" (no query term
+    matched)."""
+    close = match.similarity is not None and match.similarity >= threshold
+    if match.terms:
+        return "query and profile" if close else "query"
+    return "profile"
+
+
 def alert_drafts_for(
     topic: TopicConfig,
     event: str,
@@ -68,8 +79,10 @@ def alert_drafts_for(
     what_is_new: Sequence[str],
     *,
     revised: bool = False,
+    strong: bool = True,
 ) -> list[AlertDraft]:
-    """One alert of `event` per sink of the topic."""
+    """One alert of `event` per sink of the topic. `strong`: the match could open a
+    development on its own (monitor.detect.detection.opens); a weak one says so in `match`."""
     data: dict[str, Any] = {
         "topic": {"id": topic.id, "name": topic.name},
         "story": story_data(story),
@@ -84,6 +97,8 @@ def alert_drafts_for(
             "terms": list(match.terms),
             "profile_similarity": None if profile is None else round(profile, 3),
             "development_similarity": round(similarity, 3),
+            "basis": match_basis(match, topic.profile_threshold),
+            "strength": "strong" if strong else "weak",
         }
         data["what_is_new"] = list(what_is_new)
         if revised:
