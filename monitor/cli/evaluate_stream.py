@@ -185,10 +185,11 @@ async def replay(
     *,
     step: float = STEP,
     progress: Callable[[int, int], object] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> tuple[Path, Config]:
     """Poll the growing feeds of `items` with the daemon's service, one round per `step`;
     returns the store's file (in `folder`) and the configuration replayed. `config_path`:
-    resolved."""
+    resolved. `report`, if given, is told whether the semantic model decided too."""
     from monitor.service.daemon import open_service
 
     feed_urls = list(dict.fromkeys(i.feed_url for i in items))
@@ -233,6 +234,8 @@ async def replay(
                 if len(visible) >= len(items):
                     break
                 t += step
+            if report is not None:
+                report["semantic"] = service.poller.detection.semantic_status()
         return db, cfg
     finally:
         await runner.cleanup()
@@ -252,13 +255,17 @@ def run(
     config_path = Path(config_path).resolve()
     user = read_toml(config_path)
     logs.configure("warning", stream=sys.stderr, json=True)
+    report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         db, cfg = asyncio.run(
-            replay(items, user, config_path, topic_id, Path(tmp), step=step, progress=progress)
-        )
+            replay(
+                items, user, config_path, topic_id, Path(tmp), step=step, progress=progress,
+                report=report,
+            )
+        )  # fmt: skip
         cfg_topic = next(t for t in cfg.topics if t.id == topic_id)
         found = decisions(db, topic_id, cfg_topic.alert_on)
-    counts = {"items": len(items), "matched": 0, "new": 0, "developments": 0}
+    counts: dict[str, Any] = {"items": len(items), "matched": 0, "new": 0, "developments": 0}
     devs = set()
     with open(out_path, "w", encoding="utf-8") as out:
         for it in items:
@@ -269,4 +276,6 @@ def run(
             if d["development"]:
                 devs.add(d["development"])
     counts["developments"] = len(devs)
+    semantic = report.get("semantic") or {}
+    counts["semantic_model"] = semantic.get("model") if semantic.get("loaded") else None
     return counts

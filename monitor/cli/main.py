@@ -70,6 +70,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 f"exclude_seeds ({len(t.exclude_profile.weights)} terms, led by: {top}) than "
                 f"to its seeds, at {t.profile_threshold:g} or more"
             )
+    from monitor.topics.semantic import model_folder
+
+    gated = [f"{t.id} at {t.semantic_at:g}" for t in cfg.topics if t.semantic_at is not None]
+    folder, _ = model_folder(cfg.detection)
+    if gated and folder is not None:
+        # whether it would load is said, not judged: the model is optional (the daemon runs
+        # on the lexical rule alone without it); `monitor semantic check` loads it
+        state = "installed" if folder.is_dir() else "not installed: monitor semantic install"
+        print(f"  semantic model {folder} ({state}) gates {', '.join(gated)}")
     return 0
 
 
@@ -339,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.cli.feedback_cli import register as register_feedback  # monitor topic feedback
 
     register_feedback(sub, DEFAULT_CONFIG)
+
+    from monitor.cli.semantic_cli import register as register_semantic  # monitor semantic
+
+    register_semantic(sub)
     _config_defaults(sub, default_config())
     return parser
 

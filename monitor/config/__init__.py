@@ -12,6 +12,7 @@ checked, `sections.py` the array sections (feeds, topics, sinks, health, WebSub)
 
 from monitor.config.load import from_dict, load
 from monitor.config.model import (
+    DEFAULT_SEMANTIC_OPEN,
     DEFAULT_THRESHOLD,
     EVIDENCE_SETS,
     MATCH_MODES,
@@ -48,6 +49,7 @@ from monitor.config.values import (
 )
 
 __all__ = [
+    "DEFAULT_SEMANTIC_OPEN",
     "DEFAULT_THRESHOLD",
     "EVIDENCE_SETS",
     "LOG_LEVELS",

@@ -42,6 +42,7 @@ from monitor.config.values import (
     as_nonneg_int,
     as_positive_int,
     as_proxy_url,
+    as_str,
     as_str_list,
     as_timezone,
     check_postgres_url,
@@ -193,8 +194,13 @@ def from_dict(data: Mapping[str, Any], file: Path, texts: TopicTexts | None = No
             "development_window": parse_duration,
             "batch": as_positive_int,
             "first_poll_wait": as_duration_or_zero,
+            "semantic": as_bool,
+            "semantic_model": as_str,
         },
     )
+    if detection.semantic_model is not None:  # a folder, relative to the configuration's
+        folder = (r.base / str(detection.semantic_model)).resolve()
+        detection = replace(detection, semantic_model=folder)
 
     full_text = r.section(
         data,

@@ -19,6 +19,10 @@ DEFAULT_THRESHOLD = 0.17  # profile similarity of a match; chosen on the shipped
 # a story the profile alone matches opens a development only this far above the threshold
 # (monitor/detect/detection.py `opens`): half as close again as the bar for a match
 OPEN_FACTOR = 1.5
+# With the optional semantic model, a topic with seeds opens a development only on a story whose
+# embedding is at least this close to the seeds' (its `semantic_open`; 0 turns the gate off): a
+# floor that turns away stories far from the seeds' meaning (README, "The semantic gate")
+DEFAULT_SEMANTIC_OPEN = 0.45
 
 
 def default_match(has_query: bool, has_seeds: bool) -> str:
@@ -118,6 +122,11 @@ class DetectionConfig:
     # after a start or reload, wait up to this long for the feeds never polled to be polled
     # once before detecting (their backlogs then go in the order stories happened); 0: no wait
     first_poll_wait: float = 120.0
+    # the optional sentence-embedding model (monitor/topics/semantic.py): used when installed
+    # (its files are checked against pinned hashes before they load); `semantic_model` names
+    # its folder, by default where `monitor semantic install` puts it; false: never used
+    semantic: bool = True
+    semantic_model: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,8 @@ class TopicConfig:
     exclude_seeds: tuple[Path, ...] = ()
     evidence: str = "general"  # what links a story to a development: general | incident
     open_threshold: float | None = None  # profile alone: similarity that opens a development
+    # with the semantic model: the embedding cosine to the seeds a story needs to open one
+    semantic_open: float | None = None
 
     @property
     def open_at(self) -> float:
@@ -233,6 +244,16 @@ class TopicConfig:
         if self.open_threshold is not None:
             return self.open_threshold
         return min(1.0, OPEN_FACTOR * self.profile_threshold)
+
+    @property
+    def semantic_at(self) -> float | None:
+        """The embedding cosine to the seeds a story needs to open a development when the
+        semantic model is installed: `semantic_open`, by default DEFAULT_SEMANTIC_OPEN; None
+        for a topic without seeds or with `semantic_open = 0`."""
+        if not self.seeds:
+            return None
+        value = DEFAULT_SEMANTIC_OPEN if self.semantic_open is None else self.semantic_open
+        return value or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from monitor.config.values import (
     as_callback_url,
     as_cron,
     as_duration_or_zero,
+    as_fraction,
     as_http_url,
     as_ident,
     as_ntfy_priority,
@@ -131,7 +132,7 @@ def read_included_feeds(
 _TOPIC_KEYS = (
     "id", "name", "query", "seeds", "match", "profile_threshold", "sinks", "rate_limit",
     "digest", "alert_on", "updates", "update_gap", "exclude_seeds", "evidence",
-    "open_threshold",
+    "open_threshold", "semantic_open",
 )  # fmt: skip
 # developments: one alert per new development (and development.update for substantial news);
 # stories: one story.matched alert per matching story that is not a duplicate (keyword alerts)
@@ -159,6 +160,7 @@ def read_topics(
         mode = mode or default_match("query" in item, bool(item.get("seeds")))
         threshold = r.get(item, key, "profile_threshold", as_threshold, DEFAULT_THRESHOLD)
         open_threshold = r.get(item, key, "open_threshold", as_threshold)
+        semantic_open = r.get(item, key, "semantic_open", as_fraction)
         qtext = r.get(item, key, "query", as_str, required=mode != "profile")
         query = qtext
         if qtext is not None and texts is not None:
@@ -196,6 +198,7 @@ def read_topics(
                 exclude_seeds=tuple(exclude_seeds),
                 evidence=evidence,
                 open_threshold=open_threshold,
+                semantic_open=semantic_open,
             )
         )
     return out
@@ -232,8 +235,9 @@ def _seeds(
             r.problem(
                 f"{key}.profile_threshold", "applies to a topic with seeds (or exclude_seeds) only"
             )
-        if "open_threshold" in item:
-            r.problem(f"{key}.open_threshold", "applies to a topic with seeds only")
+        for name in ("open_threshold", "semantic_open"):
+            if name in item:
+                r.problem(f"{key}.{name}", "applies to a topic with seeds only")
         return []
     seeds = _seed_files(r, item, key, "seeds")
     _check_seeds(r, f"{key}.seeds", seeds, texts)

@@ -41,6 +41,7 @@ from monitor.topics.feedback import EMPTY, Decision, FeedbackSet, needs_vector
 from monitor.topics.feedback import apply as apply_feedback
 from monitor.topics.match import match_topics, source_label
 from monitor.topics.profile import StoryVector, story_vector
+from monitor.topics.semantic import SemanticGate, model_folder
 
 RELOAD_EVERY = 86400.0
 MAX_SKIPS = 3  # stories skipped in one call before a failure counts as not the stories' own
@@ -189,10 +190,41 @@ class Detection:
         self.on_feedback: Callable[[StoredStory, list[Decision]], None] | None = None
         self._loads = 0
         self._rebuilt: str | None = None  # the state was just rebuilt: said in the next batch's log
+        self._semantic: SemanticGate | None = None  # loaded when first needed, again on a change
 
     @property
     def config(self) -> Config:
         return self.settings.config
+
+    @property
+    def semantic(self) -> SemanticGate:
+        """The semantic gate of the configured model (monitor/topics/semantic.py), loaded
+        on first use and again when a reload names another folder."""
+        folder, named = model_folder(self.config.detection)
+        gate = self._semantic
+        if gate is None or gate.folder != folder:
+            gate = self._semantic = SemanticGate.load(folder)
+            if gate.problem is not None:
+                # installed but broken: an error; named but missing: a warning; not installed
+                # where it is looked for by default: said in /status only
+                if gate.installed or named:
+                    report = self.log.error if gate.installed else self.log.warning
+                    report("detection.semantic_unavailable", model=str(folder), error=gate.problem)
+            elif gate.available:
+                self.log.info("detection.semantic_loaded", model=str(folder))
+        return gate
+
+    @semantic.setter
+    def semantic(self, gate: SemanticGate) -> None:
+        self._semantic = gate
+
+    def semantic_status(self) -> dict[str, Any]:
+        """What /status says of the semantic model (without loading it)."""
+        folder, _ = model_folder(self.config.detection)
+        gate = self._semantic
+        if gate is None or gate.folder != folder:
+            return SemanticGate(folder).status() | {"problem": None}
+        return gate.status()
 
     def tracker(self, topic_id: str) -> DevelopmentTracker:
         t = self.trackers.get(topic_id)
@@ -225,6 +257,8 @@ class Detection:
                 local_id(r.development_id),
                 r.vector,
             )
+        if any(t.semantic_at is not None for t in config.topics):
+            _ = self.semantic  # the model loads (or says why not) at start and on a reload
         self.loaded_at = time.monotonic()
         self._rebuilt = "start" if self._loads == 0 else "reload"
         self._loads += 1
@@ -543,6 +577,14 @@ class Detection:
         tracker = self.tracker(topic.id)
         original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
         strong = opens(topic, match)
+        semantic = None  # the story's embedding cosine to the seeds, when the gate applies
+        gate = topic.semantic_at if topic.alert_on == "developments" else None
+        if strong and original is None and gate is not None and self.semantic.available:
+            # the encoder works for tens of milliseconds: off the event loop
+            semantic = await asyncio.to_thread(
+                self.semantic.similarity, topic.seeds, story.title, story.text
+            )
+            strong = semantic is None or semantic >= gate
         a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
         if not a.development_id:  # a match too weak to open a development, and unlinked
             return 0, 0
@@ -576,7 +618,15 @@ class Detection:
         alerts = 0
         if event is not None:
             drafts = alert_drafts_for(
-                topic, event, row, story, match, a.similarity, a.what_is_new, strong=strong
+                topic,
+                event,
+                row,
+                story,
+                match,
+                a.similarity,
+                a.what_is_new,
+                strong=strong,
+                semantic=semantic,
             )
             alerts = await tx.add_alerts(story.id, drafts, now)
         return int(a.is_new), alerts

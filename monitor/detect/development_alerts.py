@@ -80,6 +80,7 @@ def alert_drafts_for(
     *,
     revised: bool = False,
     strong: bool = True,
+    semantic: float | None = None,
 ) -> list[AlertDraft]:
     """One alert of `event` per sink of the topic. `strong`: the match could open a
     development on its own (monitor.detect.detection.opens); a weak one says so in `match`."""
@@ -100,6 +101,8 @@ def alert_drafts_for(
             "basis": match_basis(match, topic.profile_threshold),
             "strength": "strong" if strong else "weak",
         }
+        if semantic is not None:  # the semantic gate weighed it (monitor/topics/semantic.py)
+            data["match"]["semantic_similarity"] = round(semantic, 3)
         data["what_is_new"] = list(what_is_new)
         if revised:
             data["revision"] = story.revision

@@ -282,6 +282,8 @@ class Service:
             "detection": {  # stories waiting for it, duplicates linked, what it last failed on
                 **detection,
                 "awaiting_first_polls": det.awaiting(),  # feeds: their backlogs go in together
+                # the optional semantic model: configured, loaded, or why not
+                "semantic": det.semantic_status(),
                 "last_error": det.last_error,
                 "since_start": {
                     "stories": det.totals.stories,
