@@ -582,12 +582,19 @@ class Detection:
         semantic = None  # the story's embedding cosine to the seeds, when the gate applies
         gate = topic.semantic_at if topic.alert_on == "developments" else None
         if strong and original is None and gate is not None and self.semantic.available:
-            # the encoder works for tens of milliseconds: off the event loop
-            semantic = await asyncio.to_thread(
-                self.semantic.similarity, topic.seeds, story.title, story.text
-            )
-            strong = semantic is None or semantic >= gate
-        a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
+            # only a story that would open a development is embedded: linked first (an
+            # unlinked story leaves the tracker as it was), then weighed, then opened
+            a = tracker.assign(text, template=template, may_open=False)
+            if not a.development_id:
+                # the encoder works for tens of milliseconds: off the event loop
+                semantic = await asyncio.to_thread(
+                    self.semantic.similarity, topic.seeds, story.title, story.text
+                )
+                strong = semantic is None or semantic >= gate
+                if strong:
+                    a = tracker.assign(text, template=template)
+        else:
+            a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
         if not a.development_id:  # a match too weak to open a development, and unlinked
             return 0, 0
         dev_id = global_id(topic.id, a.development_id)
