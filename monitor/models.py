@@ -58,6 +58,19 @@ class TopicMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A topic's match of a story as stored (story_topics), written once detection has
+    decided on it: the terms, what it rests on (`basis`: "query and profile" | "query" |
+    "profile") and its `strength`: "strong" (it could open a development on its own) or
+    "weak" (it may only join one: the lexical rule, or the semantic gate turned it away)."""
+
+    topic_id: str
+    terms: tuple[str, ...]
+    basis: str
+    strength: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertDraft:
     """An alert to be written in the same transaction as the story that caused it."""
 

@@ -13,10 +13,10 @@ from typing import Any
 from monitor.alerts.digests import sync_digest_schedules
 from monitor.alerts.feed_health import check_feed_health
 from monitor.config import RetentionConfig, StorageConfig
-from monitor.models import AlertDraft, PollUpdate, TopicMatch
+from monitor.models import AlertDraft, PollUpdate
 from monitor.service.retention import prune
 from monitor.store import SQLiteStore, Store, store_for
-from tests.test_store_backends import FEEDS, T0, dev_story, development, entry, ok
+from tests.test_store_backends import FEEDS, KYIV, T0, dev_story, development, entry, ok
 
 
 async def fill(store: Store) -> None:
@@ -42,7 +42,7 @@ async def fill(store: Store) -> None:
                 s, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
             )
         for s in (first, second, *rest):
-            await tx.add_matches(s.id, [TopicMatch("t1", ("kyiv",))], s.first_seen_at)
+            await tx.add_matches(s.id, [KYIV], s.first_seen_at)
             title = {"title": (s.link or "").rsplit("/", 1)[-1]}
             draft = AlertDraft("t1", "ops", "story.matched", {"story": title})
             await tx.add_alerts(s.id, [draft], s.first_seen_at)

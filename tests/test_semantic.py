@@ -114,14 +114,29 @@ async def service_for(config: Path, log: io.StringIO) -> AsyncIterator[Service]:
         yield service
 
 
+def by_guid(config: Path, sql: str) -> dict[str, tuple[Any, ...]]:
+    """The rows of a query of the test's store whose first column is a story's key (the
+    rest of each row), by the story's guid."""
+    with sqlite3.connect(config.parent / "var" / "monitor.db") as db:
+        rows = db.execute(sql).fetchall()
+    return {row[0].rsplit("/", 1)[-1]: tuple(row[1:]) for row in rows}
+
+
 def new_alerts(config: Path) -> dict[str, dict[str, Any]]:
     """The development.new alerts, by the story's guid, with their data."""
-    with sqlite3.connect(config.parent / "var" / "monitor.db") as db:
-        rows = db.execute(
-            "SELECT s.key, a.data FROM alerts a JOIN stories s ON s.id = a.story_id "
-            "WHERE a.event = 'development.new'"
-        ).fetchall()
-    return {key.rsplit("/", 1)[-1]: json.loads(data) for key, data in rows}
+    sql = (
+        "SELECT s.key, a.data FROM alerts a JOIN stories s ON s.id = a.story_id "
+        "WHERE a.event = 'development.new'"
+    )
+    return {guid: json.loads(data) for guid, (data,) in by_guid(config, sql).items()}
+
+
+def stored_matches(config: Path) -> dict[str, tuple[Any, ...]]:
+    """The topic's stored matches (basis, strength), by the story's guid."""
+    sql = (
+        "SELECT s.key, t.basis, t.strength FROM story_topics t JOIN stories s ON s.id = t.story_id"
+    )
+    return by_guid(config, sql)
 
 
 def test_seed_paragraphs_leave_out_short_lines(tmp_path: Path) -> None:
@@ -173,10 +188,16 @@ async def test_a_story_far_from_the_seeds_in_meaning_does_not_open_a_development
         assert match["strength"] == "strong"
         # the seeds once, then only the stories that would open a development
         assert len(encoder.calls) == 3 and encoder.calls[1].startswith(GUARANTEE["title"])
+        # the stored match says what the gate decided: the front line's is weak
+        assert stored_matches(config) == {
+            "g1": ("query and profile", "strong"),
+            "f1": ("query and profile", "weak"),
+        }
     else:
         assert set(alerts) == {"g1", "f1"}
         assert "semantic_similarity" not in alerts["f1"]["match"]
         assert encoder.calls == []  # no topic asks for it: nothing is embedded
+        assert set(stored_matches(config).values()) == {("query and profile", "strong")}
 
 
 async def test_without_the_model_the_daemon_runs_and_says_why(

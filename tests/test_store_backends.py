@@ -27,9 +27,9 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Entry,
+    MatchRow,
     PollUpdate,
     StoredStory,
-    TopicMatch,
 )
 from monitor.schema.postgres import PG_MIGRATIONS, PG_ONLY_COLUMNS, SQLITE_ONLY_TABLES
 from monitor.schema.sqlite import MIGRATIONS
@@ -39,6 +39,7 @@ from monitor.stories.diff import RevisionDiff
 from monitor.topics.feedback import FeedbackSet
 
 T0 = 1_700_000_000.0
+KYIV = MatchRow("t1", ("kyiv",), "query", "strong")  # a topic's match, as detection stores it
 
 
 def storage(url_or_path: str) -> StorageConfig:
@@ -99,7 +100,7 @@ async def detect(store: Store, now: float, sinks: dict[str, tuple[str, ...]] | N
             await tx.mark_detected(
                 s, canonical_url=None, duplicate_of=None, duplicate_by=None, bands=()
             )
-            await tx.add_matches(s.id, [TopicMatch("t1", ("kyiv",))], now)
+            await tx.add_matches(s.id, [KYIV], now)
             drafts = [
                 AlertDraft("t1", sink, "story.matched", {"story": {"title": key}})
                 for sink in (sinks or {}).get(key, ("ops",))
@@ -696,7 +697,7 @@ async def test_a_failed_detection_transaction_leaves_the_stories_waiting(store: 
             await tx.mark_detected(
                 a, canonical_url="u", duplicate_of=None, duplicate_by=None, bands=(1,)
             )
-            await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)
+            await tx.add_matches(a.id, [KYIV], T0)
             raise RuntimeError("a bug")
     assert await store.pending_count() == 1
     assert await store.topic_report() == {}
@@ -833,8 +834,8 @@ async def test_add_alerts_counts_the_rows_really_inserted(store: Store) -> None:
         update = AlertDraft("t1", "ops", "development.update", {})
         assert await tx.add_alerts(a.id, [update, update], T0 + 2) == 1
         assert await tx.add_alerts(a.id, [], T0 + 2) == 0
-        await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)
-        await tx.add_matches(a.id, [TopicMatch("t1", ("kyiv",))], T0)  # kept once
+        await tx.add_matches(a.id, [KYIV], T0)
+        await tx.add_matches(a.id, [KYIV], T0)  # kept once
         await tx.add_matches(a.id, [], T0)
     claimed = await store.claim_due_alerts(T0 + 5, 10, 30.0)
     assert sorted((x.sink_id, x.event) for x in claimed) == [
@@ -985,7 +986,7 @@ async def test_prune_takes_a_storys_bands_and_development_rows_along(
         await tx.save_development(development("t1:1", old.id, T0))
         await tx.add_development_story(dev_story("t1:1", old.id, "wire.example"), T0)
         await tx.add_development_story(dev_story("t1:1", new.id, "daily.example"), T0 + 5000)
-        await tx.add_matches(old.id, [TopicMatch("t1", ("kyiv",))], T0)
+        await tx.add_matches(old.id, [KYIV], T0)
         await tx.add_alerts(old.id, [AlertDraft("t1", "ops", "development.new", {})], T0)
     retention = RetentionConfig(
         stories=1000.0, revisions=None, attempts=None, tombstones=None, batch=10
@@ -1094,6 +1095,59 @@ async def test_the_schemas_have_the_same_tables_and_columns(pg_url: str, tmp_pat
     for table, only in PG_ONLY_COLUMNS.items():
         pg_cols[table] -= set(only)
     assert pg_cols == sqlite_cols
+
+
+async def test_a_store_at_schema_12_upgrades_and_its_earlier_matches_read_as_unknown(
+    backend: StorageConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 13 gives a topic's match its basis and strength: a store made at schema 12
+    (with a match in it) upgrades on open; the match it had reads as unknown (null), the
+    matches stored from then on as detection decided them (and a match stored before stays
+    as it was)."""
+    import aiosqlite
+
+    import monitor.store.postgres as pg_store
+    import monitor.store.sqlite as sqlite_store
+    from monitor.reads.readers import PostgresReader, SQLiteReader
+    from monitor.reads.topics import timeline
+
+    with monkeypatch.context() as at_12:
+        at_12.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:12])
+        at_12.setattr(pg_store, "PG_MIGRATIONS", PG_MIGRATIONS[:12])
+        old = store_for(backend)
+        await old.open()
+        await stored(old, ["a", "b"])
+        await old.close()
+    version = "PRAGMA user_version" if backend.path else "SELECT version FROM monitor_schema"
+    assert await raw(backend, version) == [(12,)]
+    await raw(
+        backend,
+        "INSERT INTO story_topics (story_id, topic_id, terms, matched_at) "
+        f"SELECT id, 't1', '[\"kyiv\"]', {T0} FROM stories WHERE link LIKE '%/a'",
+    )
+    store = store_for(backend)
+    await store.open()
+    try:
+        assert await raw(backend, version) == [(len(MIGRATIONS),)] == [(13,)]
+        async with store.detection() as tx:
+            a, b = sorted(await tx.pending(10), key=lambda s: s.link or "")
+            weak = MatchRow("t1", ("kyiv",), "query", "weak")
+            await tx.add_matches(a.id, [weak], T0 + 5)  # matched before: kept as it was
+            await tx.add_matches(b.id, [weak], T0 + 5)
+        if backend.path is not None:
+            db = await aiosqlite.connect(backend.path)
+            page = await timeline(SQLiteReader(db), "t1")
+            await db.close()
+        else:
+            assert isinstance(store, pg_store.PostgresStore)
+            page = await timeline(PostgresReader(store), "t1")
+        matches = {it["title"]: (it["matched_terms"], it["match"]) for it in page.items}
+        assert matches == {
+            "Title a": (["kyiv"], {"basis": None, "strength": None}),
+            "Title b": (["kyiv"], {"basis": "query", "strength": "weak"}),
+        }
+    finally:
+        await store.close()
 
 
 async def test_two_instances_migrating_at_once(pg_url: str) -> None:

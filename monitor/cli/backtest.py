@@ -37,8 +37,8 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
+    MatchRow,
     StoredStory,
-    TopicMatch,
 )
 from monitor.topics.compiled import Settings
 from monitor.topics.feedback import Decision, Feedback
@@ -356,7 +356,7 @@ class ReplayStore:
         self.texts[story.id] = replace(story, duplicate_of=self.duplicates.get(story.id))
         self.first_seen[story.id] = story.first_seen_at
 
-    async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:
+    async def add_matches(self, story_id: int, matches: Sequence[MatchRow], now: float) -> None:
         return None
 
     async def development(self, development_id: str) -> DevelopmentRow | None:

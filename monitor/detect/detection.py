@@ -21,13 +21,14 @@ from urllib.parse import urlsplit
 
 from monitor.clock import Clock
 from monitor.config import Config, TopicConfig
-from monitor.detect.development_alerts import alert_drafts_for, substantial
+from monitor.detect.development_alerts import alert_drafts_for, match_basis, substantial
 from monitor.detect.developments import Assignment, DevelopmentTracker
 from monitor.models import (
     DetectionStep,
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
+    MatchRow,
     StoredStory,
     TopicMatch,
 )
@@ -499,14 +500,18 @@ class Detection:
                 bands=bands,
             )  # fmt: skip
             title, body = self.templates.clean(str(story.feed_id), story.title, story.text)
-            await tx.add_matches(story.id, matches, now)
             stripped = replace(text, title=title, text=body)
+            rows = []
             for m in matches:
-                opened, alerts = await self._assign(
-                    tx, topics.by_id[m.topic_id].config, m, story, stripped, dup, template, now
+                topic = topics.by_id[m.topic_id].config
+                opened, alerts, strong = await self._assign(
+                    tx, topic, m, story, stripped, dup, template, now
                 )
                 out.developments += opened
                 out.alerts += alerts
+                rows.append(match_row(topic, m, strong))
+            # written once decided: a match's strength is the assignment's final word
+            await tx.add_matches(story.id, rows, now)
             return out
         # a new revision, or the page's text came after the story was detected without it
         if prepared.late:  # the text may reveal a copy the teaser could not
@@ -520,24 +525,26 @@ class Detection:
         await tx.mark_detected(
             story, canonical_url=None, duplicate_of=dup, duplicate_by=by, bands=bands
         )
-        await tx.add_matches(story.id, matches, now)
         joined = await tx.story_developments(story.id)
+        rows = []
         for m in matches:
             topic = topics.by_id[m.topic_id].config
             tracker = self.tracker(topic.id)
             if m.topic_id not in joined or tracker.store.story(str(story.id)) is None:
                 # matches now (or its development left the window): as a new story of the topic
-                opened, alerts = await self._assign(tx, topic, m, story, text, None, False, now)
+                opened, alerts, strong = await self._assign(
+                    tx, topic, m, story, text, None, False, now
+                )
             else:
-                opened, alerts = (
-                    0,
-                    await self._revised(
-                        tx, topic, m, story, joined[topic.id], (before, after), now,
-                        not prepared.late,
-                    ),
+                opened, strong = 0, opens(topic, m)
+                alerts = await self._revised(
+                    tx, topic, m, story, joined[topic.id], (before, after), now,
+                    not prepared.late,
                 )  # fmt: skip
             out.developments += opened
             out.alerts += alerts
+            rows.append(match_row(topic, m, strong))
+        await tx.add_matches(story.id, rows, now)  # a topic's match stored before stays
         return out
 
     async def _duplicate(
@@ -574,8 +581,10 @@ class Detection:
         dup: int | None,
         template: bool,
         now: float,
-    ) -> tuple[int, int]:
-        """Assign a new story of `topic`; returns (developments opened, alerts written)."""
+    ) -> tuple[int, int, bool]:
+        """Assign a new story of `topic`; returns (developments opened, alerts written,
+        whether the match was strong: could open a development on its own, the semantic gate
+        included when it weighed the story)."""
         tracker = self.tracker(topic.id)
         original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
         strong = opens(topic, match)
@@ -596,7 +605,7 @@ class Detection:
         else:
             a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
         if not a.development_id:  # a match too weak to open a development, and unlinked
-            return 0, 0
+            return 0, 0, strong
         dev_id = global_id(topic.id, a.development_id)
         published = story_time(story)
         row = None if a.is_new else await tx.development(dev_id)
@@ -638,7 +647,7 @@ class Detection:
                 semantic=semantic,
             )
             alerts = await tx.add_alerts(story.id, drafts, now)
-        return int(a.is_new), alerts
+        return int(a.is_new), alerts, strong
 
     @staticmethod
     def _event(
@@ -738,6 +747,13 @@ def opens(topic: TopicConfig, match: TopicMatch) -> bool:
     if match.terms or topic.query is None:
         return match.similarity >= topic.profile_threshold
     return match.similarity >= topic.open_at
+
+
+def match_row(topic: TopicConfig, match: TopicMatch, strong: bool) -> MatchRow:
+    """The match as stored: its terms, what it rests on, and its strength (`strong`: the
+    assignment's final word, see :func:`opens` and :meth:`Detection._assign`)."""
+    basis = match_basis(match, topic.profile_threshold)
+    return MatchRow(match.topic_id, match.terms, basis, "strong" if strong else "weak")
 
 
 def _gap_passed(row: DevelopmentRow, now: float, gap: float) -> bool:

@@ -59,6 +59,10 @@ def development_data(row: DevelopmentRow) -> dict[str, Any]:
     }
 
 
+MATCH_BASES = ("query and profile", "query", "profile")  # what a match rests on
+MATCH_STRENGTHS = ("strong", "weak")  # whether it could open a development on its own
+
+
 def match_basis(match: TopicMatch, threshold: float) -> str:
     """What a match rests on: "query and profile", "query" (the story is farther from the seed
     profile than the topic's threshold, or the topic has no seeds) or "profile" (no query term

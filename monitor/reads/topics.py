@@ -21,17 +21,18 @@ async def timeline(
     db: Reader, topic_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> Page:
     """A topic's matched stories, newest match first: headline, link, source, first seen,
-    the terms that matched, and the development the story belongs to (id, headline, first
-    seen, stories and sources so far, what this story added; None for a story matched before
-    developments were stored)."""
+    the terms that matched and what the match rests on (:func:`match_of`), and the
+    development the story belongs to (id, headline, first seen, stories and sources so far,
+    what this story added; None for a story matched before developments were stored)."""
     params: dict[str, Any] = {"topic": topic_id, "limit": limit + 1}
     after = ""
     if cursor is not None:
         at, story_id = decode_cursor(cursor, "timeline")
         after = "AND (st.matched_at, st.story_id) < (:at, :story_id)"
         params.update(at=at, story_id=story_id)
-    sql = f"""SELECT st.story_id, st.matched_at, st.terms, s.title, s.link, s.summary,
-                     s.published_at, s.first_seen_at, s.revision, s.feed_id, s.duplicate_of,
+    sql = f"""SELECT st.story_id, st.matched_at, st.terms, st.basis, st.strength, s.title,
+                     s.link, s.summary, s.published_at, s.first_seen_at, s.revision, s.feed_id,
+                     s.duplicate_of,
                      COALESCE(f.name, f.title, f.url) AS source,
                      d.id AS dev_id, d.headline, d.first_seen_at AS dev_first_seen,
                      d.stories AS dev_stories, d.sources AS dev_sources, ds.what_is_new
@@ -60,6 +61,7 @@ async def timeline(
             "first_seen": iso(r["first_seen_at"]),
             "matched": iso(r["matched_at"]),
             "matched_terms": _terms(r["terms"]),
+            "match": match_of(r),
             "revision": r["revision"],
             "duplicate_of": r["duplicate_of"],
             "development": None
@@ -88,7 +90,8 @@ async def developments_page(
 ) -> Page:
     """A topic's developments, the most recently active first: headline, first and last
     seen, stories and sources so far, and its first `stories_each` stories in the order they
-    joined, each with what it added (the first one: all of it)."""
+    joined, each with what it added (the first one: all of it) and what its match of the
+    topic rests on (:func:`match_of`)."""
     params: dict[str, Any] = {"topic": topic_id, "limit": limit + 1}
     after = ""
     if cursor is not None:
@@ -110,6 +113,7 @@ async def developments_page(
         found = await db.fetch(
             """SELECT ds.story_id, ds.what_is_new, ds.duplicate, ds.similarity, s.title,
                       s.link, s.summary, s.published_at, s.first_seen_at, st.terms,
+                      st.basis, st.strength,
                       COALESCE(f.name, f.title, f.url) AS source
                  FROM development_stories ds
                  JOIN stories s ON s.id = ds.story_id
@@ -129,6 +133,7 @@ async def developments_page(
                 "published": iso(x["published_at"]),
                 "first_seen": iso(x["first_seen_at"]),
                 "matched_terms": _terms(x["terms"] or "[]"),
+                "match": match_of(x),
                 "duplicate": bool(x["duplicate"]),
                 "similarity": x["similarity"],
                 "what_is_new": _terms(x["what_is_new"]),
@@ -147,6 +152,14 @@ async def developments_page(
             }
         )
     return Page(items, next_cursor)
+
+
+def match_of(row: dict[str, Any]) -> dict[str, str | None]:
+    """What a stored match rests on (`basis`: "query and profile", "query" or "profile") and
+    its `strength` ("strong": it could open a development on its own; "weak": it may only
+    join one), as detection decided (monitor/detect/detection.py `match_row`); both None for
+    a match stored before they were (unknown), or a story without a match row."""
+    return {"basis": row["basis"], "strength": row["strength"]}
 
 
 def _terms(raw: str) -> list[str]:

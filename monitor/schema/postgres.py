@@ -396,6 +396,11 @@ PG_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX detection_log_story ON detection_log (story_id);
     """,
+    # 13: a match's basis and strength: see SQLite's migration 13.
+    """
+    ALTER TABLE story_topics ADD COLUMN basis TEXT;
+    ALTER TABLE story_topics ADD COLUMN strength TEXT;
+    """,
 )
 
 # SQLite tables with no PostgreSQL counterpart (FTS5 and its shadow tables: PostgreSQL

@@ -387,4 +387,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX detection_log_story ON detection_log (story_id);
     """,
+    # 13: what a topic's match of a story rests on (`basis`: "query and profile" | "query" |
+    # "profile", monitor/detect/development_alerts.py `match_basis`) and whether it could open
+    # a development on its own (`strength`: "strong" | "weak": the lexical rule, and the
+    # semantic gate when it weighed the story). NULL for the rows matched before: unknown.
+    """
+    ALTER TABLE story_topics ADD COLUMN basis TEXT;
+    ALTER TABLE story_topics ADD COLUMN strength TEXT;
+    """,
 )

@@ -23,8 +23,8 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
+    MatchRow,
     StoredStory,
-    TopicMatch,
 )
 from monitor.store.base import (
     DETECTION_LOG_INSERT,
@@ -163,17 +163,20 @@ class PostgresDetection:
                 story.id,
             )
 
-    async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:
+    async def add_matches(self, story_id: int, matches: Sequence[MatchRow], now: float) -> None:
         if not matches:
             return
         await self.con.execute(
-            """INSERT INTO story_topics (story_id, topic_id, terms, matched_at)
-               SELECT $1, t, m, $4 FROM unnest($2::text[], $3::text[]) AS u (t, m)
+            """INSERT INTO story_topics (story_id, topic_id, terms, matched_at, basis, strength)
+               SELECT $1, t, m, $4, b, g
+                 FROM unnest($2::text[], $3::text[], $5::text[], $6::text[]) AS u (t, m, b, g)
                ON CONFLICT DO NOTHING""",
             story_id,
             [m.topic_id for m in matches],
             [json.dumps(list(m.terms)) for m in matches],
             now,
+            [m.basis for m in matches],
+            [m.strength for m in matches],
         )
 
     async def development(self, development_id: str) -> DevelopmentRow | None:

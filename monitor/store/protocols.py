@@ -21,11 +21,11 @@ from monitor.models import (
     FeedRow,
     IngestResult,
     Lookups,
+    MatchRow,
     PendingAlert,
     PollUpdate,
     StoredStory,
     Subscription,
-    TopicMatch,
 )
 from monitor.store.outbox import OutboxWrites
 from monitor.stories.diff import RevisionDiff
@@ -77,9 +77,9 @@ class DetectionTx(Protocol):
         bands: Sequence[int],
     ) -> None: ...
 
-    async def add_matches(
-        self, story_id: int, matches: Sequence[TopicMatch], now: float
-    ) -> None: ...
+    async def add_matches(self, story_id: int, matches: Sequence[MatchRow], now: float) -> None:
+        """Store the story's topic matches (a match stored before is kept as it was)."""
+        ...
 
     async def development(self, development_id: str) -> DevelopmentRow | None: ...
 

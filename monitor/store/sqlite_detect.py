@@ -20,8 +20,8 @@ from monitor.models import (
     DevelopmentRow,
     DevelopmentStoryRow,
     Lookups,
+    MatchRow,
     StoredStory,
-    TopicMatch,
 )
 from monitor.store.base import (
     DETECTION_LOG_INSERT,
@@ -66,7 +66,7 @@ class SQLiteDetection:
         self._story_updates: list[tuple[Any, ...]] = []
         self._rev_updates: list[tuple[Any, ...]] = []
         self._bands: list[tuple[int, int]] = []
-        self._matches: list[tuple[int, str, str, float]] = []
+        self._matches: list[tuple[int, str, str, float, str, str]] = []
         self._dev_saves: list[tuple[Any, ...]] = []
         self._dev_stories: list[tuple[Any, ...]] = []
         self._alerts: list[tuple[Any, ...]] = []
@@ -258,9 +258,10 @@ class SQLiteDetection:
         for b in set(bands):
             self._by_band.setdefault(b, []).append(text)
 
-    async def add_matches(self, story_id: int, matches: Sequence[TopicMatch], now: float) -> None:
+    async def add_matches(self, story_id: int, matches: Sequence[MatchRow], now: float) -> None:
         self._matches.extend(
-            (story_id, m.topic_id, json.dumps(list(m.terms)), now) for m in matches
+            (story_id, m.topic_id, json.dumps(list(m.terms)), now, m.basis, m.strength)
+            for m in matches
         )
 
     async def development(self, development_id: str) -> DevelopmentRow | None:
@@ -380,8 +381,8 @@ class SQLiteDetection:
             )
         if self._matches:
             await db.executemany(
-                "INSERT OR IGNORE INTO story_topics (story_id, topic_id, terms, matched_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO story_topics (story_id, topic_id, terms, matched_at, "
+                "basis, strength) VALUES (?, ?, ?, ?, ?, ?)",
                 self._matches,
             )
         if self._dev_saves:

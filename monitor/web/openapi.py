@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import MATCH_MODES
+from monitor.detect.development_alerts import MATCH_BASES, MATCH_STRENGTHS
 from monitor.reads import ALERT_STATES, CURSOR_PATTERNS, FEED_SORTS, FEED_STATES
 from monitor.topics.feedback import VERDICTS
 
@@ -120,6 +121,27 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "TopicList": _obj({"items": {"type": "array", "items": {"$ref": REF + "Topic"}}}),
+    "StoryMatch": {
+        **_obj(
+            {
+                "basis": {
+                    "type": ["string", "null"],
+                    "enum": [*MATCH_BASES, None],
+                    "description": "What the match rests on: the query and the seed profile, "
+                    "the query alone (far from the seeds, or a topic without seeds) or the "
+                    "profile alone (the topic's seeds).",
+                },
+                "strength": {
+                    "type": ["string", "null"],
+                    "enum": [*MATCH_STRENGTHS, None],
+                    "description": "weak: it could not have opened a development on its own "
+                    "(it may only join one); strong: it could.",
+                },
+            }
+        ),
+        "description": "The topic's match of the story, as detection decided; both null for "
+        "a story matched before they were stored (unknown).",
+    },
     "TimelineEntry": _obj(
         {
             "story_id": INT,
@@ -132,6 +154,7 @@ SCHEMAS: dict[str, Any] = {
             "first_seen": TIME,
             "matched": TIME,
             "matched_terms": {"type": "array", "items": STR},
+            "match": {"$ref": REF + "StoryMatch"},
             "revision": INT,
             "duplicate_of": INT_OR_NULL,
             "development": {
@@ -168,6 +191,7 @@ SCHEMAS: dict[str, Any] = {
             "published": TIME_OR_NULL,
             "first_seen": TIME,
             "matched_terms": {"type": "array", "items": STR},
+            "match": {"$ref": REF + "StoryMatch"},
             "duplicate": {"type": "boolean"},
             "similarity": {"type": "number"},
             "what_is_new": {"type": "array", "items": STR},
