@@ -412,7 +412,8 @@ async def web_factory(
     receiver: Receiver,
     config_factory: Callable[..., Path],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """make(token=None, extra_items=None) -> WebServer. A SQLite store filled by real polls
+    """make(token=None, extra_items=None, extra="") -> WebServer (`extra`: configuration
+    appended, e.g. another topic). A SQLite store filled by real polls
     and deliveries; on PostgreSQL, that store copied into a fresh database (`monitor
     migrate`'s copy) and a second service over it, which the server serves (the same data
     on both, so every answer can be compared); its `twin` serves the SQLite original, with
@@ -430,10 +431,12 @@ async def web_factory(
         stack.push_async_callback(runner.cleanup)
         return WebServer(service, port, clock, token)
 
-    async def make(token: str | None = None, extra_items: list[dict[str, str]] | None = None):  # type: ignore[no-untyped-def]
+    async def make(  # type: ignore[no-untyped-def]
+        token: str | None = None, extra_items: list[dict[str, str]] | None = None, extra: str = ""
+    ):
         good = feed_server.set("a.xml", rss([GUARANTEE, GRAIN, RUSSIA, *(extra_items or [])]))
         bad = feed_server.set("b.xml", b"nope", status=503)
-        cfg = config_factory([good, bad], receiver.url)
+        cfg = config_factory([good, bad], receiver.url, extra=extra)
         if token:
             cfg.write_text(cfg.read_text().replace("[server]\n", f'[server]\ntoken = "{token}"\n'))
         clock = FixedClock(T0)

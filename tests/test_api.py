@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,8 @@ from monitor.reads.readers import PostgresReader, SQLiteReader, positional
 from monitor.web import status
 from monitor.web.openapi import document
 from tests.conftest import API_TOKEN, WebServer
+from tests.test_pipeline import GUARANTEE as GUARANTEE_ITEM
+from tests.test_semantic import SEED
 
 TOPIC = "ukraine-security-guarantees"
 
@@ -403,3 +406,72 @@ async def test_postgres_answers_every_call_as_sqlite_does(web_factory: Callable[
             path = re.sub(r"[?&]cursor=[^&]*", "", path)
             path += ("&" if "?" in path else "?") + "cursor=" + quote(ours["next_cursor"])
     assert pages > len(paths) + 10  # next pages were followed
+
+
+GUARANTEES_TOPIC = """
+[[topics]]
+id = "guarantees"
+name = "Security guarantees"
+query = '(Ukraine OR Kyiv) AND ("security guarantee*" OR troops)'
+seeds = ["seeds/*.txt"]
+profile_threshold = 0.2
+sinks = ["ops"]
+"""
+GUARANTEE = GUARANTEE_ITEM["title"]  # of web_factory's feed
+SKIES = {  # its query finds it, far from the seeds
+    "guid": "s4",
+    "title": "UK jets to guard Kyiv skies, Britain says",
+    "link": "http://news.example/s4",
+    "description": "British jets would guard the skies over Kyiv and protect Ukraine's ports, "
+    "the UK said, with a few troops on the ground.",
+    "pubDate": "Thu, 26 Nov 2026 11:00:00 GMT",
+}
+COALITION = {  # no query term: the seed profile alone finds it
+    "guid": "s5",
+    "title": "Coalition plan: a reassurance force after a ceasefire",
+    "link": "http://news.example/s5",
+    "description": "European governments and the United States discussed a reassurance force "
+    "backed by Washington, with air support and a guarantee under European command.",
+    "pubDate": "Thu, 26 Nov 2026 12:00:00 GMT",
+}
+
+
+async def test_a_weak_match_is_marked_in_the_api_and_on_the_dashboard(
+    web_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A topic with seeds: the report of the guarantee (its query and near its seeds) opens a
+    development; the report of jets over Kyiv, which its query finds far from the seeds,
+    joins it as a weak match; the coalition's plan, which only the seeds find, is a strong
+    match on the seeds. The API says so of each story, the dashboard marks the weak one."""
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "guarantees.txt").write_text(SEED, encoding="utf-8")
+    server: WebServer = await web_factory(extra_items=[SKIES, COALITION], extra=GUARANTEES_TOPIC)
+    expected = {
+        GUARANTEE: {"basis": "query and profile", "strength": "strong"},
+        SKIES["title"]: {"basis": "query", "strength": "weak"},
+        COALITION["title"]: {"basis": "profile", "strength": "strong"},
+    }
+    timeline = await get(server, "/api/topics/guarantees/timeline")
+    matches = {it["title"]: it["match"] for it in timeline["items"]}
+    assert {title: matches[title] for title in expected} == expected
+    devs = await get(server, "/api/topics/guarantees/developments")
+    joined = {it["title"]: (d["headline"], it["match"]) for d in devs["items"] for it in d["items"]}
+    assert joined[SKIES["title"]] == (GUARANTEE, expected[SKIES["title"]])
+    assert {title: joined[title][1] for title in expected} == expected
+    # the other topic has no seeds: its matches rest on its query, and open developments
+    other = await get(server, f"/api/topics/{TOPIC}/timeline")
+    assert {it["title"]: it["match"]["basis"] for it in other["items"]}[GUARANTEE] == "query"
+
+    html = await get(server, "/?topic=guarantees")
+
+    def meta(title: str) -> str:  # the line under the story's headline: source and match
+        found = re.search(rf'{re.escape(title)}</a></p><p class="meta">(.*?)</p>', html)
+        assert found, title
+        return found.group(1)
+
+    weak = meta(SKIES["title"])
+    assert '<span class="term weak" title="' in weak and ">weak match</span>" in weak
+    assert "could not have opened a development on its own" in weak
+    assert "weak match" not in meta(GUARANTEE) and "the topic&#x27;s seeds" not in meta(GUARANTEE)
+    seeds = meta(COALITION["title"])
+    assert "the topic&#x27;s seeds</span>" in seeds and "weak match" not in seeds

@@ -300,6 +300,7 @@ def _development_items(
         )
         for i, it in enumerate(dev["items"]):
             terms = "".join(f'<span class="term">{e(t)}</span>' for t in it["matched_terms"])
+            terms += _match_note(it["match"])
             link = (
                 f'<a href="{e(it["link"])}" rel="noreferrer">{e(it["title"])}</a>'
                 if it["link"]
@@ -325,6 +326,27 @@ def _development_items(
         if hidden > 0:
             out.append(f'<li class="more muted">… and {hidden:,} more stories</li>')
     return "".join(out)
+
+
+SEEDS_LABEL = "the topic's seeds"
+SEEDS_NOTE = "no query term matched: the story is close to the topic's seed documents"
+WEAK_NOTE = (
+    "a weak match (the query alone far from the seeds, the seeds alone below the open "
+    "threshold, or turned away by the semantic gate): it could not have opened a development "
+    "on its own, only join one"
+)
+
+
+def _match_note(match: Mapping[str, str | None]) -> str:
+    """Beside a story's matched terms: "the topic's seeds" when the seed profile alone found
+    it, "weak match" when it could not have opened a development on its own (nothing when
+    unknown: matched before the store kept it)."""
+    out = ""
+    if match["basis"] == "profile":
+        out += f'<span class="term" title="{e(SEEDS_NOTE)}">{e(SEEDS_LABEL)}</span>'
+    if match["strength"] == "weak":
+        out += f'<span class="term weak" title="{e(WEAK_NOTE)}">weak match</span>'
+    return out
 
 
 def _verdicts(topic_id: str, given: list[Feedback], writable: bool, now: float) -> str:

@@ -83,6 +83,7 @@ ol.timeline p { margin:0; } .headline { font-weight:600; }
 .meta { font-size:.8rem; color:var(--muted); } .source { margin-right:.4rem; }
 .term { background:color-mix(in srgb, var(--accent) 14%, transparent); color:var(--fg);
   border-radius:4px; padding:0 .35rem; margin-right:.25rem; font-size:.75rem; }
+.term.weak { background:var(--chip); color:var(--muted); font-style:italic; cursor:help; }
 .summary { color:var(--muted); font-size:.85rem; }
 form.fb { display:inline-flex; gap:.3rem; margin-left:.5rem; align-items:center; }
 form.fb button { font-size:.7rem; padding:0 .4rem; border-radius:4px; cursor:pointer;
