@@ -237,6 +237,12 @@ async def _detect(cfg: Config, batch: Sequence[Story]) -> tuple[float, Any]:
         return elapsed, outcome
 
 
+def _fresh(folder: Path) -> None:
+    """No store in `folder`: the next run starts a new one."""
+    for suffix in ("", "-wal", "-shm"):
+        (folder / f"bench.db{suffix}").unlink(missing_ok=True)
+
+
 async def _topics_figures(folder: Path, n: int, counts: Sequence[int], repeat: int) -> list[Figure]:
     batch = stories(n, seed=1, start=datetime.now(UTC) - timedelta(days=3))
     configs = {k: load(_config(folder / f"t{k}", k)) for k in (0, *counts)}
@@ -244,9 +250,7 @@ async def _topics_figures(folder: Path, n: int, counts: Sequence[int], repeat: i
     outcomes: dict[int, Any] = {}
     for _ in range(repeat):  # interleaved, best of `repeat`: the least disturbed
         for k, cfg in configs.items():
-            (folder / f"t{k}" / "bench.db").unlink(missing_ok=True)
-            for suffix in ("-wal", "-shm"):
-                (folder / f"t{k}" / f"bench.db{suffix}").unlink(missing_ok=True)
+            _fresh(folder / f"t{k}")
             elapsed, outcomes[k] = await _detect(cfg, batch)
             best[k] = min(best.get(k, float("inf")), elapsed)
     base = n / best[0]
@@ -275,9 +279,7 @@ async def _semantic_figures(folder: Path, n: int, repeat: int) -> list[Figure]:
     outcomes: dict[str, Any] = {}
     for _ in range(repeat):  # interleaved, best of `repeat`
         for name, cfg in (("off", off), ("on", on)):
-            sub = folder / ("gate" if name == "on" else "nogate")
-            for suffix in ("", "-wal", "-shm"):
-                (sub / f"bench.db{suffix}").unlink(missing_ok=True)
+            _fresh(folder / ("gate" if name == "on" else "nogate"))
             elapsed, outcomes[name] = await _detect(cfg, batch)
             best[name] = min(best.get(name, float("inf")), elapsed)
     o, f = outcomes["on"], outcomes["off"]

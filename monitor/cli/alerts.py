@@ -8,14 +8,12 @@ its original id.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from monitor.cli.util import load_or_report
+from monitor.cli.util import with_store
 from monitor.clock import iso
 from monitor.models import STORY_EVENTS
 
@@ -50,30 +48,6 @@ def register(sub: Any, default_config: str) -> None:
     q.set_defaults(func=cmd_retry)
 
 
-def _with_store(args: argparse.Namespace, job: Callable[[Any], Awaitable[T]]) -> T | int:
-    from monitor.store import StoreError, open_store
-
-    cfg = load_or_report(args.config)
-    if cfg is None:
-        return 2
-    if cfg.storage.path is not None and not cfg.storage.path.exists():
-        print(f"error: no store at {cfg.storage.path} (has the daemon run?)", file=sys.stderr)
-        return 1
-
-    async def go() -> T:
-        store = await open_store(cfg.storage)
-        try:
-            return await job(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(go())
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
 def _title(a: dict[str, Any]) -> str:
     d = a["data"]
     if a["event"] in STORY_EVENTS:
@@ -105,11 +79,11 @@ def _ms(latency: float | None) -> float | None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    async def job(store: Any) -> list[dict[str, Any]]:
+    async def job(store: Any, _cfg: Any) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await store.alert_log(args.state, args.limit)
         return rows
 
-    rows = _with_store(args, job)
+    rows = with_store(args.config, job)
     if isinstance(rows, int):
         return rows
     if args.json:
@@ -134,11 +108,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    async def job(store: Any) -> list[dict[str, Any]]:
+    async def job(store: Any, _cfg: Any) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await store.alert_log(alert_id=args.id, limit=1)
         return rows
 
-    rows = _with_store(args, job)
+    rows = with_store(args.config, job)
     if isinstance(rows, int):
         return rows
     if not rows:
@@ -181,12 +155,12 @@ def cmd_retry(args: argparse.Namespace) -> int:
         print("error: give alert ids or --all (not both)", file=sys.stderr)
         return 2
 
-    async def job(store: Any) -> list[str]:
+    async def job(store: Any, _cfg: Any) -> list[str]:
         now = datetime.now(UTC).timestamp()
         done: list[str] = await store.requeue_dead(None if args.all else args.ids, now)
         return done
 
-    done = _with_store(args, job)
+    done = with_store(args.config, job)
     if isinstance(done, int):
         return done
     for alert_id in done:

@@ -9,13 +9,12 @@ applies it to the stories detected from then on (monitor/topics/feedback.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from typing import Any
 
-from monitor.cli.util import load_or_report
+from monitor.cli.util import with_store
 from monitor.config import Config
 from monitor.topics import feedback_actions
 from monitor.topics.feedback import Feedback, FeedbackError
@@ -54,46 +53,32 @@ def _line(f: Feedback) -> str:
     return f"{f.id:>5}  {d['created_at']}  {f.verdict:<12}  {story:<14}  {f.title}"
 
 
-async def _run(args: argparse.Namespace, cfg: Config) -> tuple[str, list[Feedback]]:
-    from monitor.store import open_store
-
-    store = await open_store(cfg.storage)
-    try:
-        if args.delete is not None:
-            gone = await feedback_actions.take_back(store, cfg, args.topic, args.delete)
-            return "taken back", [gone]
-        if args.story is not None or args.alert is not None:
-            if args.verdict is None:
-                raise FeedbackError("say --relevant or --not-relevant")
-            done = await feedback_actions.give(
-                store, cfg, args.topic, args.verdict, time.time(),
-                story_id=args.story, alert_id=args.alert,
-            )  # fmt: skip
-            return "recorded", [done]
-        if args.verdict is not None:
-            raise FeedbackError("name the story: --story ID or --alert ID")
-        return "list", await feedback_actions.listing(store, cfg, args.topic)
-    finally:
-        await store.close()
+async def _run(args: argparse.Namespace, store: Any, cfg: Config) -> tuple[str, list[Feedback]]:
+    if args.delete is not None:
+        gone = await feedback_actions.take_back(store, cfg, args.topic, args.delete)
+        return "taken back", [gone]
+    if args.story is not None or args.alert is not None:
+        if args.verdict is None:
+            raise FeedbackError("say --relevant or --not-relevant")
+        done = await feedback_actions.give(
+            store, cfg, args.topic, args.verdict, time.time(),
+            story_id=args.story, alert_id=args.alert,
+        )  # fmt: skip
+        return "recorded", [done]
+    if args.verdict is not None:
+        raise FeedbackError("name the story: --story ID or --alert ID")
+    return "list", await feedback_actions.listing(store, cfg, args.topic)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from monitor.store import StoreError
-
-    cfg = load_or_report(args.config)
-    if cfg is None:
-        return 2
-    if cfg.storage.path is not None and not cfg.storage.path.exists():
-        print(f"error: no store at {cfg.storage.path} (has the daemon run?)", file=sys.stderr)
-        return 1
     try:
-        what, rows = asyncio.run(_run(args, cfg))
+        done = with_store(args.config, lambda store, cfg: _run(args, store, cfg))
     except FeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if isinstance(done, int):
+        return done
+    what, rows = done
     if args.json:
         out: Any = [f.as_dict() for f in rows] if what == "list" else rows[0].as_dict()
         print(json.dumps(out, ensure_ascii=False, indent=2))

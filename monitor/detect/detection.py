@@ -224,7 +224,7 @@ class Detection:
         folder, _ = model_folder(self.config.detection)
         gate = self._semantic
         if gate is None or gate.folder != folder:
-            return SemanticGate(folder).status() | {"problem": None}
+            return SemanticGate(folder).status()  # not loaded yet: nothing to say against it
         return gate.status()
 
     def tracker(self, topic_id: str) -> DevelopmentTracker:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.config import DetectionConfig
+from monitor.stories.embedding import EmbeddingError, load_encoder
 from monitor.topics.profile import SeedError, seed_text
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -93,8 +94,6 @@ class SemanticGate:
             return cls()
         if not folder.is_dir():
             return cls(folder, None, f"{folder}: not installed ({INSTALL_HINT})")
-        from monitor.stories.embedding import EmbeddingError, load_encoder
-
         try:
             return cls(folder, load_encoder(folder))
         except (EmbeddingError, OSError, ValueError) as exc:

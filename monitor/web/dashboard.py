@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from html import escape
 from typing import Any, NoReturn
@@ -551,14 +551,26 @@ def _form_id(form: Mapping[str, Any], name: str) -> int | None:
     return int(value)
 
 
-async def feedback_form(request: web.Request) -> web.StreamResponse:
-    """A story or an alert's story marked relevant or not for the topic (a form's POST)."""
+async def _feedback_change(
+    request: web.Request, change: Callable[[Any, str], Awaitable[str]]
+) -> web.StreamResponse:
+    """A form's change of a topic's feedback: refused without the token or from another
+    site; `change(source, topic_id)` makes it and returns the topic to go back to."""
     source = request.app[WEB]
     refused = api._writable(source) or api._same_origin(request)
     if refused is not None:
         return _refused(refused.status, "changes need a [server] token, from this site")
-    topic_id = request.match_info["topic_id"]
     try:
+        topic_id = await change(source, request.match_info["topic_id"])
+    except FeedbackError as exc:
+        return _refused(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
+    return _back(topic_id)
+
+
+async def feedback_form(request: web.Request) -> web.StreamResponse:
+    """A story or an alert's story marked relevant or not for the topic (a form's POST)."""
+
+    async def give(source: Any, topic_id: str) -> str:
         form = await request.post()
         alert = form.get("alert_id")
         done = await feedback_actions.give(
@@ -566,26 +578,23 @@ async def feedback_form(request: web.Request) -> web.StreamResponse:
             source.clock.now().timestamp(), story_id=_form_id(form, "story_id"),
             alert_id=alert if isinstance(alert, str) and alert else None,
         )  # fmt: skip
-    except FeedbackError as exc:
-        return _refused(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
-    return _back(done.topic_id)
+        return done.topic_id
+
+    return await _feedback_change(request, give)
 
 
 async def feedback_delete_form(request: web.Request) -> web.StreamResponse:
-    source = request.app[WEB]
-    refused = api._writable(source) or api._same_origin(request)
-    if refused is not None:
-        return _refused(refused.status, "changes need a [server] token, from this site")
-    topic_id = request.match_info["topic_id"]
-    try:
+    """A verdict taken back (a form's POST)."""
+
+    async def take_back(source: Any, topic_id: str) -> str:
         feedback_id = _form_id(request.match_info, "feedback_id")
         assert feedback_id is not None
         await feedback_actions.take_back(
             store_of(request.app), source.config, topic_id, feedback_id
         )
-    except FeedbackError as exc:
-        return _refused(404 if isinstance(exc, feedback_actions.NotFound) else 400, str(exc))
-    return _back(topic_id)
+        return topic_id
+
+    return await _feedback_change(request, take_back)
 
 
 def add_routes(app: web.Application) -> None:
