@@ -12,6 +12,7 @@ import io
 import json
 import os
 import signal
+import socket
 import sys
 import textwrap
 import time
@@ -172,6 +173,13 @@ def _no_default_semantic_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests decide on lexical evidence whether or not the optional model is installed in
     this environment (tests/test_semantic.py opts in); the daemons they spawn inherit it."""
     monkeypatch.setenv("MONITOR_SEMANTIC_MODEL", "off")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 TOPIC_QUERY = '(Ukraine OR Kyiv) AND ("security guarantee*" OR peacekeep* OR troops)'

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from tests.conftest import DaemonProcess, FeedServer, rss, serve
+from tests.conftest import DaemonProcess, FeedServer, free_port, rss, serve
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -37,12 +36,6 @@ async def monitor(
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pythonpath_env(**extra: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import tomli_w
 from aiohttp import ClientSession
 
-from tests.conftest import DaemonProcess, FeedServer, Receiver, rss
+from tests.conftest import DaemonProcess, FeedServer, Receiver, free_port, rss
 from tests.test_fulltext import ARTICLE, page
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -110,12 +109,6 @@ async def run(bin_dir: Path, env: dict[str, str], *args: str) -> tuple[int, str,
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_the_readme_install_runs_the_shipped_configuration(

@@ -94,21 +94,7 @@ async def test_metrics_cover_polls_entries_feeds_alerts_and_pass_promtool(
         'monitor_build_info{version="',
     ):
         assert needle in text, needle
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
-        pytest.skip("promtool is not installed")
-    proc = await asyncio.create_subprocess_exec(
-        promtool,
-        "check",
-        "metrics",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await proc.communicate(body)
-    assert proc.returncode == 0, output.decode()
+    await promtool_check(body)
     assert await running.stop() == 0
 
 

@@ -9,7 +9,6 @@ import io
 import json
 import secrets
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from monitor.reader.fastparse import fast_parse
 from monitor.reader.parse import parse_feed, parse_with_feedparser
 from monitor.service.core import Service
 from monitor.web import status
-from tests.conftest import DaemonProcess, FeedServer, Receiver, rss, serve
+from tests.conftest import DaemonProcess, FeedServer, Receiver, free_port, rss, serve
 from tests.test_pipeline import GRAIN, GUARANTEE, RUSSIA, T0, events, service_for
 
 RSS_WITH_HUB = b"""<?xml version="1.0"?>
@@ -178,13 +177,6 @@ async def hub() -> AsyncIterator[Hub]:
         task.cancel()
     if h._runner:
         await h._runner.cleanup()
-
-
-def free_port() -> int:
-    """A port nobody listens on now (the callback URL names the status server's port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_hub(items: list[dict[str, str]], hub: str | None, self_url: str) -> bytes:
