@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.detect.developments import DevelopmentTracker, new_sentences
+from monitor.detect.developments import Assignment, DevelopmentTracker, new_sentences
 from monitor.detect.devstate import MemoryDevelopmentStore, StoryState
 from monitor.detect.eventfacts import EventFacts
 from monitor.detect.linkmodel import (
@@ -117,6 +117,20 @@ def test_duplicate_joins_its_originals_development_with_nothing_new() -> None:
     assert not dup.is_new
     assert dup.similarity == 1.0
     assert dup.what_is_new == ()
+
+
+def test_decide_changes_nothing_and_commit_stores_what_assign_would() -> None:
+    tr, twin = tracker_with_filler(), tracker_with_filler()
+    a = s("a", "Two men wounded outside Harlowe bar", FIRST, 0)
+    b = s("b", "Police name men shot outside Copper Kettle", SECOND, 1)
+    unlinked = tr.decide(a)
+    assert unlinked.development_id is None
+    assert tr.commit(unlinked, may_open=False) == Assignment("", False, 0.0, ())
+    assert tr.store.n_docs() == len(FILLER) and tr.store.development("a") is None
+    for story in (a, b):
+        assert tr.commit(tr.decide(story)) == twin.assign(story)
+    assert tr.store.story("b") == twin.store.story("b")
+    assert tr.store.seen_words("a") == twin.store.seen_words("a")
 
 
 def test_old_development_needs_a_higher_bar() -> None:

@@ -591,17 +591,16 @@ class Detection:
         semantic = None  # the story's embedding cosine to the seeds, when the gate applies
         gate = topic.semantic_at if topic.alert_on == "developments" else None
         if strong and original is None and gate is not None and self.semantic.available:
-            # only a story that would open a development is embedded: linked first (an
-            # unlinked story leaves the tracker as it was), then weighed, then opened
-            a = tracker.assign(text, template=template, may_open=False)
-            if not a.development_id:
+            # only a story that would open a development is embedded: its link decided first
+            # (the tracker unchanged), then, if it links to none, weighed; then committed
+            link = tracker.decide(text, template=template)
+            if link.development_id is None:
                 # the encoder works for tens of milliseconds: off the event loop
                 semantic = await asyncio.to_thread(
                     self.semantic.similarity, topic.seeds, story.title, story.text
                 )
                 strong = semantic is None or semantic >= gate
-                if strong:
-                    a = tracker.assign(text, template=template)
+            a = tracker.commit(link, may_open=strong)
         else:
             a = tracker.assign(text, duplicate_of=original, template=template, may_open=strong)
         if not a.development_id:  # a match too weak to open a development, and unlinked

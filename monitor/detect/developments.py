@@ -70,6 +70,18 @@ class Assignment:
     matched_story: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What :meth:`DevelopmentTracker.decide` found for a story, not stored yet."""
+
+    story: StoryText
+    body: str  # the body it is read with ("" for a site template)
+    state: StoryState  # its vector and facts, of no development yet
+    development_id: str | None = None  # the development it links to; None: none
+    similarity: float = 0.0  # as Assignment.similarity
+    matched_story: str | None = None
+
+
 __all__ = ["content_words"]  # re-exported: what "what is new" compares
 
 
@@ -373,16 +385,24 @@ class DevelopmentTracker:
         template: bool = False,
         may_open: bool = True,
     ) -> Assignment:
-        """Assign ``story`` (newer than every story seen so far) to a development.
+        """Assign ``story`` (newer than every story seen so far) to a development:
+        :meth:`decide`, then :meth:`commit`.
 
         ``duplicate_of``: an earlier story it duplicates, whose development it joins.
         ``template``: its body is site boilerplate, so only the headline describes it.
         ``may_open``: False for a story that may join a development but not open one (its
         relevance rests on too little): unless it links, it is left out (development id "").
         """
+        link = self.decide(story, duplicate_of=duplicate_of, template=template)
+        return self.commit(link, may_open=may_open)
+
+    def decide(
+        self, story: StoryText, *, duplicate_of: str | None = None, template: bool = False
+    ) -> Link:
+        """Which development ``story`` links to, if any (arguments as :meth:`assign`);
+        changes nothing: :meth:`commit` stores the decision."""
         store = self.store
         body = "" if template else story.text
-        title_info, body_info = text_info(story.title), text_info(body)
         slug = url_words(story.url)  # counted as body words; never "what is new"
         vector = term_counts(story.title, f"{body}\n{slug}" if slug else body).vector()
         if self.ignore or self.ignore_prefixes:
@@ -391,27 +411,32 @@ class DevelopmentTracker:
                 for t, w in vector.items()
                 if t not in self.ignore and not t.startswith(self.ignore_prefixes or ("\0",))
             }
-        dev_id: str | None = None
-        similarity = 0.0
-        matched: str | None = None
         state = _story_state(story, "", vector, body, self.evidence)
         original = store.story(duplicate_of) if duplicate_of else None
         if original is not None:
-            dev_id, similarity, matched = original.development_id, 1.0, original.id
+            return Link(story, body, state, original.development_id, 1.0, original.id)
+        near = self.nearest(story, vector)
+        if self.general is not None:
+            picked = self._by_general(story, state, near)
         else:
-            near = self.nearest(story, vector)
-            if self.general is not None:
-                picked = self._by_general(story, state, near)
-            else:
-                linked = None
-                if self.model is not None or self.observer is not None:
-                    linked = self._by_link(story, state, near)
-                picked = linked if self.model is not None else self._by_bar(story, near)
-            if picked is not None:
-                similarity, dev_id, matched = picked
+            linked = None
+            if self.model is not None or self.observer is not None:
+                linked = self._by_link(story, state, near)
+            picked = linked if self.model is not None else self._by_bar(story, near)
+        if picked is None:
+            return Link(story, body, state)
+        similarity, dev_id, matched = picked
+        return Link(story, body, state, dev_id, similarity, matched)
+
+    def commit(self, link: Link, *, may_open: bool = True) -> Assignment:
+        """Store what :meth:`decide` decided (nothing assigned in between): the story joins
+        its development, or opens one if it links to none and ``may_open`` (else it is left
+        out: development id "")."""
+        store = self.store
+        story, body, dev_id = link.story, link.body, link.development_id
         if dev_id is None and not may_open:
             return Assignment("", False, 0.0, ())
-        seen_now = _seen_words(title_info, body_info)
+        seen_now = _seen_words(text_info(story.title), text_info(body))
         if dev_id is None:
             dev_id = story.id
             store.save_development(DevelopmentState(dev_id, story.published, story.published, 1))
@@ -425,5 +450,5 @@ class DevelopmentTracker:
             what = new_sentences(story.title, body, store.seen_words(dev_id))
             is_new = False
         store.add_seen_words(dev_id, seen_now)
-        store.add_story(replace(state, development_id=dev_id))
-        return Assignment(dev_id, is_new, similarity, what, matched)
+        store.add_story(replace(link.state, development_id=dev_id))
+        return Assignment(dev_id, is_new, link.similarity, what, link.matched_story)
