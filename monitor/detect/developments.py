@@ -26,6 +26,7 @@ from monitor.detect.eventfacts import read_facts
 from monitor.detect.evidence import (
     ACTOR_SHARE,
     EVIDENCE_SETS,
+    RECENCY_HOURS,
     GeneralModel,
     general_facts,
     general_features,
@@ -59,6 +60,7 @@ RARE_DF_SHARE = 0.05
 TOP_CANDIDATES = 100
 LINK_CANDIDATES = 30
 COVERED_SHARE = 0.6
+CYCLE_HOURS = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,9 @@ class DevelopmentTracker:
         # topic has it, so it tells none of its events apart
         self.ignore = frozenset(ignore)
         self.ignore_prefixes = tuple(ignore_prefixes)
+        # general news: a word too common to bring candidates from the whole store still
+        # brings those of the news cycle (several reports of one event share its words)
+        self.cycle_hours = RECENCY_HOURS if evidence == "general" else None
 
     @staticmethod
     def bar(age_days: float) -> float:
@@ -191,11 +196,20 @@ class DevelopmentTracker:
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         rare_df = max(3.0, RARE_DF_SHARE * n)
         partial: dict[str, float] = defaultdict(float)
+        cycle = self.cycle_hours
+        since = story.published - timedelta(hours=cycle) if cycle else None
+        get = store.story
         for term, w in weights.items():
-            if dfs[term] > rare_df:
-                continue
-            for sid in store.postings(term):
-                partial[sid] += w
+            if dfs[term] <= rare_df:
+                for sid in store.postings(term):
+                    partial[sid] += w
+            elif since is not None:
+                # a common word brings the stories of the news cycle only (newest first)
+                for sid in reversed(store.postings(term)):
+                    other = get(sid)
+                    if other is None or other.published < since:
+                        break
+                    partial[sid] += w
         # the TOP_CANDIDATES best, the first met first among equals (as heapq.nlargest); their
         # order does not matter (scored is sorted by similarity, then id)
         best = list(partial)
