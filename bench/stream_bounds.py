@@ -118,13 +118,13 @@ def replay(
             out.append({"id": item.id, "matched": False, "new": False, "development": None})
             continue
         text = story(item)
-        linked = tracker.assign(text, may_open=False)
-        if linked.development_id:
-            dev = development[linked.development_id]
+        link = tracker.decide(text)
+        if link.development_id is not None:
+            dev = development[link.development_id]
         else:
             earlier = second(k, item) if second is not None else None
             dev = development[earlier] if earlier is not None else item.id
-            tracker.assign(text)  # opens in the tracker: later items may link to it
+        tracker.commit(link)  # or opens in the tracker: later items may link to it
         development[item.id] = dev
         out.append({"id": item.id, "matched": True, "new": dev == item.id, "development": dev})
     return out
