@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from monitor.clock import FixedClock
 from monitor.config import ConfigError, load
 from monitor.config.model import TopicConfig
 from monitor.detect.detection import opens
+from monitor.detect.developments import DevelopmentTracker
 from monitor.detect.evidence import figures, general_facts, general_features, quotes
 from monitor.models import TopicMatch
 from monitor.service.core import Service
 from monitor.service.daemon import open_service
+from monitor.stories.dedup import StoryText
 from tests.conftest import FeedServer, Receiver, rss
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -91,6 +93,40 @@ async def service_for(config: Path, clock: FixedClock) -> AsyncIterator[Service]
     logs.configure("debug", stream=io.StringIO(), json=True)
     async with open_service(load(config), clock, logs.get("monitor")) as service:
         yield service
+
+
+PLACES = ["Oslo", "Lima", "Hanoi", "Quito", "Accra", "Perth", "Riga", "Porto", "Dakar", "Cusco"]
+
+
+def _cycle_tracker(evidence: str) -> DevelopmentTracker:
+    """A topic's tracker whose earlier stories (days before T0) all say "watchdog" and
+    "obligations", so that neither word is rare any more, each with words of its own."""
+    tracker = DevelopmentTracker(evidence=evidence)
+    for i in range(40):
+        place = f"{PLACES[i % 10]} {['harbour', 'ferry', 'bridge', 'tunnel'][i // 10]}"
+        when = T0 - timedelta(days=6, hours=-3 * i)
+        text = f"The watchdog reviewed the obligations of the {place} operator number {i + 2}."
+        tracker.assign(StoryText(f"f{i}", when, f"Watchdog on the {place}", text))
+    return tracker
+
+
+@pytest.mark.parametrize("evidence", ["general", "incident"])
+def test_a_common_word_brings_the_news_cycles_stories_only_with_general_evidence(
+    evidence: str,
+) -> None:
+    # two reports of one ruling an hour apart, sharing only words the topic's earlier
+    # stories made common: the general set compares them (a burst of reports makes an event's
+    # words common at once), the incident set (rare words only) does not; the earlier
+    # stories sharing the same words stay out (days before: not the news cycle)
+    tracker = _cycle_tracker(evidence)
+    first = StoryText("a", T0, "Watchdog rules on obligations", "The watchdog ruled today.")
+    tracker.assign(first)
+    later = StoryText(
+        "b", T0 + timedelta(hours=1), "Obligations breached, watchdog says", "A statement."
+    )
+    found = [sid for _, sid in tracker.nearest(later, tracker.decide(later).state.vector)]
+    assert ("a" in found) is (evidence == "general")
+    assert not [sid for sid in found if sid.startswith("f")]
 
 
 def db_rows(config: Path, sql: str) -> list[tuple[Any, ...]]:
