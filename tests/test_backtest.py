@@ -11,11 +11,12 @@ import re
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from monitor import logs
-from monitor.cli.backtest import ReplayStore, replay, report
+from monitor.cli.backtest import ReplayStore, replay, report, semantic_line
 from monitor.cli.demo import run_demo, sample_feeds
 from monitor.clock import FixedClock
 from monitor.config import Config, load
@@ -80,6 +81,28 @@ async def test_the_demo_backtested_gives_the_daemons_developments_and_alerts(
     result = await backtest(cfg)
     assert replay_decisions(result) == (members, alerts)
     assert not any(result.notes.values())  # every story replayed as the daemon read it
+
+
+async def test_a_backtest_says_whether_the_semantic_gate_weighed_new_developments(
+    tmp_path: Path,
+) -> None:
+    # the tests run without the model (MONITOR_SEMANTIC_MODEL=off): a topic with seeds is
+    # replayed with the gate open, and the backtest says so; a topic without seeds has no gate
+    assert await run_demo(tmp_path, io.StringIO()) == 0
+    cfg = load(tmp_path / "demo.toml")
+    assert (await backtest(cfg)).semantic is None
+    seed = tmp_path / "seed.txt"
+    seed.write_text(
+        "European allies would station a reassurance force in Ukraine after a ceasefire, "
+        "with American air support as a backstop of the security guarantees.",
+        encoding="utf-8",
+    )
+    topics = tuple(replace(t, seeds=(seed,)) if t.id == TOPIC else t for t in cfg.topics)
+    status = (await backtest(replace(cfg, topics=topics))).semantic
+    assert status is not None and not status["loaded"]
+    assert semantic_line(status).startswith("the semantic gate was open (no model installed")
+    loaded = semantic_line({"model": "/srv/models/m", "loaded": True, "problem": None})
+    assert loaded == "the semantic gate weighed each would-be new development (model /srv/models/m)"
 
 
 # -- a stream over several polls, out of publication order ----------------------------------

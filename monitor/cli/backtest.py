@@ -196,6 +196,7 @@ class ReplayStore:
     alerts: list[tuple[StoredStory, AlertDraft, float]] = field(default_factory=list)
     feedback_rows: Sequence[Feedback] = ()  # the topic's feedback, as the real store has it
     changed: list[tuple[StoredStory, Decision]] = field(default_factory=list)  # by feedback
+    semantic: dict[str, Any] | None = None  # the gate's model, for a topic it weighs
 
     async def feedback_version(self) -> tuple[int, int]:
         return len(self.feedback_rows), max((f.id for f in self.feedback_rows), default=0)
@@ -430,7 +431,21 @@ async def replay(
                 detection = stage()
             else:  # a reload: the trackers from the store, the sites' memory kept
                 await detection.load()
+    if topic.semantic_at is not None and topic.alert_on == "developments":
+        store.semantic = detection.semantic_status()
     return store
+
+
+def semantic_line(status: dict[str, Any]) -> str:
+    """What the replay's semantic gate was: the daemon without the model, or with another
+    model, may open other developments (README, "The semantic gate")."""
+    if status.get("loaded"):
+        return f"the semantic gate weighed each would-be new development (model {status['model']})"
+    why = status.get("problem") or "no model installed or configured"
+    return (
+        f"the semantic gate was open ({why}): new developments rest on the lexical rule "
+        "alone, as in a daemon without the model"
+    )
 
 
 def report(store: ReplayStore, out: Any = sys.stdout) -> dict[str, int]:
@@ -535,6 +550,8 @@ async def _backtest(cfg: Config, topic_id: str, since: float, show: bool | None)
         f"added {summary['added']:,}"
         + (f"; {summary['flagged']:,} stories flagged above" if summary["flagged"] else "")
     )
+    if result.semantic is not None:
+        print(semantic_line(result.semantic))
     if since:
         print(
             f"(stories first seen before {iso(since)} are not replayed: the developments they "
