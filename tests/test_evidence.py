@@ -121,12 +121,15 @@ def test_a_common_word_brings_the_news_cycles_stories_only_with_general_evidence
     tracker = _cycle_tracker(evidence)
     first = StoryText("a", T0, "Watchdog rules on obligations", "The watchdog ruled today.")
     tracker.assign(first)
+    # a story of two days before, come late (after the first): it does not hide the first
+    late = "The watchdog named the obligations of the Nairobi depot."
+    tracker.assign(StoryText("late", T0 - timedelta(days=2), "Watchdog on the depot", late))
     later = StoryText(
         "b", T0 + timedelta(hours=1), "Obligations breached, watchdog says", "A statement."
     )
     found = [sid for _, sid in tracker.nearest(later, tracker.decide(later).state.vector)]
     assert ("a" in found) is (evidence == "general")
-    assert not [sid for sid in found if sid.startswith("f")]
+    assert not [sid for sid in found if sid.startswith("f") or sid == "late"]
 
 
 def db_rows(config: Path, sql: str) -> list[tuple[Any, ...]]:

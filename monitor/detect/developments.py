@@ -60,6 +60,7 @@ RARE_DF_SHARE = 0.05
 TOP_CANDIDATES = 100
 LINK_CANDIDATES = 30
 COVERED_SHARE = 0.6
+LATE_STORIES = 16  # stories older than the news cycle met before a common word's walk stops
 CYCLE_HOURS = 6.0
 
 
@@ -204,12 +205,18 @@ class DevelopmentTracker:
                 for sid in store.postings(term):
                     partial[sid] += w
             elif since is not None:
-                # a common word brings the stories of the news cycle only (newest first)
+                # a common word brings the stories of the news cycle only: its postings are
+                # in the order stories came (publication order, but for a late story now and
+                # then), walked from the newest until LATE_STORIES older ones were met
+                older = 0
                 for sid in reversed(store.postings(term)):
                     other = get(sid)
                     if other is None or other.published < since:
-                        break
-                    partial[sid] += w
+                        older += 1
+                        if older > LATE_STORIES:
+                            break
+                    else:
+                        partial[sid] += w
         # the TOP_CANDIDATES best, the first met first among equals (as heapq.nlargest); their
         # order does not matter (scored is sorted by similarity, then id)
         best = list(partial)
