@@ -157,6 +157,8 @@ def test_semantic_open_is_configured_per_topic_with_seeds(tmp_path: Path) -> Non
     assert load(plain).topics[0].semantic_at == DEFAULT_SEMANTIC_OPEN
     off = write(tmp_path, [], "http://127.0.0.1:9/hook", "semantic_open = 0")
     assert load(off).topics[0].semantic_at is None
+    stories = write(tmp_path, [], "http://127.0.0.1:9/hook", 'alert_on = "stories"')
+    assert load(stories).topics[0].semantic_at is None  # it opens no development to gate
     assert cfg.detection.semantic_model == (tmp_path / "models" / "minilm").resolve()
     bad = tmp_path / "bad.toml"
     bad.write_text(

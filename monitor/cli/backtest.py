@@ -431,7 +431,7 @@ async def replay(
                 detection = stage()
             else:  # a reload: the trackers from the store, the sites' memory kept
                 await detection.load()
-    if topic.semantic_at is not None and topic.alert_on == "developments":
+    if topic.semantic_at is not None:
         store.semantic = detection.semantic_status()
     return store
 

@@ -249,8 +249,9 @@ class TopicConfig:
     def semantic_at(self) -> float | None:
         """The embedding cosine to the seeds a story needs to open a development when the
         semantic model is installed: `semantic_open`, by default DEFAULT_SEMANTIC_OPEN; None
-        for a topic without seeds or with `semantic_open = 0`."""
-        if not self.seeds:
+        for a topic without seeds, with `semantic_open = 0`, or alerting on every story
+        (`alert_on = "stories"`: it opens no development to gate)."""
+        if not self.seeds or self.alert_on != "developments":
             return None
         value = DEFAULT_SEMANTIC_OPEN if self.semantic_open is None else self.semantic_open
         return value or None

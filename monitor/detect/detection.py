@@ -589,7 +589,7 @@ class Detection:
         original = str(dup) if dup is not None and tracker.store.story(str(dup)) else None
         strong = opens(topic, match)
         semantic = None  # the story's embedding cosine to the seeds, when the gate applies
-        gate = topic.semantic_at if topic.alert_on == "developments" else None
+        gate = topic.semantic_at
         if strong and original is None and gate is not None and self.semantic.available:
             # only a story that would open a development is embedded: its link decided first
             # (the tracker unchanged), then, if it links to none, weighed; then committed

@@ -61,7 +61,6 @@ TOP_CANDIDATES = 100
 LINK_CANDIDATES = 30
 COVERED_SHARE = 0.6
 LATE_STORIES = 16  # stories older than the news cycle met before a common word's walk stops
-CYCLE_HOURS = 6.0
 
 
 @dataclass(frozen=True, slots=True)
